@@ -1,0 +1,79 @@
+"""Shared fixtures: a tiny random Llama model with a real (small, freshly trained) tokenizer, and data files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "datasets"
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+LABELS = ["card_arrival", "change_pin", "exchange_rate"]
+TEXTS = {
+    "card_arrival": ["where is my new card", "my card has not arrived yet", "when will the card come",
+                     "card still not delivered", "how long until my card arrives", "is my card on its way"],
+    "change_pin": ["how do i change my pin", "i want a new pin", "can i reset my pin number",
+                   "change the pin on my card", "where do i update my pin", "pin change please"],
+    "exchange_rate": ["what is the exchange rate", "how much is a euro in dollars", "current rate for pounds",
+                      "which exchange rate do you use", "is the rate good today", "rate for converting money"],
+}
+
+
+def classification_rows(copies: int = 3) -> list[dict]:
+    """18 distinct queries per copy round, each reworded by a suffix so that rows stay distinct."""
+    rows = []
+    for round_ in range(copies):
+        for label, texts in TEXTS.items():
+            rows.extend({"text": f"{text} {'please' * round_}".strip(), "label": label} for text in texts)
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A 2-layer Llama (about 60k parameters) with a byte-level BPE tokenizer trained on the fixture texts."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-model")
+    specials = ["<pad>", "<s>", "<|im_start|>", "<|im_end|>"]
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    corpus = [t for texts in TEXTS.values() for t in texts] + LABELS + ["user assistant system summary dialogue"]
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=specials,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator(corpus * 5, trainer=trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", bos_token="<s>",
+                                   eos_token="<|im_end|>")
+    fast.chat_template = CHAT_TEMPLATE
+    fast.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=256,
+                         bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
+                         pad_token_id=fast.pad_token_id, tie_word_embeddings=True)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def tiny_tokenizer(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model_dir)
+
+
+@pytest.fixture
+def classification_file(tmp_path) -> Path:
+    return write_jsonl(tmp_path / "intents.jsonl", classification_rows())

@@ -1,0 +1,29 @@
+"""Rich progress bars and console shared by every stage."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+console = Console(stderr=True)
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None) -> Iterator[tuple[Progress, int]]:
+    """Yield (progress, task id) for a bar that disappears into one summary line when done."""
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}"),
+        console=console,
+    )
+    with progress:
+        task = progress.add_task(description, total=total, note="")
+        yield progress, task

@@ -1,0 +1,93 @@
+"""The `tunewise` command line: parse arguments, call one function, turn errors into exit codes.
+
+Exit codes: 0 ok, 1 checks failed, 2 bad usage or input (config, data, model name), 3 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tunewise.errors import TunewiseError
+
+EXIT_OK, EXIT_INTERNAL = 0, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tunewise",
+        description="Fine-tune LLMs that work: audit and split data, fine-tune with guards, evaluate base vs tuned.",
+        epilog="Exit codes: 0 ok, 1 checks failed, 2 bad usage or input, 3 internal error.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = commands.add_parser("init", help="write a commented starter config", description="Write a starter "
+                               "config with every key at its documented default.")
+    init.add_argument("path", nargs="?", default="tunewise.yaml", type=Path, help="where to write (tunewise.yaml)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    run = commands.add_parser("run", help="split → fine-tune → evaluate, as one run directory",
+                              description="Split the data, fine-tune the base model with validation-based early "
+                              "stopping, and evaluate base vs fine-tuned on the test split.")
+    run.add_argument("config", type=Path, help="a tunewise.yaml")
+    run.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config keys, e.g. train.epochs=2")
+    run.add_argument("--out", type=Path, help="run directory (default: output_dir from the config, or runs/<name>)")
+
+    demo = commands.add_parser("demo", help="the quickstart: Banking77 subset, SmolLM2-135M + LoRA, on CPU",
+                               description="Fine-tune SmolLM2-135M-Instruct with LoRA on a Banking77 subset shipped "
+                               "with tunewise and print base vs fine-tuned accuracy and macro-F1.")
+    demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (default runs/demo)")
+    demo.add_argument("--cache-dir", type=Path, help="model cache (default $TUNEWISE_CACHE or ~/.cache/tunewise)")
+
+    models = commands.add_parser("models", help="list base models; `models prepare NAME` caches one",
+                                 description="List the model registry, or prepare (dequantise and cache) a model.")
+    models.add_argument("--cache-dir", type=Path, help="model cache (default $TUNEWISE_CACHE or ~/.cache/tunewise)")
+    models_commands = models.add_subparsers(dest="models_command", metavar="ACTION")
+    prepare = models_commands.add_parser("prepare", help="dequantise a registry model and cache it as safetensors",
+                                         description="Dequantise a registry model's GGUF and cache it as safetensors.")
+    prepare.add_argument("name", help="registry name, see `tunewise models`")
+    prepare.add_argument("--force", action="store_true", help="rebuild even if cached")
+    prepare.add_argument("--cache-dir", type=Path, dest="prepare_cache_dir", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_libraries(args.debug)
+    try:
+        from tunewise import commands
+
+        return getattr(commands, args.command)(args) or EXIT_OK
+    except TunewiseError as exc:
+        if args.debug:
+            raise
+        for line in str(exc).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback for users
+        if args.debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _quiet_libraries(debug: bool) -> None:
+    """Keep the terminal for tunewise's own progress bars and tables; --debug shows everything."""
+    import os
+    import warnings
+
+    if debug:
+        return
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|peft)\.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""What each CLI command does, in terms of the stage functions; printing lives here, not in the stages."""
+
+from __future__ import annotations
+
+import os
+from importlib.resources import files
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from tunewise._io import atomic_write_text
+from tunewise._progress import console
+from tunewise.config import load_config, starter_yaml
+from tunewise.errors import TunewiseError
+
+DEMO_CONFIG = "demo.yaml"
+results = Console()  # results on stdout; progress and notes go to stderr
+
+
+def init(args) -> int:
+    if args.path.exists() and not args.force:
+        raise TunewiseError(f"{args.path}: already exists (use --force to overwrite)")
+    atomic_write_text(args.path, starter_yaml())
+    console.print(f"wrote {args.path}; set data.path, then: tunewise run {args.path}")
+    return 0
+
+
+def run(args) -> int:
+    from tunewise.pipeline import run as run_pipeline
+
+    cfg = load_config(args.config, args.overrides)
+    run_dir = args.out or cfg.run_dir()
+    summary = run_pipeline(cfg, run_dir)
+    print_summary(summary, run_dir)
+    return 0
+
+
+def demo(args) -> int:
+    from tunewise.pipeline import run as run_pipeline
+
+    if args.cache_dir:
+        os.environ["TUNEWISE_CACHE"] = str(args.cache_dir)
+    cfg = load_config(Path(str(files("tunewise") / "resources" / DEMO_CONFIG)))
+    console.print("[bold]tunewise demo[/]: LoRA fine-tune of SmolLM2-135M-Instruct on a Banking77 subset "
+                  "(PolyAI, CC BY 4.0), base vs tuned on a held-out test set")
+    summary = run_pipeline(cfg, args.out)
+    print_summary(summary, args.out)
+    return 0
+
+
+def models(args) -> int:
+    from tunewise.models.registry import list_models, prepare_model
+
+    cache_dir = getattr(args, "prepare_cache_dir", None) or args.cache_dir
+    if args.models_command == "prepare":
+        with console.status(f"preparing {args.name} (dequantise GGUF, cache as safetensors)"):
+            path = prepare_model(args.name, cache_dir, force=args.force)
+        console.print(f"{args.name}: cached at {path}")
+        return 0
+    table = Table(title="base models")
+    for column in ("name", "parameters", "source", "license", "cached"):
+        table.add_column(column)
+    for row in list_models(cache_dir):
+        table.add_row(*(("yes" if v else "no") if isinstance(v, bool) else str(v) for v in row.values()))
+    results.print(table)
+    console.print("Also accepted as model.name: a local Hugging Face model folder, or a hub id when a hub is reachable.")
+    return 0
+
+
+def print_summary(summary: dict, run_dir: Path) -> None:
+    base, tuned = summary.get("base"), summary["tuned"]
+    keys = ["accuracy", "macro_f1"] if summary["task"] == "classification" else ["rougeL", "rouge1", "bleu", "chrf"]
+    table = Table(title=f"{summary['model']} ({summary['method']}) on {tuned['n']} test rows")
+    table.add_column("metric")
+    if base:
+        table.add_column("base", justify="right")
+    table.add_column("fine-tuned", justify="right")
+    if base:
+        table.add_column("change", justify="right")
+    for key in keys:
+        cells = [f"{tuned[key]:.3f}"]
+        if base:
+            cells = [f"{base[key]:.3f}", *cells, f"{tuned[key] - base[key]:+.3f}"]
+        table.add_row(key, *cells)
+    results.print(table)
+    train = summary["train"]
+    results.print(f"trained {train['steps']} steps, best validation loss {train['best_val_loss']:.4f} at step "
+                  f"{train['best_step']}{' (stopped early)' if train['stopped_early'] else ''}; "
+                  f"{summary['seconds']:.0f} s; run directory: {run_dir}")

@@ -1,0 +1,261 @@
+"""The one config object. Every default lives here, with its description; `tunewise init` writes them out.
+
+A config is YAML. Unknown keys and wrong types are errors that name the file, line and key, and all of
+them are reported together. Relative paths are resolved against the config file's folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tunewise.errors import TunewiseError
+
+TaskName = Literal["auto", "classification", "completion", "chat", "preference"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    """Where the examples come from and what shape they have."""
+
+    path: Optional[str] = Field(None, description="JSONL, CSV or Parquet file with the examples.")
+    task: TaskName = Field(
+        "auto",
+        description="classification (text, label), completion (prompt, completion), chat (messages) or "
+        "preference (prompt, chosen, rejected); auto infers it from the columns.",
+    )
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="Map a task field to a column of the file, e.g. {label: category}."
+    )
+    labels: Optional[list[str]] = Field(None, description="Label set for classification; default: labels seen.")
+    test_path: Optional[str] = Field(
+        None, description="A separate held-out test file; then the data file is split into train/validation only."
+    )
+    skip_invalid: bool = Field(False, description="Skip invalid rows (each one reported) instead of stopping.")
+    max_rows: Optional[int] = Field(None, ge=1, description="Use only the first N rows of the data file.")
+
+
+class SplitConfig(_Section):
+    """Held-out fractions. Identical inputs always land in the same split."""
+
+    validation: float = Field(0.15, gt=0, lt=1, description="Fraction of rows for validation (early stopping).")
+    test: float = Field(0.15, ge=0, lt=1, description="Fraction of rows for the test split (ignored with test_path).")
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_rows(self) -> "SplitConfig":
+        if self.validation + self.test >= 0.9:
+            raise ValueError("validation + test must leave at least 10% of rows for training")
+        return self
+
+
+class ModelConfig(_Section):
+    """The base model and how examples are turned into prompts."""
+
+    name: str = Field(
+        "smollm2-135m-instruct",
+        description="A registry name (see `tunewise models`), a local Hugging Face model folder, or a hub id.",
+    )
+    cache_dir: Optional[str] = Field(
+        None, description="Where prepared (dequantised) models are cached; default $TUNEWISE_CACHE or ~/.cache/tunewise."
+    )
+    prompt_format: Literal["auto", "chat", "plain"] = Field(
+        "auto", description="chat uses the model's chat template; plain a '### Input/### Response' layout."
+    )
+    system_prompt: Optional[str] = Field(None, description="System message (chat format) or header (plain format).")
+    instruction: Optional[str] = Field(None, description="Text put before each input, e.g. 'Classify the query:'.")
+    max_length: int = Field(256, ge=8, description="Longest tokenised example; longer prompts are cut from the left.")
+
+
+class LoraConfig(_Section):
+    r: int = Field(16, ge=1, description="LoRA rank.")
+    alpha: int = Field(32, ge=1, description="LoRA alpha (scaling = alpha / r).")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA path.")
+    target_modules: list[str] | str = Field("all-linear", description="Modules to adapt; 'all-linear' or a list.")
+
+
+class TrainConfig(_Section):
+    """Fine-tuning. Validation loss is measured every `eval_steps`; the best checkpoint is the one kept."""
+
+    method: Literal["lora", "full"] = Field("lora", description="lora (PEFT adapter) or full fine-tuning.")
+    epochs: float = Field(3.0, gt=0, description="Maximum number of passes over the training split.")
+    max_steps: Optional[int] = Field(None, ge=1, description="Stop after this many optimizer steps (overrides epochs).")
+    batch_size: int = Field(8, ge=1, description="Examples per device per step.")
+    gradient_accumulation: int = Field(1, ge=1, description="Steps accumulated per optimizer update.")
+    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate (2e-4 suits LoRA; use ~2e-5 for full).")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Fraction of steps spent warming up.")
+    lr_scheduler: str = Field("linear", description="A transformers scheduler name: linear, cosine, constant, ...")
+    eval_steps: int = Field(50, ge=1, description="Measure validation loss (and maybe stop) every N steps.")
+    logging_steps: int = Field(10, ge=1, description="Log training loss every N steps.")
+    early_stopping: bool = Field(True, description="Stop when validation loss stops improving.")
+    patience: int = Field(3, ge=1, description="Evaluations without improvement before stopping.")
+    min_delta: float = Field(0.0, ge=0, description="Smallest decrease in validation loss that counts as improvement.")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 on a GPU that supports it, fp32 otherwise."
+    )
+    group_by_length: bool = Field(True, description="Batch examples of similar length together (less padding).")
+    report_to: list[str] = Field(default_factory=list, description="Trackers, e.g. [tensorboard, mlflow, wandb].")
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+
+
+class EvalConfig(_Section):
+    """Evaluation of the base and the fine-tuned model on the test split."""
+
+    batch_size: int = Field(16, ge=1, description="Rows per generation batch.")
+    max_new_tokens: int = Field(64, ge=1, description="Longest generated answer (generation tasks).")
+    max_rows: Optional[int] = Field(None, ge=1, description="Evaluate only the first N test rows.")
+    compare_base: bool = Field(True, description="Also evaluate the untuned base model, side by side.")
+
+
+class TunewiseConfig(_Section):
+    """A tunewise project: data → split → model → train → eval."""
+
+    name: str = Field("run", description="A name for the run, used for the default output folder.")
+    seed: int = Field(42, description="Seed for the split, data order and initialisation.")
+    output_dir: Optional[str] = Field(None, description="Run directory; default runs/<name>.")
+    data: DataConfig = Field(default_factory=DataConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    # Not a config key: the folder relative paths are resolved against.
+    _base_dir: Path = Path(".")
+
+    def resolve_path(self, value: Optional[str]) -> Optional[Path]:
+        if value is None:
+            return None
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (self._base_dir / path)
+
+    def run_dir(self) -> Path:
+        return self.resolve_path(self.output_dir) if self.output_dir else Path("runs") / self.name
+
+
+def load_config(path: Path, overrides: Optional[list[str]] = None) -> TunewiseConfig:
+    """Read, override and validate a config file; raise TunewiseError listing every problem with its line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TunewiseError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TunewiseError(f"{path}: cannot read config ({exc})") from None
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise TunewiseError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise TunewiseError(f"{path}:1: the config must be a mapping of keys to values")
+    for item in overrides or []:
+        apply_override(raw, item)
+    config = validate_config(raw, source=str(path), key_lines=_key_lines(text))
+    config._base_dir = path.parent.resolve()
+    return config
+
+
+def validate_config(raw: dict, source: str = "<config>", key_lines: Optional[dict] = None) -> TunewiseConfig:
+    try:
+        return TunewiseConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise TunewiseError(_describe(exc, source, key_lines or {})) from None
+
+
+def apply_override(raw: dict, item: str) -> None:
+    """Apply one ``section.key=value`` override; the value is parsed as YAML (so 2, 1e-4, true, [a, b] work)."""
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise TunewiseError(f"override '{item}': expected KEY=VALUE, e.g. train.epochs=2")
+    node = raw
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise TunewiseError(f"override '{item}': '{part}' is not a section")
+    node[parts[-1]] = yaml.safe_load(value) if value.strip() else None
+
+
+def _describe(exc: ValidationError, source: str, key_lines: dict) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = tuple(str(p) for p in error["loc"])
+        key = ".".join(loc) or "(top level)"
+        line = _nearest_line(loc, key_lines)
+        prefix = f"{source}:{line}" if line else source
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        if error["type"] == "extra_forbidden":
+            message += f" (allowed: {', '.join(_allowed_keys(loc[:-1]))})"
+        lines.append(f"{prefix}: {key}: {message}")
+    return "\n".join(lines)
+
+
+def _allowed_keys(section_loc: tuple) -> list[str]:
+    model: Any = TunewiseConfig
+    for part in section_loc:
+        field = model.model_fields.get(part)
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            return []
+        model = field.annotation
+    return list(model.model_fields)
+
+
+def _nearest_line(loc: tuple, key_lines: dict) -> Optional[int]:
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in key_lines:
+            return key_lines[loc[:end]]
+    return None
+
+
+def _key_lines(text: str) -> dict:
+    """Map each key path, e.g. ('train', 'epochs'), to its 1-based line in the YAML text."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return {}
+    found: dict = {}
+
+    def walk(node, prefix):
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                path = prefix + (str(key_node.value),)
+                found[path] = key_node.start_mark.line + 1
+                walk(value_node, path)
+
+    walk(root, ())
+    return found
+
+
+def starter_yaml() -> str:
+    """A commented config with every key at its default, generated from the field descriptions."""
+    out = ["# tunewise config. Every key is optional except data.path; shown values are the defaults.",
+           "# Run it with: tunewise run tunewise.yaml   (override a key: tunewise run tunewise.yaml train.epochs=2)", ""]
+    _emit(TunewiseConfig, TunewiseConfig(), out, indent=0)
+    return "\n".join(out) + "\n"
+
+
+def _emit(model_cls: type[BaseModel], instance: BaseModel, out: list[str], indent: int) -> None:
+    pad = "  " * indent
+    for name, field in model_cls.model_fields.items():
+        value = getattr(instance, name)
+        if isinstance(value, BaseModel):
+            if field.description or value.__doc__:
+                out.append(f"{pad}# {(field.description or type(value).__doc__ or '').strip().splitlines()[0]}")
+            out.append(f"{pad}{name}:")
+            _emit(type(value), value, out, indent + 1)
+            if indent == 0:
+                out.append("")
+            continue
+        if name == "path" and model_cls is DataConfig:
+            value = "data/train.jsonl"
+        if field.description:
+            out.append(f"{pad}# {field.description}")
+        dumped = yaml.safe_dump({name: value}, default_flow_style=True, width=1000).strip()
+        out.append(f"{pad}{dumped[1:-1]}")

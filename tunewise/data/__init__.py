@@ -1,0 +1,5 @@
+"""Data: loading files into task records, turning records into conversations, splitting without leakage."""
+
+from tunewise.data.load import Loaded, load_data, load_records
+
+__all__ = ["Loaded", "load_data", "load_records"]

@@ -1,0 +1,40 @@
+"""Turn task records into conversations: the messages a model sees and the answer it must produce."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Optional
+
+
+def to_conversation(record: dict, task: str, instruction: Optional[str] = None) -> tuple[list[dict], str]:
+    """Return (messages before the answer, answer text) for one record."""
+    if task == "chat":
+        return record["messages"][:-1], record["messages"][-1]["content"]
+    if task == "preference":
+        return [{"role": "user", "content": _with_instruction(record["prompt"], instruction)}], record["chosen"]
+    user = record["text"] if task == "classification" else record["prompt"]
+    answer = record["label"] if task == "classification" else record["completion"]
+    return [{"role": "user", "content": _with_instruction(user, instruction)}], answer
+
+
+def input_text(record: dict, task: str) -> str:
+    """The model input of a record, as one string (used for grouping and reporting)."""
+    if task == "chat":
+        return "\n".join(m["content"] for m in record["messages"][:-1])
+    return record["text"] if task == "classification" else record["prompt"]
+
+
+def target_text(record: dict, task: str) -> str:
+    return to_conversation(record, task)[1]
+
+
+def normalize(text: str) -> str:
+    """Case-, whitespace-, punctuation- and unicode-insensitive form of a text, for duplicate detection."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = re.sub(r"[^\w\s]", " ", text)
+    return " ".join(text.split())
+
+
+def _with_instruction(text: str, instruction: Optional[str]) -> str:
+    return f"{instruction}\n{text}" if instruction else text

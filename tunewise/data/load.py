@@ -1,0 +1,231 @@
+"""Load JSONL, CSV, Parquet files and Hugging Face datasets into plain task records.
+
+A record is a dict holding the task's fields (e.g. ``text`` and ``label``) plus ``meta`` (the other
+columns). A bad row is an error naming file, line and field; with ``skip_invalid`` it is skipped and
+reported, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from tunewise.errors import TunewiseError, where
+
+TASK_FIELDS: dict[str, tuple[str, ...]] = {
+    "preference": ("prompt", "chosen", "rejected"),
+    "chat": ("messages",),
+    "completion": ("prompt", "completion"),
+    "classification": ("text", "label"),
+}
+SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+@dataclass
+class Loaded:
+    """Records of one task, where they came from, and what was skipped (with the reason)."""
+
+    records: list[dict]
+    task: str
+    source: str
+    skipped: list[str] = field(default_factory=list)
+
+
+class _RowError(Exception):
+    def __init__(self, field_name: Optional[str], message: str):
+        super().__init__(message)
+        self.field_name = field_name
+        self.message = message
+
+
+def load_data(data_cfg, path: Path, task: Optional[str] = None) -> Loaded:
+    """Load ``path`` using the ``data`` section of the config (task, column map, labels, skip_invalid)."""
+    return load_records(
+        path,
+        task=task or data_cfg.task,
+        columns=data_cfg.columns,
+        labels=data_cfg.labels,
+        skip_invalid=data_cfg.skip_invalid,
+        max_rows=data_cfg.max_rows,
+    )
+
+
+def load_records(
+    source: Any,
+    task: str = "auto",
+    columns: Optional[dict[str, str]] = None,
+    labels: Optional[list[str]] = None,
+    skip_invalid: bool = False,
+    max_rows: Optional[int] = None,
+) -> Loaded:
+    """Load a file path or a Hugging Face ``datasets.Dataset`` into validated records."""
+    columns = columns or {}
+    name = str(source) if isinstance(source, (str, Path)) else f"<{type(source).__name__}>"
+    records: list[dict] = []
+    skipped: list[str] = []
+    for line, row in _raw_rows(source, name):
+        if max_rows is not None and len(records) + len(skipped) >= max_rows:
+            break
+        try:
+            if isinstance(row, _RowError):
+                raise row
+            if task == "auto":
+                task = _infer_task(row, columns, name, line)
+            records.append(_to_record(row, task, columns, labels))
+        except _RowError as exc:
+            message = f"{where(name, line, exc.field_name)}: {exc.message}"
+            if not skip_invalid:
+                raise TunewiseError(message) from None
+            skipped.append(message)
+    if not records:
+        detail = f" ({len(skipped)} invalid rows skipped)" if skipped else ""
+        raise TunewiseError(f"{name}: no usable rows{detail}")
+    return Loaded(records=records, task=task, source=name, skipped=skipped)
+
+
+def _raw_rows(source: Any, name: str) -> Iterator[tuple[Any, Any]]:
+    if not isinstance(source, (str, Path)):
+        yield from _dataset_rows(source)
+        return
+    path = Path(source)
+    if not path.is_file():
+        raise TunewiseError(f"{path}: file not found")
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise TunewiseError(f"{path}: unsupported file type '{path.suffix}' (use .jsonl, .csv or .parquet)")
+    reader = {"jsonl": _jsonl_rows, "csv": _csv_rows, "parquet": _parquet_rows}[kind]
+    yield from reader(path)
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield number, _RowError(None, f"not valid UTF-8 (byte {exc.start + 1})")
+                continue
+            if not text.strip():
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield number, _RowError(None, f"malformed JSON ({exc.msg} at column {exc.colno})")
+                continue
+            if not isinstance(row, dict):
+                yield number, _RowError(None, f"expected a JSON object, got {type(row).__name__}")
+                continue
+            yield number, row
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise TunewiseError(f"{path}:{line}: not valid UTF-8 (byte {exc.start + 1} of the file)") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = reader.fieldnames
+    except csv.Error as exc:
+        raise TunewiseError(f"{path}:1: malformed CSV header ({exc})") from None
+    if not header:
+        raise TunewiseError(f"{path}: empty file (no header row)")
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield reader.line_num, _RowError(None, f"malformed CSV ({exc})")
+            continue
+        if None in row:
+            yield reader.line_num, _RowError(None, f"{len(header) + len(row[None])} fields, header has {len(header)}")
+        elif any(value is None for value in row.values()):
+            missing = [key for key, value in row.items() if value is None]
+            yield reader.line_num, _RowError(missing[0], f"missing (row has fewer fields than the header)")
+        else:
+            yield reader.line_num, row
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[str, Any]]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+        raise TunewiseError(f"{path}: cannot read Parquet ({exc})") from None
+    for number, row in enumerate(table.to_pylist(), start=1):
+        yield f"row {number}", row
+
+
+def _dataset_rows(dataset: Any) -> Iterator[tuple[str, Any]]:
+    if not hasattr(dataset, "__iter__") or not hasattr(dataset, "column_names"):
+        raise TunewiseError(f"unsupported data source {type(dataset).__name__}: pass a file path or a datasets.Dataset")
+    for number, row in enumerate(dataset, start=1):
+        yield f"row {number}", dict(row)
+
+
+def _infer_task(row: dict, columns: dict[str, str], name: str, line: Any) -> str:
+    for task, fields in TASK_FIELDS.items():
+        if all(columns.get(f, f) in row for f in fields):
+            return task
+    raise TunewiseError(
+        f"{where(name, line)}: cannot tell the task from columns {sorted(row)}; set data.task, or map columns "
+        f"with data.columns (classification needs text+label, completion prompt+completion, chat messages, "
+        f"preference prompt+chosen+rejected)"
+    )
+
+
+def _to_record(row: dict, task: str, columns: dict[str, str], labels: Optional[list[str]]) -> dict:
+    fields = TASK_FIELDS[task]
+    record: dict[str, Any] = {}
+    for name in fields:
+        column = columns.get(name, name)
+        if column not in row or row[column] is None:
+            raise _RowError(column, "missing")
+        record[name] = _check_field(name, column, row[column], labels)
+    used = {columns.get(name, name) for name in fields}
+    record["meta"] = {key: value for key, value in row.items() if key not in used}
+    return record
+
+
+def _check_field(name: str, column: str, value: Any, labels: Optional[list[str]]) -> Any:
+    if name == "messages":
+        return _check_messages(column, value)
+    if name == "label":
+        return _check_label(column, value, labels)
+    if not isinstance(value, str):
+        raise _RowError(column, f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _check_label(column: str, value: Any, labels: Optional[list[str]]) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise _RowError(column, f"expected a label (text or integer), got {type(value).__name__}")
+    if isinstance(value, int) and labels:
+        if not 0 <= value < len(labels):
+            raise _RowError(column, f"label index {value} outside data.labels (0..{len(labels) - 1})")
+        return labels[value]
+    value = str(value)
+    if labels and value not in labels:
+        raise _RowError(column, f"unknown label '{value}' (not in data.labels)")
+    return value
+
+
+def _check_messages(column: str, value: Any) -> list[dict]:
+    if not isinstance(value, list) or not value:
+        raise _RowError(column, "expected a non-empty list of {role, content} messages")
+    for index, message in enumerate(value):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise _RowError(f"{column}[{index}].role", "missing or not text")
+        if not isinstance(message.get("content"), str):
+            raise _RowError(f"{column}[{index}].content", "missing or not text")
+    if value[-1]["role"] != "assistant":
+        raise _RowError(f"{column}[{len(value) - 1}].role", "the last message must be the assistant's answer")
+    return [{"role": m["role"], "content": m["content"]} for m in value]

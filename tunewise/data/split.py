@@ -1,0 +1,59 @@
+"""Deterministic train/validation/test splits that never put the same input in two splits.
+
+Rows are grouped by their normalised input first, so exact (case/space/punctuation-insensitive)
+duplicates travel together; classification splits are stratified by label. The audit issue will pass
+near-duplicate clusters as ``groups``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from typing import Optional
+
+from tunewise.data.formats import input_text, normalize
+
+SPLITS = ("train", "validation", "test")
+
+
+def split_indices(
+    records: list[dict],
+    task: str,
+    validation: float,
+    test: float,
+    seed: int,
+    groups: Optional[list[str]] = None,
+) -> dict[str, list[int]]:
+    """Return sorted row indices per split. Same inputs and seed give the same split."""
+    groups = groups or [normalize(input_text(r, task)) for r in records]
+    members: dict[str, list[int]] = defaultdict(list)
+    for index, key in enumerate(groups):
+        members[key].append(index)
+    strata: dict[str, list[str]] = defaultdict(list)
+    for key, rows in members.items():
+        label = records[rows[0]]["label"] if task == "classification" else ""
+        strata[label].append(key)
+    out: dict[str, list[int]] = {name: [] for name in SPLITS}
+    rng = random.Random(seed)
+    for label in sorted(strata):
+        keys = sorted(strata[label])
+        rng.shuffle(keys)
+        n_test, n_val = _allocate(len(keys), validation, test)
+        for position, key in enumerate(keys):
+            name = "test" if position < n_test else "validation" if position < n_test + n_val else "train"
+            out[name].extend(members[key])
+    return {name: sorted(rows) for name, rows in out.items()}
+
+
+def _allocate(n: int, validation: float, test: float) -> tuple[int, int]:
+    """Groups for test and validation in one stratum; a stratum of one or two stays in training."""
+    if n < 3:
+        return 0, 0
+    n_test = round(n * test)
+    n_val = max(1, round(n * validation))
+    while n_test + n_val >= n:
+        if n_test > 0:
+            n_test -= 1
+        else:
+            n_val -= 1
+    return n_test, n_val

@@ -1,0 +1,83 @@
+"""Render conversations as token ids: the chat template where the model has one, a plain layout otherwise.
+
+The prompt and the answer are tokenised separately so the loss can cover the answer tokens only, and
+so that generation at evaluation time starts exactly where training answers started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+PLAIN_INPUT, PLAIN_RESPONSE = "### Input:\n", "\n\n### Response:\n"
+
+
+@dataclass
+class Renderer:
+    """Everything needed to turn (messages, answer) into prompt and answer token ids for one tokenizer."""
+
+    tokenizer: object
+    chat: bool
+    system_prompt: Optional[str] = None
+
+    def prompt_text(self, messages: list[dict]) -> str:
+        if self.chat:
+            return self.tokenizer.apply_chat_template(self._with_system(messages), tokenize=False, add_generation_prompt=True)
+        header = f"{self.system_prompt}\n\n" if self.system_prompt else ""
+        return header + PLAIN_INPUT + "\n\n".join(m["content"] for m in messages) + PLAIN_RESPONSE
+
+    def answer_text(self, messages: list[dict], answer: str) -> str:
+        """The answer as the model must write it, end-of-turn marker included."""
+        if self.chat:
+            prompt = self.prompt_text(messages)
+            full = self.tokenizer.apply_chat_template(
+                self._with_system(messages) + [{"role": "assistant", "content": answer}], tokenize=False
+            )
+            if full.startswith(prompt):
+                return full[len(prompt):]
+        return answer + (self.tokenizer.eos_token or "")
+
+    def prompt_ids(self, messages: list[dict]) -> list[int]:
+        # A chat template writes its own BOS token where the model wants one.
+        return self.tokenizer(self.prompt_text(messages), add_special_tokens=not self.chat)["input_ids"]
+
+    def answer_ids(self, messages: list[dict], answer: str) -> list[int]:
+        return self.tokenizer(self.answer_text(messages, answer), add_special_tokens=False)["input_ids"]
+
+    def stop_ids(self) -> list[int]:
+        """Token ids that end an answer: the first token after the answer text, and EOS."""
+        probe = "Zq"
+        text = self.answer_text([{"role": "user", "content": "x"}], probe)
+        suffix = text[text.index(probe) + len(probe):].lstrip(" ")
+        ids = self.tokenizer(suffix, add_special_tokens=False)["input_ids"] if suffix else []
+        stops = ids[:1]
+        if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in stops:
+            stops.append(self.tokenizer.eos_token_id)
+        return stops
+
+    def _with_system(self, messages: list[dict]) -> list[dict]:
+        if self.system_prompt and not (messages and messages[0]["role"] == "system"):
+            return [{"role": "system", "content": self.system_prompt}] + messages
+        return messages
+
+
+def make_renderer(tokenizer, prompt_format: str = "auto", system_prompt: Optional[str] = None) -> Renderer:
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    chat = has_template if prompt_format == "auto" else prompt_format == "chat"
+    if chat and not has_template:
+        from tunewise.errors import TunewiseError
+
+        raise TunewiseError("model.prompt_format is 'chat' but the model's tokenizer has no chat template")
+    return Renderer(tokenizer=tokenizer, chat=chat, system_prompt=system_prompt)
+
+
+def encode_example(renderer: Renderer, messages: list[dict], answer: str, max_length: int) -> tuple[dict, bool]:
+    """Token ids with labels on the answer only; returns (example, whether it was truncated)."""
+    prompt = renderer.prompt_ids(messages)
+    target = renderer.answer_ids(messages, answer)
+    truncated = len(prompt) + len(target) > max_length
+    if truncated:
+        target = target[: max(1, max_length - 8)]
+        prompt = prompt[len(prompt) - (max_length - len(target)):] if max_length > len(target) else []
+    ids = prompt + target
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": [-100] * len(prompt) + target}, truncated

@@ -1,0 +1,191 @@
+"""`tunewise run`: split → train → evaluate, each stage writing its own folder of the run directory.
+
+run_dir/
+  config.yaml                 resolved config
+  split/  train.jsonl validation.jsonl test.jsonl manifest.json (SHA-256s, sizes, label counts, skipped rows)
+  train/  metrics.jsonl checkpoint/ (best adapter or full weights) result.json
+  evaluate/  predictions.jsonl metrics.json
+  summary.json
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+from tunewise._io import atomic_write_json, atomic_write_jsonl, atomic_write_text, sha256_file
+from tunewise._progress import console
+from tunewise.config import TunewiseConfig
+from tunewise.data.formats import input_text, to_conversation
+from tunewise.data.load import load_data
+from tunewise.data.split import split_indices
+from tunewise.errors import TunewiseError
+
+
+def run(cfg: TunewiseConfig, run_dir: Path | None = None) -> dict:
+    """Run the whole pipeline and return the summary (also written to run_dir/summary.json)."""
+    run_dir = Path(run_dir or cfg.run_dir())
+    start = time.perf_counter()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    splits, task = split_stage(cfg, run_dir / "split")
+    if task == "preference":
+        raise TunewiseError(f"{cfg.data.path}: preference data needs DPO training, which `tunewise run` does not do yet")
+    model_path, renderer = _model_and_renderer(cfg)
+    result = train_stage(cfg, model_path, renderer, splits, task, run_dir / "train")
+    metrics = evaluate_stage(cfg, model_path, renderer, splits, task, result.checkpoint, run_dir / "evaluate")
+    summary = {
+        "task": task,
+        "model": cfg.model.name,
+        "method": cfg.train.method,
+        "split": {name: len(rows) for name, rows in splits.items()},
+        **metrics,
+        "train": {
+            "steps": result.steps,
+            "best_step": result.best_step,
+            "best_val_loss": result.best_val_loss,
+            "stopped_early": result.stopped_early,
+            "truncated_rows": result.truncated_rows,
+            "train_tokens": result.train_tokens,
+        },
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    atomic_write_json(run_dir / "summary.json", summary)
+    return summary
+
+
+def split_stage(cfg: TunewiseConfig, out: Path) -> tuple[dict[str, list[dict]], str]:
+    """Load the data (and the test file if any), split it, and write the splits with a manifest."""
+    data_path = cfg.resolve_path(cfg.data.path)
+    if data_path is None:
+        raise TunewiseError("config: data.path is required")
+    loaded = load_data(cfg.data, data_path)
+    records, task = loaded.records, loaded.task
+    test_path = cfg.resolve_path(cfg.data.test_path)
+    held_out = load_data(cfg.data, test_path, task=task) if test_path else None
+    fractions = (cfg.split.validation, 0.0 if held_out else cfg.split.test)
+    indices = split_indices(records, task, *fractions, seed=cfg.seed)
+    splits = {name: [records[i] for i in rows] for name, rows in indices.items()}
+    if held_out:
+        splits["test"] = held_out.records
+    for name, rows in splits.items():
+        if not rows and name != "test":
+            raise TunewiseError(f"{data_path}: the {name} split is empty ({len(records)} rows are too few to split)")
+        atomic_write_jsonl(out / f"{name}.jsonl", rows)
+    sources = [loaded] + ([held_out] if held_out else [])
+    atomic_write_json(out / "manifest.json", {
+        "task": task,
+        "seed": cfg.seed,
+        "inputs": {s.source: {"sha256": sha256_file(Path(s.source)), "rows": len(s.records)} for s in sources},
+        "skipped": [line for s in sources for line in s.skipped],
+        "sizes": {name: len(rows) for name, rows in splits.items()},
+        "label_counts": _label_counts(splits) if task == "classification" else None,
+        "outputs": {f"{name}.jsonl": sha256_file(out / f"{name}.jsonl") for name in splits},
+        "versions": _versions(),
+    })
+    for line in loaded.skipped + (held_out.skipped if held_out else []):
+        console.print(f"[yellow]skipped[/] {line}")
+    return splits, task
+
+
+def train_stage(cfg, model_path, renderer, splits, task, out: Path):
+    from tunewise.train import fine_tune
+
+    conversations = {name: [to_conversation(r, task, cfg.model.instruction) for r in rows] for name, rows in splits.items()}
+    result = fine_tune(model_path, renderer, conversations["train"], conversations["validation"], cfg.train,
+                       cfg.model.max_length, cfg.seed, out)
+    if result.truncated_rows:
+        console.print(f"[yellow]warning[/] {result.truncated_rows} training rows were longer than model.max_length="
+                      f"{cfg.model.max_length} and were truncated")
+    atomic_write_json(out / "result.json", {**result.__dict__, "checkpoint": str(result.checkpoint)})
+    return result
+
+
+def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, out: Path) -> dict:
+    """Evaluate the base model (optional) and the fine-tuned checkpoint on the test split."""
+    rows = splits["test"][: cfg.eval.max_rows] if cfg.eval.max_rows else splits["test"]
+    if not rows:
+        raise TunewiseError("the test split is empty: raise split.test or give data.test_path")
+    predictions = {"base": None, "tuned": None}
+    if cfg.eval.compare_base:
+        predictions["base"] = _predict(cfg, _load_for_eval(model_path, None, cfg), renderer, rows, task, splits)
+    predictions["tuned"] = _predict(cfg, _load_for_eval(model_path, checkpoint, cfg), renderer, rows, task, splits)
+    references = [to_conversation(r, task)[1] for r in rows]
+    metrics = {name: _score(task, references, preds) for name, preds in predictions.items() if preds}
+    atomic_write_jsonl(out / "predictions.jsonl", [
+        {"input": input_text(r, task), "reference": ref, **{k: v[i] for k, v in predictions.items() if v}}
+        for i, (r, ref) in enumerate(zip(rows, references))
+    ])
+    atomic_write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def _model_and_renderer(cfg):
+    from transformers import AutoTokenizer
+
+    from tunewise.models.prompts import make_renderer
+    from tunewise.models.registry import resolve_model
+
+    model_path = resolve_model(cfg.model.name, cfg.resolve_path(cfg.model.cache_dir))
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model_path, make_renderer(tokenizer, cfg.model.prompt_format, cfg.model.system_prompt)
+
+
+def _load_for_eval(model_path: str, checkpoint: Path | None, cfg):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    if checkpoint is not None and cfg.train.method == "full":
+        return AutoModelForCausalLM.from_pretrained(checkpoint, dtype=dtype).to(device)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device)
+    if checkpoint is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, checkpoint).merge_and_unload()
+    return model
+
+
+def _predict(cfg, model, renderer, rows, task, splits) -> list[str]:
+    from tunewise.evaluate import generate_answers, predict_labels
+
+    prompts = [to_conversation(r, task, cfg.model.instruction)[0] for r in rows]
+    if task == "classification":
+        return predict_labels(model, renderer, prompts, _labels(cfg, splits), cfg.eval.batch_size)
+    return generate_answers(model, renderer, prompts, cfg.eval.max_new_tokens, cfg.eval.batch_size)
+
+
+def _score(task, references, predictions) -> dict:
+    from tunewise.evaluate import classification_metrics, generation_metrics
+
+    if task == "classification":
+        return classification_metrics(references, predictions)
+    return generation_metrics(references, predictions)
+
+
+def _labels(cfg, splits) -> list[str]:
+    return cfg.data.labels or sorted({r["label"] for name in ("train", "validation") for r in splits[name]})
+
+
+def _label_counts(splits) -> dict:
+    return {name: dict(sorted(Counter(r["label"] for r in rows).items())) for name, rows in splits.items()}
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for name in ("tunewise", "torch", "transformers", "peft", "accelerate"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
+

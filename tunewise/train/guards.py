@@ -1,0 +1,68 @@
+"""Overfitting guards and training logs as Trainer callbacks: early stopping, metrics.jsonl, progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transformers import EarlyStoppingCallback, TrainerCallback
+
+from tunewise._io import atomic_write_jsonl
+from tunewise._progress import progress_bar
+
+
+def early_stopping(train_cfg) -> list[TrainerCallback]:
+    """Stop after `patience` evaluations without a validation-loss gain of at least `min_delta`."""
+    if not train_cfg.early_stopping:
+        return []
+    return [EarlyStoppingCallback(early_stopping_patience=train_cfg.patience, early_stopping_threshold=train_cfg.min_delta)]
+
+
+class MetricsLog(TrainerCallback):
+    """Rewrites metrics.jsonl (atomically) with every logged train/validation loss, by step."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.rows: list[dict] = []
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or not state.is_world_process_zero:
+            return
+        row = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
+        if "loss" in logs:
+            row.update(split="train", loss=logs["loss"], learning_rate=logs.get("learning_rate"))
+        elif "eval_loss" in logs:
+            row.update(split="validation", loss=logs["eval_loss"])
+        else:
+            return
+        self.rows.append(row)
+        atomic_write_jsonl(self.path, self.rows)
+
+
+class RichProgress(TrainerCallback):
+    """A progress bar over optimizer steps showing the latest train and validation loss."""
+
+    def __init__(self):
+        self._context = None
+        self._losses: dict[str, float] = {}
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self._context = progress_bar("fine-tune", state.max_steps)
+            self._progress, self._task = self._context.__enter__()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._context:
+            self._progress.update(self._task, completed=state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self._context and logs:
+            for key, name in (("loss", "train"), ("eval_loss", "val")):
+                if key in logs:
+                    self._losses[name] = logs[key]
+            note = "  ".join(f"{k} {v:.3f}" for k, v in self._losses.items())
+            self._progress.update(self._task, note=note)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self._context:
+            self._context.__exit__(None, None, None)
+            self._context = None

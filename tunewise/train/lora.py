@@ -1,0 +1,18 @@
+"""LoRA adapters through PEFT."""
+
+from __future__ import annotations
+
+from peft import LoraConfig as PeftLoraConfig
+from peft import get_peft_model
+
+
+def apply_lora(model, lora_cfg):
+    """Wrap ``model`` with trainable LoRA adapters; the base weights stay frozen."""
+    config = PeftLoraConfig(
+        r=lora_cfg.r,
+        lora_alpha=lora_cfg.alpha,
+        lora_dropout=lora_cfg.dropout,
+        target_modules=lora_cfg.target_modules,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, config)
