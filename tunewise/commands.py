@@ -60,7 +60,7 @@ def models(args) -> int:
         return 0
     table = Table(title="base models")
     for column in ("name", "parameters", "source", "license", "cached"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("name", "parameters", "cached"))
     for row in list_models(cache_dir):
         table.add_row(*(("yes" if v else "no") if isinstance(v, bool) else str(v) for v in row.values()))
     results.print(table)

@@ -1,0 +1,79 @@
+"""The command line as a user meets it: --help everywhere, one-line errors with exit code 2, no tracebacks."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tunewise.cli import build_parser, main
+
+COMMANDS = [[], ["init"], ["run"], ["demo"], ["models"], ["models", "prepare"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "tunewise")
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: tunewise" in capsys.readouterr().out
+
+
+def test_bad_usage_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["frobnicate"])
+    assert exit_.value.code == 2
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "tunewise", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_bad_config_is_one_line_exit_2_without_traceback(tmp_path):
+    config = tmp_path / "tunewise.yaml"
+    config.write_text("data:\n  path: d.jsonl\ntrain:\n  epochz: 3\n")
+    result = run_cli("run", str(config))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {config}:4: train.epochz: unknown key (allowed: {result.stderr.split('allowed: ')[1].strip()}"
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_data_names_file_line_and_field(tmp_path):
+    (tmp_path / "d.jsonl").write_text('{"text": "a", "label": "x"}\n{"text": "b", "labl": "y"}\n')
+    config = tmp_path / "tunewise.yaml"
+    config.write_text("data:\n  path: d.jsonl\n")
+    result = run_cli("run", str(config))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'd.jsonl'}:2: field 'label': missing"
+
+
+def test_unknown_model_name_is_a_usage_error(tmp_path, classification_file):
+    config = tmp_path / "tunewise.yaml"
+    config.write_text(f"data:\n  path: {classification_file}\nmodel:\n  name: gpt-17-ultra\n")
+    result = run_cli("run", str(config), "--out", str(tmp_path / "run"))
+    assert result.returncode == 2
+    assert "unknown model 'gpt-17-ultra'" in result.stderr and "smollm2-135m-instruct" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_init_writes_a_valid_starter_and_refuses_to_overwrite(tmp_path):
+    target = tmp_path / "tunewise.yaml"
+    assert main(["init", str(target)]) == 0
+    from tunewise.config import load_config
+
+    assert load_config(target).data.path == "data/train.jsonl"
+    assert main(["init", str(target)]) == 2
+    assert main(["init", str(target), "--force"]) == 0
+
+
+def test_models_lists_the_registry_with_cache_state(tmp_path, capsys):
+    assert main(["models", "--cache-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "smollm2-135m-instruct" in out and "gemma3-270m" in out and "135M" in out
+    assert "no" in out  # nothing is cached in an empty cache folder
+
+
+def test_models_prepare_unknown_name(tmp_path, capsys):
+    assert main(["models", "prepare", "nope", "--cache-dir", str(tmp_path)]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err

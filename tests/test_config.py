@@ -1,0 +1,72 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tunewise.config import TunewiseConfig, load_config, starter_yaml
+from tunewise.errors import TunewiseError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path, text: str) -> Path:
+    path = tmp_path / "tunewise.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_unknown_key_names_file_line_and_key(tmp_path):
+    path = write(tmp_path, "data:\n  path: x.jsonl\ntrain:\n  epochs: 2\n  lr: 0.001\n")
+    with pytest.raises(TunewiseError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}:5: train.lr: unknown key")
+    assert "learning_rate" in message  # the allowed keys are listed
+
+
+def test_wrong_types_are_all_reported_together(tmp_path):
+    path = write(tmp_path, "seed: abc\ntrain:\n  batch_size: many\n")
+    with pytest.raises(TunewiseError) as err:
+        load_config(path)
+    lines = str(err.value).splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{path}:1: seed:")
+    assert lines[1].startswith(f"{path}:3: train.batch_size:")
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    path = write(tmp_path, "data:\n  path: [unclosed\n")
+    with pytest.raises(TunewiseError, match=r"tunewise.yaml:\d+: invalid YAML"):
+        load_config(path)
+
+
+def test_overrides_and_relative_paths(tmp_path):
+    path = write(tmp_path, "data:\n  path: data/train.jsonl\n")
+    cfg = load_config(path, ["train.epochs=1.5", "train.lora.r=4", "model.name=gemma3-270m"])
+    assert cfg.train.epochs == 1.5 and cfg.train.lora.r == 4 and cfg.model.name == "gemma3-270m"
+    assert cfg.resolve_path(cfg.data.path) == tmp_path.resolve() / "data" / "train.jsonl"
+    with pytest.raises(TunewiseError, match="train.epochs"):
+        load_config(path, ["train.epochs=-1"])
+    with pytest.raises(TunewiseError, match="KEY=VALUE"):
+        load_config(path, ["train.epochs"])
+
+
+def test_split_fractions_must_leave_training_rows(tmp_path):
+    with pytest.raises(TunewiseError, match="at least 10%"):
+        load_config(write(tmp_path, "split:\n  validation: 0.5\n  test: 0.45\n"))
+
+
+def test_starter_config_is_valid_and_documents_every_default():
+    text = starter_yaml()
+    cfg = TunewiseConfig.model_validate(yaml.safe_load(text))
+    assert cfg.data.path == "data/train.jsonl"
+    assert cfg.train == TunewiseConfig().train
+    assert "# Evaluations without improvement before stopping." in text
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").rglob("*.yaml")) + [REPO / "tunewise/resources/demo.yaml"],
+                         ids=lambda p: p.name)
+def test_shipped_configs_validate_and_start_with_their_command(path):
+    cfg = load_config(path)
+    assert cfg.data.path
+    assert path.read_text().startswith("# "), "an example config opens with the command that runs it"

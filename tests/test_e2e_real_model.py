@@ -1,0 +1,58 @@
+"""End to end with the real SmolLM2-135M-Instruct and real data (slow: run by `make test`, not by bare pytest)."""
+
+import json
+import time
+
+import pytest
+
+from tunewise.cli import main
+from tunewise.config import load_config
+from tunewise.pipeline import run
+
+from tests.conftest import REPO, SHARED
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smollm2(tmp_path_factory):
+    """Prepare the real model once into the user's cache (as `tunewise models prepare` would)."""
+    from tunewise.models.registry import prepare_model
+
+    return prepare_model("smollm2-135m-instruct")
+
+
+def test_prepared_model_reloads_fast_and_trains(smollm2):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    start = time.perf_counter()
+    model = AutoModelForCausalLM.from_pretrained(smollm2, dtype=torch.float32)
+    assert time.perf_counter() - start < 10  # the dequantised safetensors cache, not a GGUF re-conversion
+    assert not getattr(model, "is_quantized", False)
+    assert getattr(model.config, "quantization_config", None) is None
+    assert sum(p.numel() for p in model.parameters()) == pytest.approx(134.5e6, rel=0.01)
+
+
+def test_lora_on_banking77_beats_the_base_model(smollm2, tmp_path):
+    """Demo data, a short budget: the tuned model must already beat the base model on held-out rows."""
+    demo = REPO / "tunewise" / "resources" / "demo.yaml"
+    cfg = load_config(demo, ["train.max_steps=30", "train.eval_steps=15", "eval.max_rows=120"])
+    summary = run(cfg, tmp_path / "run")
+    assert summary["tuned"]["n"] == 120
+    assert summary["tuned"]["accuracy"] > summary["base"]["accuracy"]
+    rows = [json.loads(line) for line in (tmp_path / "run" / "train" / "metrics.jsonl").read_text().splitlines()]
+    validation = [r["loss"] for r in rows if r["split"] == "validation"]
+    assert validation[-1] < validation[0] or summary["train"]["best_val_loss"] < validation[0]
+
+
+@pytest.mark.skipif(not (SHARED / "dialogsum").is_dir(), reason="needs ../shared/datasets")
+def test_dialogsum_generation_config_runs_and_reports_rouge(smollm2, tmp_path, capsys):
+    config = REPO / "configs" / "lora" / "dialogsum.yaml"
+    code = main(["run", str(config), "data.max_rows=60", "train.max_steps=4", "train.eval_steps=2",
+                 "eval.max_rows=4", "eval.max_new_tokens=24", "--out", str(tmp_path / "run")])
+    assert code == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["task"] == "completion"
+    assert 0.0 < summary["tuned"]["rougeL"] <= 1.0
+    assert "rougeL" in capsys.readouterr().out

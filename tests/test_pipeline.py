@@ -1,0 +1,115 @@
+"""`tunewise run` end to end on the tiny random model: the run directory, reproducibility, both task kinds."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tunewise.config import load_config
+from tunewise.pipeline import run
+
+from tests.conftest import classification_rows, write_jsonl
+
+RUN_FILES = {
+    "config.yaml", "summary.json",
+    "split/train.jsonl", "split/validation.jsonl", "split/test.jsonl", "split/manifest.json",
+    "train/metrics.jsonl", "train/result.json",
+    "evaluate/predictions.jsonl", "evaluate/metrics.json",
+}
+
+
+def make_config(tmp_path: Path, model_dir: Path, data: str, extra: str = "") -> Path:
+    path = tmp_path / "tunewise.yaml"
+    path.write_text(
+        f"name: t\nseed: 7\ndata:\n  path: {data}\nmodel:\n  name: {model_dir}\n  max_length: 64\n"
+        f"train:\n  max_steps: 6\n  eval_steps: 2\n  logging_steps: 1\n  batch_size: 4\n  learning_rate: 0.01\n"
+        f"eval:\n  max_new_tokens: 8\n{extra}"
+    )
+    return path
+
+
+def files_in(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and "checkpoint" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def classification_runs(tiny_model_dir, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cls")
+    write_jsonl(tmp / "intents.jsonl", classification_rows())
+    config = make_config(tmp, tiny_model_dir, "intents.jsonl")
+    return [(run(load_config(config), tmp / name), tmp / name) for name in ("first", "second")]
+
+
+def test_run_directory_holds_every_artifact(classification_runs):
+    summary, run_dir = classification_runs[0]
+    assert files_in(run_dir) == RUN_FILES
+    checkpoint = {p.name for p in (run_dir / "train" / "checkpoint").iterdir()}
+    assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json"} <= checkpoint
+    assert not (run_dir / "train" / "checkpoints").exists(), "intermediate checkpoints are cleaned up"
+    manifest = json.loads((run_dir / "split" / "manifest.json").read_text())
+    (source, info), = manifest["inputs"].items()
+    assert len(info["sha256"]) == 64 and info["rows"] == 54
+    assert sum(manifest["sizes"].values()) == 54
+
+
+def test_summary_compares_base_and_tuned(classification_runs):
+    summary, run_dir = classification_runs[0]
+    assert summary["task"] == "classification"
+    for name in ("base", "tuned"):
+        assert 0.0 <= summary[name]["accuracy"] <= 1.0 and 0.0 <= summary[name]["macro_f1"] <= 1.0
+        assert summary[name]["n"] == summary["split"]["test"]
+    predictions = [json.loads(line) for line in (run_dir / "evaluate" / "predictions.jsonl").read_text().splitlines()]
+    assert len(predictions) == summary["split"]["test"]
+    assert {"input", "reference", "base", "tuned"} == set(predictions[0])
+    accuracy = sum(p["tuned"] == p["reference"] for p in predictions) / len(predictions)
+    assert accuracy == pytest.approx(summary["tuned"]["accuracy"])
+
+
+def test_metrics_log_has_train_and_validation_loss_and_best_step(classification_runs):
+    summary, run_dir = classification_runs[0]
+    rows = [json.loads(line) for line in (run_dir / "train" / "metrics.jsonl").read_text().splitlines()]
+    validation = [r for r in rows if r["split"] == "validation"]
+    assert [r["step"] for r in validation] == [2, 4, 6][: len(validation)]
+    assert len([r for r in rows if r["split"] == "train"]) >= 2
+    best = min(validation, key=lambda r: r["loss"])
+    assert summary["train"]["best_step"] == best["step"]
+    assert summary["train"]["best_val_loss"] == pytest.approx(best["loss"])
+
+
+def test_same_config_and_seed_give_the_same_split_and_metrics(classification_runs):
+    (first, first_dir), (second, second_dir) = classification_runs
+    for name in ("train", "validation", "test"):
+        assert (first_dir / "split" / f"{name}.jsonl").read_bytes() == (second_dir / "split" / f"{name}.jsonl").read_bytes()
+    assert (first_dir / "train" / "metrics.jsonl").read_text() == (second_dir / "train" / "metrics.jsonl").read_text()
+    assert first["tuned"] == second["tuned"] and first["base"] == second["base"]
+
+
+def test_early_stopping_stops_when_validation_loss_stops_improving(tiny_model_dir, tmp_path):
+    write_jsonl(tmp_path / "intents.jsonl", classification_rows())
+    # A learning rate this high makes validation loss diverge after the first evaluations.
+    config = make_config(tmp_path, tiny_model_dir, "intents.jsonl")
+    cfg = load_config(config, ["train.max_steps=60", "train.learning_rate=3.0", "train.patience=1",
+                               "train.warmup_ratio=0", "train.lr_scheduler=constant", "eval.compare_base=false"])
+    summary = run(cfg, tmp_path / "run")
+    assert summary["train"]["stopped_early"] is True
+    assert summary["train"]["steps"] < 60
+    assert "base" not in summary
+    rows = [json.loads(line) for line in (tmp_path / "run" / "train" / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in rows if r["split"] == "validation"]
+    assert min(losses) == pytest.approx(summary["train"]["best_val_loss"])
+    assert losses[-1] > summary["train"]["best_val_loss"]
+
+
+def test_generation_task_reports_rouge_bleu_chrf(tiny_model_dir, tmp_path):
+    rows = [{"dialogue": f"#Person1#: hello number {i}\n#Person2#: hi", "summary": f"they greet {i}"}
+            for i in range(30)]
+    write_jsonl(tmp_path / "dialogues.jsonl", rows)
+    extra = "split:\n  test: 0.2\n"
+    config = make_config(tmp_path, tiny_model_dir, "dialogues.jsonl", extra)
+    cfg = load_config(config, ["data.columns={prompt: dialogue, completion: summary}", "train.method=full",
+                               "train.learning_rate=0.001"])
+    summary = run(cfg, tmp_path / "run")
+    assert summary["task"] == "completion" and summary["split"]["test"] == 6
+    for name in ("base", "tuned"):
+        assert {"rougeL", "rouge1", "rouge2", "bleu", "chrf", "exact_match"} <= set(summary[name])
+    assert (tmp_path / "run" / "train" / "checkpoint" / "model.safetensors").is_file()
