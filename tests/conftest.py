@@ -15,12 +15,30 @@ CHAT_TEMPLATE = (
 )
 LABELS = ["card_arrival", "change_pin", "exchange_rate"]
 TEXTS = {
-    "card_arrival": ["where is my new card", "my card has not arrived yet", "when will the card come",
-                     "card still not delivered", "how long until my card arrives", "is my card on its way"],
-    "change_pin": ["how do i change my pin", "i want a new pin", "can i reset my pin number",
-                   "change the pin on my card", "where do i update my pin", "pin change please"],
-    "exchange_rate": ["what is the exchange rate", "how much is a euro in dollars", "current rate for pounds",
-                      "which exchange rate do you use", "is the rate good today", "rate for converting money"],
+    "card_arrival": [
+        "where is my new card",
+        "my card has not arrived yet",
+        "when will the card come",
+        "card still not delivered",
+        "how long until my card arrives",
+        "is my card on its way",
+    ],
+    "change_pin": [
+        "how do i change my pin",
+        "i want a new pin",
+        "can i reset my pin number",
+        "change the pin on my card",
+        "where do i update my pin",
+        "pin change please",
+    ],
+    "exchange_rate": [
+        "what is the exchange rate",
+        "how much is a euro in dollars",
+        "current rate for pounds",
+        "which exchange rate do you use",
+        "is the rate good today",
+        "rate for converting money",
+    ],
 }
 
 
@@ -51,18 +69,29 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     corpus = [t for texts in TEXTS.values() for t in texts] + LABELS + ["user assistant system summary dialogue"]
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=specials,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tokenizer.train_from_iterator(corpus * 5, trainer=trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", bos_token="<s>",
-                                   eos_token="<|im_end|>")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", bos_token="<s>", eos_token="<|im_end|>"
+    )
     fast.chat_template = CHAT_TEMPLATE
     fast.save_pretrained(folder)
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=256,
-                         bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
-                         pad_token_id=fast.pad_token_id, tie_word_embeddings=True)
+    config = LlamaConfig(
+        vocab_size=len(fast),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=256,
+        bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+        tie_word_embeddings=True,
+    )
     LlamaForCausalLM(config).save_pretrained(folder)
     return folder
 

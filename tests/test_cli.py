@@ -1,5 +1,6 @@
 """The command line as a user meets it: --help everywhere, one-line errors with exit code 2, no tracebacks."""
 
+import json
 import subprocess
 import sys
 
@@ -77,3 +78,27 @@ def test_models_lists_the_registry_with_cache_state(tmp_path, capsys):
 def test_models_prepare_unknown_name(tmp_path, capsys):
     assert main(["models", "prepare", "nope", "--cache-dir", str(tmp_path)]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_skip_invalid_flag_lists_skipped_lines_and_goes_on(tmp_path, tiny_model_dir):
+    from tests.conftest import classification_rows
+
+    lines = [json.dumps(r) for r in classification_rows()]
+    lines.insert(3, '{"text": "broken", ')
+    lines.insert(10, '{"text": "no label"}')
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join(lines) + "\n")
+    config = tmp_path / "tunewise.yaml"
+    config.write_text(
+        f"data:\n  path: d.jsonl\nmodel:\n  name: {tiny_model_dir}\n"
+        "train:\n  max_steps: 1\neval:\n  compare_base: false\n  max_new_tokens: 4\n"
+    )
+    result = run_cli("run", str(config), "--out", str(tmp_path / "run"))
+    assert result.returncode == 2 and f"{data}:4: malformed JSON" in result.stderr
+    result = run_cli("run", str(config), "--skip-invalid", "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    assert f"skipped {data}:4: malformed JSON" in " ".join(result.stderr.split())
+    assert f"skipped {data}:11: field 'label': missing" in " ".join(result.stderr.split())
+    manifest = json.loads((tmp_path / "run" / "split" / "manifest.json").read_text())
+    assert [line.split(": ")[0] for line in manifest["skipped"]] == [f"{data}:4", f"{data}:11"]
+    assert sum(manifest["sizes"].values()) == 54

@@ -64,8 +64,9 @@ def test_starter_config_is_valid_and_documents_every_default():
     assert "# Evaluations without improvement before stopping." in text
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "configs").rglob("*.yaml")) + [REPO / "tunewise/resources/demo.yaml"],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted((REPO / "configs").rglob("*.yaml")) + [REPO / "tunewise/resources/demo.yaml"], ids=lambda p: p.name
+)
 def test_shipped_configs_validate_and_start_with_their_command(path):
     cfg = load_config(path)
     assert cfg.data.path

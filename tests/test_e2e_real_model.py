@@ -5,11 +5,10 @@ import time
 
 import pytest
 
+from tests.conftest import REPO, SHARED
 from tunewise.cli import main
 from tunewise.config import load_config
 from tunewise.pipeline import run
-
-from tests.conftest import REPO, SHARED
 
 pytestmark = pytest.mark.slow
 
@@ -49,8 +48,19 @@ def test_lora_on_banking77_beats_the_base_model(smollm2, tmp_path):
 @pytest.mark.skipif(not (SHARED / "dialogsum").is_dir(), reason="needs ../shared/datasets")
 def test_dialogsum_generation_config_runs_and_reports_rouge(smollm2, tmp_path, capsys):
     config = REPO / "configs" / "lora" / "dialogsum.yaml"
-    code = main(["run", str(config), "data.max_rows=60", "train.max_steps=4", "train.eval_steps=2",
-                 "eval.max_rows=4", "eval.max_new_tokens=24", "--out", str(tmp_path / "run")])
+    code = main(
+        [
+            "run",
+            str(config),
+            "data.max_rows=60",
+            "train.max_steps=4",
+            "train.eval_steps=2",
+            "eval.max_rows=4",
+            "eval.max_new_tokens=24",
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
     assert code == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["task"] == "completion"

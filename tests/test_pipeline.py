@@ -5,16 +5,21 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import classification_rows, write_jsonl
 from tunewise.config import load_config
 from tunewise.pipeline import run
 
-from tests.conftest import classification_rows, write_jsonl
-
 RUN_FILES = {
-    "config.yaml", "summary.json",
-    "split/train.jsonl", "split/validation.jsonl", "split/test.jsonl", "split/manifest.json",
-    "train/metrics.jsonl", "train/result.json",
-    "evaluate/predictions.jsonl", "evaluate/metrics.json",
+    "config.yaml",
+    "summary.json",
+    "split/train.jsonl",
+    "split/validation.jsonl",
+    "split/test.jsonl",
+    "split/manifest.json",
+    "train/metrics.jsonl",
+    "train/result.json",
+    "evaluate/predictions.jsonl",
+    "evaluate/metrics.json",
 }
 
 
@@ -47,7 +52,7 @@ def test_run_directory_holds_every_artifact(classification_runs):
     assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json"} <= checkpoint
     assert not (run_dir / "train" / "checkpoints").exists(), "intermediate checkpoints are cleaned up"
     manifest = json.loads((run_dir / "split" / "manifest.json").read_text())
-    (source, info), = manifest["inputs"].items()
+    ((source, info),) = manifest["inputs"].items()
     assert len(info["sha256"]) == 64 and info["rows"] == 54
     assert sum(manifest["sizes"].values()) == 54
 
@@ -79,7 +84,9 @@ def test_metrics_log_has_train_and_validation_loss_and_best_step(classification_
 def test_same_config_and_seed_give_the_same_split_and_metrics(classification_runs):
     (first, first_dir), (second, second_dir) = classification_runs
     for name in ("train", "validation", "test"):
-        assert (first_dir / "split" / f"{name}.jsonl").read_bytes() == (second_dir / "split" / f"{name}.jsonl").read_bytes()
+        assert (first_dir / "split" / f"{name}.jsonl").read_bytes() == (
+            second_dir / "split" / f"{name}.jsonl"
+        ).read_bytes()
     assert (first_dir / "train" / "metrics.jsonl").read_text() == (second_dir / "train" / "metrics.jsonl").read_text()
     assert first["tuned"] == second["tuned"] and first["base"] == second["base"]
 
@@ -88,8 +95,17 @@ def test_early_stopping_stops_when_validation_loss_stops_improving(tiny_model_di
     write_jsonl(tmp_path / "intents.jsonl", classification_rows())
     # A learning rate this high makes validation loss diverge after the first evaluations.
     config = make_config(tmp_path, tiny_model_dir, "intents.jsonl")
-    cfg = load_config(config, ["train.max_steps=60", "train.learning_rate=3.0", "train.patience=1",
-                               "train.warmup_ratio=0", "train.lr_scheduler=constant", "eval.compare_base=false"])
+    cfg = load_config(
+        config,
+        [
+            "train.max_steps=60",
+            "train.learning_rate=3.0",
+            "train.patience=1",
+            "train.warmup_ratio=0",
+            "train.lr_scheduler=constant",
+            "eval.compare_base=false",
+        ],
+    )
     summary = run(cfg, tmp_path / "run")
     assert summary["train"]["stopped_early"] is True
     assert summary["train"]["steps"] < 60
@@ -101,15 +117,41 @@ def test_early_stopping_stops_when_validation_loss_stops_improving(tiny_model_di
 
 
 def test_generation_task_reports_rouge_bleu_chrf(tiny_model_dir, tmp_path):
-    rows = [{"dialogue": f"#Person1#: hello number {i}\n#Person2#: hi", "summary": f"they greet {i}"}
-            for i in range(30)]
+    rows = [
+        {"dialogue": f"#Person1#: hello number {i}\n#Person2#: hi", "summary": f"they greet {i}"} for i in range(30)
+    ]
     write_jsonl(tmp_path / "dialogues.jsonl", rows)
     extra = "split:\n  test: 0.2\n"
     config = make_config(tmp_path, tiny_model_dir, "dialogues.jsonl", extra)
-    cfg = load_config(config, ["data.columns={prompt: dialogue, completion: summary}", "train.method=full",
-                               "train.learning_rate=0.001"])
+    cfg = load_config(
+        config,
+        ["data.columns={prompt: dialogue, completion: summary}", "train.method=full", "train.learning_rate=0.001"],
+    )
     summary = run(cfg, tmp_path / "run")
     assert summary["task"] == "completion" and summary["split"]["test"] == 6
     for name in ("base", "tuned"):
         assert {"rougeL", "rouge1", "rouge2", "bleu", "chrf", "exact_match"} <= set(summary[name])
     assert (tmp_path / "run" / "train" / "checkpoint" / "model.safetensors").is_file()
+
+
+def test_a_budget_shorter_than_eval_steps_still_validates_and_keeps_a_checkpoint(tiny_model_dir, tmp_path):
+    write_jsonl(tmp_path / "intents.jsonl", classification_rows())
+    cfg = load_config(
+        make_config(tmp_path, tiny_model_dir, "intents.jsonl"),
+        ["train.max_steps=3", "train.eval_steps=50", "eval.compare_base=false"],
+    )
+    summary = run(cfg, tmp_path / "run")
+    assert summary["train"]["steps"] == 3
+    assert summary["train"]["best_val_loss"] is not None and summary["train"]["best_step"] == 3
+    assert (tmp_path / "run" / "train" / "checkpoint" / "adapter_model.safetensors").is_file()
+
+
+def test_model_folder_relative_to_the_config(tiny_model_dir, tmp_path):
+    import shutil
+
+    shutil.copytree(tiny_model_dir, tmp_path / "my-model")
+    write_jsonl(tmp_path / "intents.jsonl", classification_rows(1))
+    cfg = load_config(
+        make_config(tmp_path, "my-model", "intents.jsonl"), ["train.max_steps=1", "eval.compare_base=false"]
+    )
+    assert run(cfg, tmp_path / "run")["train"]["steps"] == 1

@@ -23,30 +23,50 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    init = commands.add_parser("init", help="write a commented starter config", description="Write a starter "
-                               "config with every key at its documented default.")
+    init = commands.add_parser(
+        "init",
+        help="write a commented starter config",
+        description="Write a starter config with every key at its documented default.",
+    )
     init.add_argument("path", nargs="?", default="tunewise.yaml", type=Path, help="where to write (tunewise.yaml)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
 
-    run = commands.add_parser("run", help="split → fine-tune → evaluate, as one run directory",
-                              description="Split the data, fine-tune the base model with validation-based early "
-                              "stopping, and evaluate base vs fine-tuned on the test split.")
+    run = commands.add_parser(
+        "run",
+        help="split → fine-tune → evaluate, as one run directory",
+        description="Split the data, fine-tune the base model with validation-based early "
+        "stopping, and evaluate base vs fine-tuned on the test split.",
+    )
     run.add_argument("config", type=Path, help="a tunewise.yaml")
     run.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config keys, e.g. train.epochs=2")
     run.add_argument("--out", type=Path, help="run directory (default: output_dir from the config, or runs/<name>)")
+    run.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="skip invalid data rows (each one listed) instead of stopping at the first",
+    )
 
-    demo = commands.add_parser("demo", help="the quickstart: Banking77 subset, SmolLM2-135M + LoRA, on CPU",
-                               description="Fine-tune SmolLM2-135M-Instruct with LoRA on a Banking77 subset shipped "
-                               "with tunewise and print base vs fine-tuned accuracy and macro-F1.")
+    demo = commands.add_parser(
+        "demo",
+        help="the quickstart: Banking77 subset, SmolLM2-135M + LoRA, on CPU",
+        description="Fine-tune SmolLM2-135M-Instruct with LoRA on a Banking77 subset shipped "
+        "with tunewise and print base vs fine-tuned accuracy and macro-F1.",
+    )
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (default runs/demo)")
     demo.add_argument("--cache-dir", type=Path, help="model cache (default $TUNEWISE_CACHE or ~/.cache/tunewise)")
 
-    models = commands.add_parser("models", help="list base models; `models prepare NAME` caches one",
-                                 description="List the model registry, or prepare (dequantise and cache) a model.")
+    models = commands.add_parser(
+        "models",
+        help="list base models; `models prepare NAME` caches one",
+        description="List the model registry, or prepare (dequantise and cache) a model.",
+    )
     models.add_argument("--cache-dir", type=Path, help="model cache (default $TUNEWISE_CACHE or ~/.cache/tunewise)")
     models_commands = models.add_subparsers(dest="models_command", metavar="ACTION")
-    prepare = models_commands.add_parser("prepare", help="dequantise a registry model and cache it as safetensors",
-                                         description="Dequantise a registry model's GGUF and cache it as safetensors.")
+    prepare = models_commands.add_parser(
+        "prepare",
+        help="dequantise a registry model and cache it as safetensors",
+        description="Dequantise a registry model's GGUF and cache it as safetensors.",
+    )
     prepare.add_argument("name", help="registry name, see `tunewise models`")
     prepare.add_argument("--force", action="store_true", help="rebuild even if cached")
     prepare.add_argument("--cache-dir", type=Path, dest="prepare_cache_dir", help=argparse.SUPPRESS)

@@ -29,7 +29,8 @@ def init(args) -> int:
 def run(args) -> int:
     from tunewise.pipeline import run as run_pipeline
 
-    cfg = load_config(args.config, args.overrides)
+    overrides = list(args.overrides) + (["data.skip_invalid=true"] if args.skip_invalid else [])
+    cfg = load_config(args.config, overrides)
     run_dir = args.out or cfg.run_dir()
     summary = run_pipeline(cfg, run_dir)
     print_summary(summary, run_dir)
@@ -42,8 +43,10 @@ def demo(args) -> int:
     if args.cache_dir:
         os.environ["TUNEWISE_CACHE"] = str(args.cache_dir)
     cfg = load_config(Path(str(files("tunewise") / "resources" / DEMO_CONFIG)))
-    console.print("[bold]tunewise demo[/]: LoRA fine-tune of SmolLM2-135M-Instruct on a Banking77 subset "
-                  "(PolyAI, CC BY 4.0), base vs tuned on a held-out test set")
+    console.print(
+        "[bold]tunewise demo[/]: LoRA fine-tune of SmolLM2-135M-Instruct on a Banking77 subset "
+        "(PolyAI, CC BY 4.0), base vs tuned on a held-out test set"
+    )
     summary = run_pipeline(cfg, args.out)
     print_summary(summary, args.out)
     return 0
@@ -64,7 +67,9 @@ def models(args) -> int:
     for row in list_models(cache_dir):
         table.add_row(*(("yes" if v else "no") if isinstance(v, bool) else str(v) for v in row.values()))
     results.print(table)
-    console.print("Also accepted as model.name: a local Hugging Face model folder, or a hub id when a hub is reachable.")
+    console.print(
+        "Also accepted as model.name: a local Hugging Face model folder, or a hub id when a hub is reachable."
+    )
     return 0
 
 
@@ -85,6 +90,9 @@ def print_summary(summary: dict, run_dir: Path) -> None:
         table.add_row(key, *cells)
     results.print(table)
     train = summary["train"]
-    results.print(f"trained {train['steps']} steps, best validation loss {train['best_val_loss']:.4f} at step "
-                  f"{train['best_step']}{' (stopped early)' if train['stopped_early'] else ''}; "
-                  f"{summary['seconds']:.0f} s; run directory: {run_dir}")
+    best = f"{train['best_val_loss']:.4f}" if train["best_val_loss"] is not None else "n/a"
+    results.print(
+        f"trained {train['steps']} steps, best validation loss {best} at step "
+        f"{train['best_step']}{' (stopped early)' if train['stopped_early'] else ''}; "
+        f"{summary['seconds']:.0f} s; run directory: {run_dir}"
+    )

@@ -7,7 +7,7 @@ them are reported together. Relative paths are resolved against the config file'
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -24,7 +24,7 @@ class _Section(BaseModel):
 class DataConfig(_Section):
     """Where the examples come from and what shape they have."""
 
-    path: Optional[str] = Field(None, description="JSONL, CSV or Parquet file with the examples.")
+    path: str | None = Field(None, description="JSONL, CSV or Parquet file with the examples.")
     task: TaskName = Field(
         "auto",
         description="classification (text, label), completion (prompt, completion), chat (messages) or "
@@ -33,12 +33,12 @@ class DataConfig(_Section):
     columns: dict[str, str] = Field(
         default_factory=dict, description="Map a task field to a column of the file, e.g. {label: category}."
     )
-    labels: Optional[list[str]] = Field(None, description="Label set for classification; default: labels seen.")
-    test_path: Optional[str] = Field(
+    labels: list[str] | None = Field(None, description="Label set for classification; default: labels seen.")
+    test_path: str | None = Field(
         None, description="A separate held-out test file; then the data file is split into train/validation only."
     )
     skip_invalid: bool = Field(False, description="Skip invalid rows (each one reported) instead of stopping.")
-    max_rows: Optional[int] = Field(None, ge=1, description="Use only the first N rows of the data file.")
+    max_rows: int | None = Field(None, ge=1, description="Use only the first N rows of the data file.")
 
 
 class SplitConfig(_Section):
@@ -48,7 +48,7 @@ class SplitConfig(_Section):
     test: float = Field(0.15, ge=0, lt=1, description="Fraction of rows for the test split (ignored with test_path).")
 
     @model_validator(mode="after")
-    def _fractions_leave_training_rows(self) -> "SplitConfig":
+    def _fractions_leave_training_rows(self) -> SplitConfig:
         if self.validation + self.test >= 0.9:
             raise ValueError("validation + test must leave at least 10% of rows for training")
         return self
@@ -61,14 +61,15 @@ class ModelConfig(_Section):
         "smollm2-135m-instruct",
         description="A registry name (see `tunewise models`), a local Hugging Face model folder, or a hub id.",
     )
-    cache_dir: Optional[str] = Field(
-        None, description="Where prepared (dequantised) models are cached; default $TUNEWISE_CACHE or ~/.cache/tunewise."
+    cache_dir: str | None = Field(
+        None,
+        description="Where prepared (dequantised) models are cached; default $TUNEWISE_CACHE or ~/.cache/tunewise.",
     )
     prompt_format: Literal["auto", "chat", "plain"] = Field(
         "auto", description="chat uses the model's chat template; plain a '### Input/### Response' layout."
     )
-    system_prompt: Optional[str] = Field(None, description="System message (chat format) or header (plain format).")
-    instruction: Optional[str] = Field(None, description="Text put before each input, e.g. 'Classify the query:'.")
+    system_prompt: str | None = Field(None, description="System message (chat format) or header (plain format).")
+    instruction: str | None = Field(None, description="Text put before each input, e.g. 'Classify the query:'.")
     max_length: int = Field(256, ge=8, description="Longest tokenised example; longer prompts are cut from the left.")
 
 
@@ -84,7 +85,7 @@ class TrainConfig(_Section):
 
     method: Literal["lora", "full"] = Field("lora", description="lora (PEFT adapter) or full fine-tuning.")
     epochs: float = Field(3.0, gt=0, description="Maximum number of passes over the training split.")
-    max_steps: Optional[int] = Field(None, ge=1, description="Stop after this many optimizer steps (overrides epochs).")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (overrides epochs).")
     batch_size: int = Field(8, ge=1, description="Examples per device per step.")
     gradient_accumulation: int = Field(1, ge=1, description="Steps accumulated per optimizer update.")
     learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate (2e-4 suits LoRA; use ~2e-5 for full).")
@@ -109,7 +110,7 @@ class EvalConfig(_Section):
 
     batch_size: int = Field(16, ge=1, description="Rows per generation batch.")
     max_new_tokens: int = Field(64, ge=1, description="Longest generated answer (generation tasks).")
-    max_rows: Optional[int] = Field(None, ge=1, description="Evaluate only the first N test rows.")
+    max_rows: int | None = Field(None, ge=1, description="Evaluate only the first N test rows.")
     compare_base: bool = Field(True, description="Also evaluate the untuned base model, side by side.")
 
 
@@ -118,7 +119,7 @@ class TunewiseConfig(_Section):
 
     name: str = Field("run", description="A name for the run, used for the default output folder.")
     seed: int = Field(42, description="Seed for the split, data order and initialisation.")
-    output_dir: Optional[str] = Field(None, description="Run directory; default runs/<name>.")
+    output_dir: str | None = Field(None, description="Run directory; default runs/<name>.")
     data: DataConfig = Field(default_factory=DataConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -128,7 +129,7 @@ class TunewiseConfig(_Section):
     # Not a config key: the folder relative paths are resolved against.
     _base_dir: Path = Path(".")
 
-    def resolve_path(self, value: Optional[str]) -> Optional[Path]:
+    def resolve_path(self, value: str | None) -> Path | None:
         if value is None:
             return None
         path = Path(value).expanduser()
@@ -138,7 +139,7 @@ class TunewiseConfig(_Section):
         return self.resolve_path(self.output_dir) if self.output_dir else Path("runs") / self.name
 
 
-def load_config(path: Path, overrides: Optional[list[str]] = None) -> TunewiseConfig:
+def load_config(path: Path, overrides: list[str] | None = None) -> TunewiseConfig:
     """Read, override and validate a config file; raise TunewiseError listing every problem with its line."""
     path = Path(path)
     try:
@@ -162,7 +163,7 @@ def load_config(path: Path, overrides: Optional[list[str]] = None) -> TunewiseCo
     return config
 
 
-def validate_config(raw: dict, source: str = "<config>", key_lines: Optional[dict] = None) -> TunewiseConfig:
+def validate_config(raw: dict, source: str = "<config>", key_lines: dict | None = None) -> TunewiseConfig:
     try:
         return TunewiseConfig.model_validate(raw)
     except ValidationError as exc:
@@ -207,7 +208,7 @@ def _allowed_keys(section_loc: tuple) -> list[str]:
     return list(model.model_fields)
 
 
-def _nearest_line(loc: tuple, key_lines: dict) -> Optional[int]:
+def _nearest_line(loc: tuple, key_lines: dict) -> int | None:
     for end in range(len(loc), 0, -1):
         if loc[:end] in key_lines:
             return key_lines[loc[:end]]
@@ -235,8 +236,11 @@ def _key_lines(text: str) -> dict:
 
 def starter_yaml() -> str:
     """A commented config with every key at its default, generated from the field descriptions."""
-    out = ["# tunewise config. Every key is optional except data.path; shown values are the defaults.",
-           "# Run it with: tunewise run tunewise.yaml   (override a key: tunewise run tunewise.yaml train.epochs=2)", ""]
+    out = [
+        "# tunewise config. Every key is optional except data.path; shown values are the defaults.",
+        "# Run it with: tunewise run tunewise.yaml   (override a key: tunewise run tunewise.yaml train.epochs=2)",
+        "",
+    ]
     _emit(TunewiseConfig, TunewiseConfig(), out, indent=0)
     return "\n".join(out) + "\n"
 

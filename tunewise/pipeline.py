@@ -34,7 +34,9 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None) -> dict:
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     splits, task = split_stage(cfg, run_dir / "split")
     if task == "preference":
-        raise TunewiseError(f"{cfg.data.path}: preference data needs DPO training, which `tunewise run` does not do yet")
+        raise TunewiseError(
+            f"{cfg.data.path}: preference data needs DPO training, which `tunewise run` does not do yet"
+        )
     model_path, renderer = _model_and_renderer(cfg)
     result = train_stage(cfg, model_path, renderer, splits, task, run_dir / "train")
     metrics = evaluate_stage(cfg, model_path, renderer, splits, task, result.checkpoint, run_dir / "evaluate")
@@ -77,16 +79,19 @@ def split_stage(cfg: TunewiseConfig, out: Path) -> tuple[dict[str, list[dict]], 
             raise TunewiseError(f"{data_path}: the {name} split is empty ({len(records)} rows are too few to split)")
         atomic_write_jsonl(out / f"{name}.jsonl", rows)
     sources = [loaded] + ([held_out] if held_out else [])
-    atomic_write_json(out / "manifest.json", {
-        "task": task,
-        "seed": cfg.seed,
-        "inputs": {s.source: {"sha256": sha256_file(Path(s.source)), "rows": len(s.records)} for s in sources},
-        "skipped": [line for s in sources for line in s.skipped],
-        "sizes": {name: len(rows) for name, rows in splits.items()},
-        "label_counts": _label_counts(splits) if task == "classification" else None,
-        "outputs": {f"{name}.jsonl": sha256_file(out / f"{name}.jsonl") for name in splits},
-        "versions": _versions(),
-    })
+    atomic_write_json(
+        out / "manifest.json",
+        {
+            "task": task,
+            "seed": cfg.seed,
+            "inputs": {s.source: {"sha256": sha256_file(Path(s.source)), "rows": len(s.records)} for s in sources},
+            "skipped": [line for s in sources for line in s.skipped],
+            "sizes": {name: len(rows) for name, rows in splits.items()},
+            "label_counts": _label_counts(splits) if task == "classification" else None,
+            "outputs": {f"{name}.jsonl": sha256_file(out / f"{name}.jsonl") for name in splits},
+            "versions": _versions(),
+        },
+    )
     for line in loaded.skipped + (held_out.skipped if held_out else []):
         console.print(f"[yellow]skipped[/] {line}")
     return splits, task
@@ -95,12 +100,24 @@ def split_stage(cfg: TunewiseConfig, out: Path) -> tuple[dict[str, list[dict]], 
 def train_stage(cfg, model_path, renderer, splits, task, out: Path):
     from tunewise.train import fine_tune
 
-    conversations = {name: [to_conversation(r, task, cfg.model.instruction) for r in rows] for name, rows in splits.items()}
-    result = fine_tune(model_path, renderer, conversations["train"], conversations["validation"], cfg.train,
-                       cfg.model.max_length, cfg.seed, out)
+    conversations = {
+        name: [to_conversation(r, task, cfg.model.instruction) for r in rows] for name, rows in splits.items()
+    }
+    result = fine_tune(
+        model_path,
+        renderer,
+        conversations["train"],
+        conversations["validation"],
+        cfg.train,
+        cfg.model.max_length,
+        cfg.seed,
+        out,
+    )
     if result.truncated_rows:
-        console.print(f"[yellow]warning[/] {result.truncated_rows} training rows were longer than model.max_length="
-                      f"{cfg.model.max_length} and were truncated")
+        console.print(
+            f"[yellow]warning[/] {result.truncated_rows} training rows were longer than model.max_length="
+            f"{cfg.model.max_length} and were truncated"
+        )
     atomic_write_json(out / "result.json", {**result.__dict__, "checkpoint": str(result.checkpoint)})
     return result
 
@@ -116,10 +133,13 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
     predictions["tuned"] = _predict(cfg, _load_for_eval(model_path, checkpoint, cfg), renderer, rows, task, splits)
     references = [to_conversation(r, task)[1] for r in rows]
     metrics = {name: _score(task, references, preds) for name, preds in predictions.items() if preds}
-    atomic_write_jsonl(out / "predictions.jsonl", [
-        {"input": input_text(r, task), "reference": ref, **{k: v[i] for k, v in predictions.items() if v}}
-        for i, (r, ref) in enumerate(zip(rows, references))
-    ])
+    atomic_write_jsonl(
+        out / "predictions.jsonl",
+        [
+            {"input": input_text(r, task), "reference": ref, **{k: v[i] for k, v in predictions.items() if v}}
+            for i, (r, ref) in enumerate(zip(rows, references, strict=True))
+        ],
+    )
     atomic_write_json(out / "metrics.json", metrics)
     return metrics
 
@@ -128,10 +148,19 @@ def _model_and_renderer(cfg):
     from transformers import AutoTokenizer
 
     from tunewise.models.prompts import make_renderer
-    from tunewise.models.registry import resolve_model
+    from tunewise.models.registry import REGISTRY, resolve_model
 
-    model_path = resolve_model(cfg.model.name, cfg.resolve_path(cfg.model.cache_dir))
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    name = cfg.model.name
+    local = cfg.resolve_path(name)
+    if name not in REGISTRY and local is not None and local.is_dir():
+        name = str(local)  # a model folder given relative to the config file
+    model_path = resolve_model(name, cfg.resolve_path(cfg.model.cache_dir))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+    except (OSError, ValueError) as exc:
+        raise TunewiseError(
+            f"model '{cfg.model.name}': cannot load its tokenizer ({str(exc).splitlines()[0]})"
+        ) from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model_path, make_renderer(tokenizer, cfg.model.prompt_format, cfg.model.system_prompt)
@@ -188,4 +217,3 @@ def _versions() -> dict:
         except PackageNotFoundError:
             pass
     return found
-

@@ -10,8 +10,10 @@ def test_jsonl_csv_parquet_and_datasets_give_the_same_records(tmp_path):
     import datasets
     import pandas as pd
 
-    rows = [{"text": "where is my card", "category": "card_arrival", "source": "app"},
-            {"text": "new pin, please", "category": "change_pin", "source": "web"}]
+    rows = [
+        {"text": "where is my card", "category": "card_arrival", "source": "app"},
+        {"text": "new pin, please", "category": "change_pin", "source": "web"},
+    ]
     frame = pd.DataFrame(rows)
     (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     frame.to_csv(tmp_path / "a.csv", index=False)
@@ -26,26 +28,35 @@ def test_jsonl_csv_parquet_and_datasets_give_the_same_records(tmp_path):
         ]
 
 
-@pytest.mark.parametrize("row, task", [
-    ({"prompt": "p", "completion": "c"}, "completion"),
-    ({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}, "chat"),
-    ({"prompt": "p", "chosen": "good", "rejected": "bad"}, "preference"),
-])
+@pytest.mark.parametrize(
+    "row, task",
+    [
+        ({"prompt": "p", "completion": "c"}, "completion"),
+        ({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}, "chat"),
+        ({"prompt": "p", "chosen": "good", "rejected": "bad"}, "preference"),
+    ],
+)
 def test_task_is_inferred_from_trl_style_columns(tmp_path, row, task):
     path = tmp_path / "d.jsonl"
     path.write_text(json.dumps(row) + "\n")
     assert load_records(path).task == task
 
 
-@pytest.mark.parametrize("content, message", [
-    ('{"text": "a", "label": "x"}\n{"text": "b", "label": \n', r"d.jsonl:2: malformed JSON"),
-    ('{"text": "a", "label": "x"}\n{"text": "b"}\n', r"d.jsonl:2: field 'label': missing"),
-    ('{"text": "a", "label": "x"}\n{"text": 5, "label": "y"}\n', r"d.jsonl:2: field 'text': expected text, got int"),
-    ('{"text": "a", "label": "x"}\n[1, 2]\n', r"d.jsonl:2: expected a JSON object"),
-    ('{"text": "a", "label": [1]}\n', r"d.jsonl:1: field 'label': expected a label"),
-    ('\n\n', r"d.jsonl: no usable rows"),
-    ('{"foo": 1}\n', r"d.jsonl:1: cannot tell the task"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"text": "a", "label": "x"}\n{"text": "b", "label": \n', r"d.jsonl:2: malformed JSON"),
+        ('{"text": "a", "label": "x"}\n{"text": "b"}\n', r"d.jsonl:2: field 'label': missing"),
+        (
+            '{"text": "a", "label": "x"}\n{"text": 5, "label": "y"}\n',
+            r"d.jsonl:2: field 'text': expected text, got int",
+        ),
+        ('{"text": "a", "label": "x"}\n[1, 2]\n', r"d.jsonl:2: expected a JSON object"),
+        ('{"text": "a", "label": [1]}\n', r"d.jsonl:1: field 'label': expected a label"),
+        ("\n\n", r"d.jsonl: no usable rows"),
+        ('{"foo": 1}\n', r"d.jsonl:1: cannot tell the task"),
+    ],
+)
 def test_bad_rows_name_file_line_and_field(tmp_path, content, message):
     path = tmp_path / "d.jsonl"
     path.write_text(content)

@@ -1,10 +1,9 @@
 import torch
 
+from tests.conftest import LABELS
 from tunewise.evaluate import generate_answers, predict_labels
 from tunewise.evaluate.predict import _build_trie, _trie_constraint
 from tunewise.models.prompts import make_renderer
-
-from tests.conftest import LABELS
 
 
 def test_trie_constraint_allows_only_label_continuations():

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Optional
 
 
-def to_conversation(record: dict, task: str, instruction: Optional[str] = None) -> tuple[list[dict], str]:
+def to_conversation(record: dict, task: str, instruction: str | None = None) -> tuple[list[dict], str]:
     """Return (messages before the answer, answer text) for one record."""
     if task == "chat":
         return record["messages"][:-1], record["messages"][-1]["content"]
@@ -36,5 +35,5 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def _with_instruction(text: str, instruction: Optional[str]) -> str:
+def _with_instruction(text: str, instruction: str | None) -> str:
     return f"{instruction}\n{text}" if instruction else text

@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from tunewise.errors import TunewiseError, where
 
@@ -36,13 +37,13 @@ class Loaded:
 
 
 class _RowError(Exception):
-    def __init__(self, field_name: Optional[str], message: str):
+    def __init__(self, field_name: str | None, message: str):
         super().__init__(message)
         self.field_name = field_name
         self.message = message
 
 
-def load_data(data_cfg, path: Path, task: Optional[str] = None) -> Loaded:
+def load_data(data_cfg, path: Path, task: str | None = None) -> Loaded:
     """Load ``path`` using the ``data`` section of the config (task, column map, labels, skip_invalid)."""
     return load_records(
         path,
@@ -57,10 +58,10 @@ def load_data(data_cfg, path: Path, task: Optional[str] = None) -> Loaded:
 def load_records(
     source: Any,
     task: str = "auto",
-    columns: Optional[dict[str, str]] = None,
-    labels: Optional[list[str]] = None,
+    columns: dict[str, str] | None = None,
+    labels: list[str] | None = None,
     skip_invalid: bool = False,
-    max_rows: Optional[int] = None,
+    max_rows: int | None = None,
 ) -> Loaded:
     """Load a file path or a Hugging Face ``datasets.Dataset`` into validated records."""
     columns = columns or {}
@@ -148,7 +149,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
             yield reader.line_num, _RowError(None, f"{len(header) + len(row[None])} fields, header has {len(header)}")
         elif any(value is None for value in row.values()):
             missing = [key for key, value in row.items() if value is None]
-            yield reader.line_num, _RowError(missing[0], f"missing (row has fewer fields than the header)")
+            yield reader.line_num, _RowError(missing[0], "missing (row has fewer fields than the header)")
         else:
             yield reader.line_num, row
 
@@ -182,7 +183,7 @@ def _infer_task(row: dict, columns: dict[str, str], name: str, line: Any) -> str
     )
 
 
-def _to_record(row: dict, task: str, columns: dict[str, str], labels: Optional[list[str]]) -> dict:
+def _to_record(row: dict, task: str, columns: dict[str, str], labels: list[str] | None) -> dict:
     fields = TASK_FIELDS[task]
     record: dict[str, Any] = {}
     for name in fields:
@@ -195,7 +196,7 @@ def _to_record(row: dict, task: str, columns: dict[str, str], labels: Optional[l
     return record
 
 
-def _check_field(name: str, column: str, value: Any, labels: Optional[list[str]]) -> Any:
+def _check_field(name: str, column: str, value: Any, labels: list[str] | None) -> Any:
     if name == "messages":
         return _check_messages(column, value)
     if name == "label":
@@ -205,7 +206,7 @@ def _check_field(name: str, column: str, value: Any, labels: Optional[list[str]]
     return value
 
 
-def _check_label(column: str, value: Any, labels: Optional[list[str]]) -> str:
+def _check_label(column: str, value: Any, labels: list[str] | None) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise _RowError(column, f"expected a label (text or integer), got {type(value).__name__}")
     if isinstance(value, int) and labels:

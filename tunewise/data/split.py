@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from typing import Optional
 
 from tunewise.data.formats import input_text, normalize
 
@@ -22,7 +21,7 @@ def split_indices(
     validation: float,
     test: float,
     seed: int,
-    groups: Optional[list[str]] = None,
+    groups: list[str] | None = None,
 ) -> dict[str, list[int]]:
     """Return sorted row indices per split. Same inputs and seed give the same split."""
     groups = groups or [normalize(input_text(r, task)) for r in records]

@@ -20,7 +20,7 @@ def generation_metrics(references: list[str], predictions: list[str]) -> dict:
 
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
     totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
-    for reference, prediction in zip(references, predictions):
+    for reference, prediction in zip(references, predictions, strict=True):
         scores = scorer.score(reference, prediction)
         for key in totals:
             totals[key] += scores[key].fmeasure
@@ -29,6 +29,6 @@ def generation_metrics(references: list[str], predictions: list[str]) -> dict:
         **{key: value / n for key, value in totals.items()},
         "bleu": sacrebleu.corpus_bleu(predictions, [references]).score,
         "chrf": sacrebleu.corpus_chrf(predictions, [references]).score,
-        "exact_match": sum(r.strip() == p.strip() for r, p in zip(references, predictions)) / n,
+        "exact_match": sum(r.strip() == p.strip() for r, p in zip(references, predictions, strict=True)) / n,
         "n": len(references),
     }

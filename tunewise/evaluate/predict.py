@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -12,8 +12,9 @@ from tunewise._progress import progress_bar
 from tunewise.models.prompts import Renderer
 
 
-def predict_labels(model, renderer: Renderer, conversations: list[list[dict]], labels: list[str],
-                   batch_size: int = 16) -> list[str]:
+def predict_labels(
+    model, renderer: Renderer, conversations: list[list[dict]], labels: list[str], batch_size: int = 16
+) -> list[str]:
     """The label each prompt's greedy, label-constrained answer spells out."""
     stops = renderer.stop_ids()
     probe = [{"role": "user", "content": "x"}]  # answer tokens do not depend on the question
@@ -25,16 +26,24 @@ def predict_labels(model, renderer: Renderer, conversations: list[list[dict]], l
     return [by_sequence.get(tuple(_until_stop(ids, stops)), labels[0]) for ids in answers]
 
 
-def generate_answers(model, renderer: Renderer, conversations: list[list[dict]], max_new_tokens: int,
-                     batch_size: int = 16) -> list[str]:
+def generate_answers(
+    model, renderer: Renderer, conversations: list[list[dict]], max_new_tokens: int, batch_size: int = 16
+) -> list[str]:
     """Greedy answers, decoded to text, up to the end-of-turn token."""
     stops = renderer.stop_ids()
     answers = _generate(model, renderer, conversations, batch_size, max_new_tokens, None, "generate")
     return [renderer.tokenizer.decode(_without_stop(ids, stops), skip_special_tokens=True).strip() for ids in answers]
 
 
-def _generate(model, renderer: Renderer, conversations, batch_size: int, max_new_tokens: int,
-              constraint: Callable | None, description: str) -> list[list[int]]:
+def _generate(
+    model,
+    renderer: Renderer,
+    conversations,
+    batch_size: int,
+    max_new_tokens: int,
+    constraint: Callable | None,
+    description: str,
+) -> list[list[int]]:
     tokenizer = renderer.tokenizer
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     stops = renderer.stop_ids()
@@ -45,7 +54,7 @@ def _generate(model, renderer: Renderer, conversations, batch_size: int, max_new
     device = next(model.parameters()).device
     with progress_bar(description, len(prompts)) as (progress, task), torch.inference_mode():
         for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             width = max(len(prompts[i]) for i in batch)
             input_ids = torch.tensor([[pad_id] * (width - len(prompts[i])) + prompts[i] for i in batch], device=device)
             mask = torch.tensor([[0] * (width - len(prompts[i])) + [1] * len(prompts[i]) for i in batch], device=device)
@@ -57,12 +66,17 @@ def _generate(model, renderer: Renderer, conversations, batch_size: int, max_new
                 num_beams=1,
                 eos_token_id=stops,
                 pad_token_id=pad_id,
-                prefix_allowed_tokens_fn=(lambda batch_id, ids: constraint(ids[width:].tolist())) if constraint else None,
+                prefix_allowed_tokens_fn=_only_new_tokens(constraint, width) if constraint else None,
             )
             for row, index in enumerate(batch):
                 results[index] = output[row, width:].tolist()
             progress.advance(task, len(batch))
     return results
+
+
+def _only_new_tokens(constraint: Callable, prompt_width: int) -> Callable:
+    """Adapt a constraint on generated tokens to transformers' (batch_id, all_ids) callback."""
+    return lambda batch_id, ids: constraint(ids[prompt_width:].tolist())
 
 
 def _until_stop(ids: list[int], stops: list[int]) -> list[int]:

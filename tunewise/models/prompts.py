@@ -7,7 +7,6 @@ so that generation at evaluation time starts exactly where training answers star
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 PLAIN_INPUT, PLAIN_RESPONSE = "### Input:\n", "\n\n### Response:\n"
 
@@ -18,11 +17,13 @@ class Renderer:
 
     tokenizer: object
     chat: bool
-    system_prompt: Optional[str] = None
+    system_prompt: str | None = None
 
     def prompt_text(self, messages: list[dict]) -> str:
         if self.chat:
-            return self.tokenizer.apply_chat_template(self._with_system(messages), tokenize=False, add_generation_prompt=True)
+            return self.tokenizer.apply_chat_template(
+                self._with_system(messages), tokenize=False, add_generation_prompt=True
+            )
         header = f"{self.system_prompt}\n\n" if self.system_prompt else ""
         return header + PLAIN_INPUT + "\n\n".join(m["content"] for m in messages) + PLAIN_RESPONSE
 
@@ -34,7 +35,7 @@ class Renderer:
                 self._with_system(messages) + [{"role": "assistant", "content": answer}], tokenize=False
             )
             if full.startswith(prompt):
-                return full[len(prompt):]
+                return full[len(prompt) :]
         return answer + (self.tokenizer.eos_token or "")
 
     def prompt_ids(self, messages: list[dict]) -> list[int]:
@@ -48,7 +49,7 @@ class Renderer:
         """Token ids that end an answer: the first token after the answer text, and EOS."""
         probe = "Zq"
         text = self.answer_text([{"role": "user", "content": "x"}], probe)
-        suffix = text[text.index(probe) + len(probe):].lstrip(" ")
+        suffix = text[text.index(probe) + len(probe) :].lstrip(" ")
         ids = self.tokenizer(suffix, add_special_tokens=False)["input_ids"] if suffix else []
         stops = ids[:1]
         if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in stops:
@@ -61,7 +62,7 @@ class Renderer:
         return messages
 
 
-def make_renderer(tokenizer, prompt_format: str = "auto", system_prompt: Optional[str] = None) -> Renderer:
+def make_renderer(tokenizer, prompt_format: str = "auto", system_prompt: str | None = None) -> Renderer:
     has_template = bool(getattr(tokenizer, "chat_template", None))
     chat = has_template if prompt_format == "auto" else prompt_format == "chat"
     if chat and not has_template:
@@ -78,6 +79,6 @@ def encode_example(renderer: Renderer, messages: list[dict], answer: str, max_le
     truncated = len(prompt) + len(target) > max_length
     if truncated:
         target = target[: max(1, max_length - 8)]
-        prompt = prompt[len(prompt) - (max_length - len(target)):] if max_length > len(target) else []
+        prompt = prompt[len(prompt) - (max_length - len(target)) :] if max_length > len(target) else []
     ids = prompt + target
     return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": [-100] * len(prompt) + target}, truncated

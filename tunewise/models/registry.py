@@ -11,9 +11,9 @@ import importlib.util
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 from tunewise._io import atomic_dir, sha256_file
 from tunewise._progress import console
@@ -67,16 +67,16 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("TUNEWISE_CACHE", Path.home() / ".cache" / "tunewise"))
 
 
-def cached_path(name: str, cache_dir: Optional[Path] = None) -> Path:
+def cached_path(name: str, cache_dir: Path | None = None) -> Path:
     return Path(cache_dir or default_cache_dir()) / "models" / name
 
 
-def is_cached(name: str, cache_dir: Optional[Path] = None) -> bool:
+def is_cached(name: str, cache_dir: Path | None = None) -> bool:
     folder = cached_path(name, cache_dir)
     return (folder / WEIGHTS).is_file() and (folder / MARKER).is_file()
 
 
-def list_models(cache_dir: Optional[Path] = None) -> list[dict]:
+def list_models(cache_dir: Path | None = None) -> list[dict]:
     return [
         {
             "name": spec.name,
@@ -89,8 +89,8 @@ def list_models(cache_dir: Optional[Path] = None) -> list[dict]:
     ]
 
 
-def resolve_model(name: str, cache_dir: Optional[Path] = None) -> str:
-    """Turn a model name into something ``from_pretrained`` loads: a prepared cache folder, a local folder or a hub id."""
+def resolve_model(name: str, cache_dir: Path | None = None) -> str:
+    """Turn a model name into what ``from_pretrained`` loads: a prepared cache folder, a local folder or a hub id."""
     if name in REGISTRY:
         return str(prepare_model(name, cache_dir))
     local = Path(name).expanduser()
@@ -105,7 +105,7 @@ def resolve_model(name: str, cache_dir: Optional[Path] = None) -> str:
     )
 
 
-def prepare_model(name: str, cache_dir: Optional[Path] = None, force: bool = False) -> Path:
+def prepare_model(name: str, cache_dir: Path | None = None, force: bool = False) -> Path:
     """Dequantise a registry model's GGUF once and cache it as safetensors; return the cache folder."""
     if name not in REGISTRY:
         raise TunewiseError(f"unknown model '{name}' (registry: {', '.join(REGISTRY)})")
@@ -115,7 +115,10 @@ def prepare_model(name: str, cache_dir: Optional[Path] = None, force: bool = Fal
     spec = REGISTRY[name]
     gguf_path = spec.gguf(target.parent.parent)
     start = time.perf_counter()
-    with console.status(f"preparing {name}: dequantising its GGUF and caching safetensors (once)"), atomic_dir(target) as tmp:
+    with (
+        console.status(f"preparing {name}: dequantising its GGUF and caching safetensors (once)"),
+        atomic_dir(target) as tmp,
+    ):
         model, tokenizer = _load_gguf(gguf_path)
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)

@@ -14,7 +14,9 @@ def early_stopping(train_cfg) -> list[TrainerCallback]:
     """Stop after `patience` evaluations without a validation-loss gain of at least `min_delta`."""
     if not train_cfg.early_stopping:
         return []
-    return [EarlyStoppingCallback(early_stopping_patience=train_cfg.patience, early_stopping_threshold=train_cfg.min_delta)]
+    return [
+        EarlyStoppingCallback(early_stopping_patience=train_cfg.patience, early_stopping_threshold=train_cfg.min_delta)
+    ]
 
 
 class MetricsLog(TrainerCallback):

@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainingArguments, set_seed
+from transformers import (
+    AutoModelForCausalLM,
+    DataCollatorForSeq2Seq,
+    PrinterCallback,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
 
 from tunewise._io import atomic_dir
 from tunewise.models.prompts import Renderer, encode_example
@@ -46,8 +53,9 @@ def precision_flags(precision: str) -> dict:
     return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
-def fine_tune(model_path: str, renderer: Renderer, train_conv, val_conv, train_cfg, max_length: int, seed: int,
-              out_dir: Path) -> TrainResult:
+def fine_tune(
+    model_path: str, renderer: Renderer, train_conv, val_conv, train_cfg, max_length: int, seed: int, out_dir: Path
+) -> TrainResult:
     """Fine-tune ``model_path`` on the conversations; write metrics.jsonl and the best checkpoint under ``out_dir``."""
     set_seed(seed)
     train_set, truncated = encode_all(renderer, train_conv, max_length)
