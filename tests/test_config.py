@@ -71,3 +71,36 @@ def test_shipped_configs_validate_and_start_with_their_command(path):
     cfg = load_config(path)
     assert cfg.data.path
     assert path.read_text().startswith("# "), "an example config opens with the command that runs it"
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("train:\n  early_stopping: 'no'\n", "train.early_stopping"),
+        ("train:\n  batch_size: true\n", "train.batch_size"),
+        ("train:\n  batch_size: '8'\n", "train.batch_size"),
+        ("seed: -1\n", "seed"),
+        ("train:\n  epochs: .inf\n", "train.epochs"),
+        ("train:\n  lr_scheduler: wobbly\n", "train.lr_scheduler"),
+    ],
+)
+def test_types_are_strict(tmp_path, text, key):
+    with pytest.raises(TunewiseError, match=rf": {key}: "):
+        load_config(write(tmp_path, text))
+
+
+def test_yaml_style_float_strings_are_still_numbers(tmp_path):
+    assert load_config(write(tmp_path, "train:\n  learning_rate: 2e-4\n")).train.learning_rate == 2e-4
+
+
+def test_override_errors_name_the_override_not_a_file_line(tmp_path):
+    path = write(tmp_path, "train:\n  epochs: 2\n")
+    with pytest.raises(TunewiseError) as err:
+        load_config(path, ["train.epochs=abc"])
+    assert str(err.value).startswith("override 'train.epochs=abc': train.epochs:")
+    with pytest.raises(TunewiseError, match=r"override 'model.name=\[a': invalid value"):
+        load_config(path, ["model.name=[a"])
+
+
+def test_override_into_an_empty_section(tmp_path):
+    assert load_config(write(tmp_path, "train:\n"), ["train.epochs=1"]).train.epochs == 1

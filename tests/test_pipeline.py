@@ -155,3 +155,30 @@ def test_model_folder_relative_to_the_config(tiny_model_dir, tmp_path):
         make_config(tmp_path, "my-model", "intents.jsonl"), ["train.max_steps=1", "eval.compare_base=false"]
     )
     assert run(cfg, tmp_path / "run")["train"]["steps"] == 1
+
+
+def test_a_fixed_test_file_keeps_its_inputs_out_of_training(tiny_model_dir, tmp_path):
+    rows = classification_rows()
+    write_jsonl(tmp_path / "intents.jsonl", rows)
+    write_jsonl(tmp_path / "test.jsonl", [{"text": r["text"].upper(), "label": r["label"]} for r in rows[:5]])
+    cfg = load_config(
+        make_config(tmp_path, tiny_model_dir, "intents.jsonl"),
+        ["data.test_path=test.jsonl", "train.max_steps=1", "eval.compare_base=false", "data.max_rows=40"],
+    )
+    summary = run(cfg, tmp_path / "run")
+    assert summary["split"]["test"] == 5  # data.max_rows applies to the data file, not the test file
+    manifest = json.loads((tmp_path / "run" / "split" / "manifest.json").read_text())
+    assert manifest["left_out_as_test_inputs"] == [r["text"] for r in rows[:5]]
+    assert summary["split"]["train"] + summary["split"]["validation"] == 35
+    resolved = (tmp_path / "run" / "config.yaml").read_text()
+    assert f"path: {tmp_path.resolve() / 'intents.jsonl'}" in resolved
+
+
+def test_an_empty_test_split_is_refused_before_training(tiny_model_dir, tmp_path):
+    write_jsonl(tmp_path / "intents.jsonl", classification_rows())
+    cfg = load_config(make_config(tmp_path, tiny_model_dir, "intents.jsonl"), ["split.test=0"])
+    from tunewise.errors import TunewiseError
+
+    with pytest.raises(TunewiseError, match="the test split is empty"):
+        run(cfg, tmp_path / "run")
+    assert not (tmp_path / "run" / "train").exists()

@@ -10,15 +10,28 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
 
 from tunewise.errors import TunewiseError
 
 TaskName = Literal["auto", "classification", "completion", "chat", "preference"]
+Scheduler = Literal[
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+    "cosine_with_min_lr",
+    "warmup_stable_decay",
+]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # Bools and ints are strict ("yes" is not true, 8.5 is not a batch size); floats still accept "2e-4",
+    # which YAML 1.1 reads as a string.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DataConfig(_Section):
@@ -37,8 +50,8 @@ class DataConfig(_Section):
     test_path: str | None = Field(
         None, description="A separate held-out test file; then the data file is split into train/validation only."
     )
-    skip_invalid: bool = Field(False, description="Skip invalid rows (each one reported) instead of stopping.")
-    max_rows: int | None = Field(None, ge=1, description="Use only the first N rows of the data file.")
+    skip_invalid: StrictBool = Field(False, description="Skip invalid rows (each one reported) instead of stopping.")
+    max_rows: StrictInt | None = Field(None, ge=1, description="Use only the first N rows of the data file.")
 
 
 class SplitConfig(_Section):
@@ -70,12 +83,14 @@ class ModelConfig(_Section):
     )
     system_prompt: str | None = Field(None, description="System message (chat format) or header (plain format).")
     instruction: str | None = Field(None, description="Text put before each input, e.g. 'Classify the query:'.")
-    max_length: int = Field(256, ge=8, description="Longest tokenised example; longer prompts are cut from the left.")
+    max_length: StrictInt = Field(
+        256, ge=8, description="Longest tokenised example; longer prompts are cut from the left."
+    )
 
 
 class LoraConfig(_Section):
-    r: int = Field(16, ge=1, description="LoRA rank.")
-    alpha: int = Field(32, ge=1, description="LoRA alpha (scaling = alpha / r).")
+    r: StrictInt = Field(16, ge=1, description="LoRA rank.")
+    alpha: StrictInt = Field(32, ge=1, description="LoRA alpha (scaling = alpha / r).")
     dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA path.")
     target_modules: list[str] | str = Field("all-linear", description="Modules to adapt; 'all-linear' or a list.")
 
@@ -85,22 +100,24 @@ class TrainConfig(_Section):
 
     method: Literal["lora", "full"] = Field("lora", description="lora (PEFT adapter) or full fine-tuning.")
     epochs: float = Field(3.0, gt=0, description="Maximum number of passes over the training split.")
-    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (overrides epochs).")
-    batch_size: int = Field(8, ge=1, description="Examples per device per step.")
-    gradient_accumulation: int = Field(1, ge=1, description="Steps accumulated per optimizer update.")
+    max_steps: StrictInt | None = Field(
+        None, ge=1, description="Stop after this many optimizer steps (overrides epochs)."
+    )
+    batch_size: StrictInt = Field(8, ge=1, description="Examples per device per step.")
+    gradient_accumulation: StrictInt = Field(1, ge=1, description="Steps accumulated per optimizer update.")
     learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate (2e-4 suits LoRA; use ~2e-5 for full).")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Fraction of steps spent warming up.")
-    lr_scheduler: str = Field("linear", description="A transformers scheduler name: linear, cosine, constant, ...")
-    eval_steps: int = Field(50, ge=1, description="Measure validation loss (and maybe stop) every N steps.")
-    logging_steps: int = Field(10, ge=1, description="Log training loss every N steps.")
-    early_stopping: bool = Field(True, description="Stop when validation loss stops improving.")
-    patience: int = Field(3, ge=1, description="Evaluations without improvement before stopping.")
+    lr_scheduler: Scheduler = Field("linear", description="A transformers learning-rate schedule.")
+    eval_steps: StrictInt = Field(50, ge=1, description="Measure validation loss (and maybe stop) every N steps.")
+    logging_steps: StrictInt = Field(10, ge=1, description="Log training loss every N steps.")
+    early_stopping: StrictBool = Field(True, description="Stop when validation loss stops improving.")
+    patience: StrictInt = Field(3, ge=1, description="Evaluations without improvement before stopping.")
     min_delta: float = Field(0.0, ge=0, description="Smallest decrease in validation loss that counts as improvement.")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="auto: bf16 on a GPU that supports it, fp32 otherwise."
     )
-    group_by_length: bool = Field(True, description="Batch examples of similar length together (less padding).")
+    group_by_length: StrictBool = Field(True, description="Batch examples of similar length together (less padding).")
     report_to: list[str] = Field(default_factory=list, description="Trackers, e.g. [tensorboard, mlflow, wandb].")
     lora: LoraConfig = Field(default_factory=LoraConfig)
 
@@ -108,17 +125,17 @@ class TrainConfig(_Section):
 class EvalConfig(_Section):
     """Evaluation of the base and the fine-tuned model on the test split."""
 
-    batch_size: int = Field(16, ge=1, description="Rows per generation batch.")
-    max_new_tokens: int = Field(64, ge=1, description="Longest generated answer (generation tasks).")
-    max_rows: int | None = Field(None, ge=1, description="Evaluate only the first N test rows.")
-    compare_base: bool = Field(True, description="Also evaluate the untuned base model, side by side.")
+    batch_size: StrictInt = Field(16, ge=1, description="Rows per generation batch.")
+    max_new_tokens: StrictInt = Field(64, ge=1, description="Longest generated answer (generation tasks).")
+    max_rows: StrictInt | None = Field(None, ge=1, description="Evaluate only the first N test rows.")
+    compare_base: StrictBool = Field(True, description="Also evaluate the untuned base model, side by side.")
 
 
 class TunewiseConfig(_Section):
     """A tunewise project: data → split → model → train → eval."""
 
     name: str = Field("run", description="A name for the run, used for the default output folder.")
-    seed: int = Field(42, description="Seed for the split, data order and initialisation.")
+    seed: StrictInt = Field(42, ge=0, lt=2**32, description="Seed for the split, data order and initialisation.")
     output_dir: str | None = Field(None, description="Run directory; default runs/<name>.")
     data: DataConfig = Field(default_factory=DataConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
@@ -156,9 +173,11 @@ def load_config(path: Path, overrides: list[str] | None = None) -> TunewiseConfi
         raise TunewiseError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(raw, dict):
         raise TunewiseError(f"{path}:1: the config must be a mapping of keys to values")
+    key_lines = _key_lines(text)
     for item in overrides or []:
         apply_override(raw, item)
-    config = validate_config(raw, source=str(path), key_lines=_key_lines(text))
+        key_lines[tuple(item.partition("=")[0].strip().split("."))] = f"override '{item}'"
+    config = validate_config(raw, source=str(path), key_lines=key_lines)
     config._base_dir = path.parent.resolve()
     return config
 
@@ -178,10 +197,15 @@ def apply_override(raw: dict, item: str) -> None:
     node = raw
     parts = key.strip().split(".")
     for part in parts[:-1]:
-        node = node.setdefault(part, {})
+        if node.get(part) is None:  # absent, or an empty section in the file
+            node[part] = {}
+        node = node[part]
         if not isinstance(node, dict):
             raise TunewiseError(f"override '{item}': '{part}' is not a section")
-    node[parts[-1]] = yaml.safe_load(value) if value.strip() else None
+    try:
+        node[parts[-1]] = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as exc:
+        raise TunewiseError(f"override '{item}': invalid value ({getattr(exc, 'problem', exc)})") from None
 
 
 def _describe(exc: ValidationError, source: str, key_lines: dict) -> str:
@@ -190,7 +214,7 @@ def _describe(exc: ValidationError, source: str, key_lines: dict) -> str:
         loc = tuple(str(p) for p in error["loc"])
         key = ".".join(loc) or "(top level)"
         line = _nearest_line(loc, key_lines)
-        prefix = f"{source}:{line}" if line else source
+        prefix = line if isinstance(line, str) else f"{source}:{line}" if line else source
         message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
         if error["type"] == "extra_forbidden":
             message += f" (allowed: {', '.join(_allowed_keys(loc[:-1]))})"
@@ -208,7 +232,7 @@ def _allowed_keys(section_loc: tuple) -> list[str]:
     return list(model.model_fields)
 
 
-def _nearest_line(loc: tuple, key_lines: dict) -> int | None:
+def _nearest_line(loc: tuple, key_lines: dict) -> int | str | None:
     for end in range(len(loc), 0, -1):
         if loc[:end] in key_lines:
             return key_lines[loc[:end]]

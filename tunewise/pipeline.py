@@ -22,7 +22,7 @@ from tunewise._progress import console
 from tunewise.config import TunewiseConfig
 from tunewise.data.formats import input_text, to_conversation
 from tunewise.data.load import load_data
-from tunewise.data.split import split_indices
+from tunewise.data.split import split_indices, without_test_inputs
 from tunewise.errors import TunewiseError
 
 
@@ -31,7 +31,7 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None) -> dict:
     run_dir = Path(run_dir or cfg.run_dir())
     start = time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(_resolved(cfg), sort_keys=False))
     splits, task = split_stage(cfg, run_dir / "split")
     if task == "preference":
         raise TunewiseError(
@@ -68,15 +68,26 @@ def split_stage(cfg: TunewiseConfig, out: Path) -> tuple[dict[str, list[dict]], 
     loaded = load_data(cfg.data, data_path)
     records, task = loaded.records, loaded.task
     test_path = cfg.resolve_path(cfg.data.test_path)
-    held_out = load_data(cfg.data, test_path, task=task) if test_path else None
+    held_out = load_data(cfg.data.model_copy(update={"max_rows": None}), test_path, task=task) if test_path else None
+    leaked: list[dict] = []
+    if held_out:
+        records, leaked = without_test_inputs(records, held_out.records, task)
+        if leaked:
+            console.print(
+                f"[yellow]warning[/] {len(leaked)} rows of {data_path} have the same input as a row of "
+                f"{test_path}; they are left out of training (listed in split/manifest.json)"
+            )
     fractions = (cfg.split.validation, 0.0 if held_out else cfg.split.test)
     indices = split_indices(records, task, *fractions, seed=cfg.seed)
     splits = {name: [records[i] for i in rows] for name, rows in indices.items()}
     if held_out:
         splits["test"] = held_out.records
     for name, rows in splits.items():
-        if not rows and name != "test":
-            raise TunewiseError(f"{data_path}: the {name} split is empty ({len(records)} rows are too few to split)")
+        if not rows:
+            raise TunewiseError(
+                f"{data_path}: the {name} split is empty ({len(records)} rows are too few to split "
+                f"with split.validation={cfg.split.validation}, split.test={cfg.split.test})"
+            )
         atomic_write_jsonl(out / f"{name}.jsonl", rows)
     sources = [loaded] + ([held_out] if held_out else [])
     atomic_write_json(
@@ -86,6 +97,7 @@ def split_stage(cfg: TunewiseConfig, out: Path) -> tuple[dict[str, list[dict]], 
             "seed": cfg.seed,
             "inputs": {s.source: {"sha256": sha256_file(Path(s.source)), "rows": len(s.records)} for s in sources},
             "skipped": [line for s in sources for line in s.skipped],
+            "left_out_as_test_inputs": [input_text(r, task) for r in leaked],
             "sizes": {name: len(rows) for name, rows in splits.items()},
             "label_counts": _label_counts(splits) if task == "classification" else None,
             "outputs": {f"{name}.jsonl": sha256_file(out / f"{name}.jsonl") for name in splits},
@@ -201,6 +213,18 @@ def _score(task, references, predictions) -> dict:
 
 def _labels(cfg, splits) -> list[str]:
     return cfg.data.labels or sorted({r["label"] for name in ("train", "validation") for r in splits[name]})
+
+
+def _resolved(cfg: TunewiseConfig) -> dict:
+    """The config as it ran: defaults filled in, relative paths made absolute so the file can be rerun anywhere."""
+    data = cfg.model_dump(mode="json")
+    for section, key in (("data", "path"), ("data", "test_path"), ("model", "cache_dir")):
+        if data[section][key]:
+            data[section][key] = str(cfg.resolve_path(data[section][key]))
+    local_model = cfg.resolve_path(cfg.model.name)
+    if local_model is not None and local_model.is_dir():
+        data["model"]["name"] = str(local_model)
+    return data
 
 
 def _label_counts(splits) -> dict:

@@ -117,3 +117,69 @@ def test_missing_file_and_unknown_type(tmp_path):
     (tmp_path / "d.txt").write_text("x")
     with pytest.raises(TunewiseError, match="unsupported file type"):
         load_records(tmp_path / "d.txt")
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"text": "a", "label": "x"}\n{"text": "b", "n": ' + "9" * 5000 + "}\n", r"d.jsonl:2: unreadable JSON"),
+        ('{"text": "a", "label": "x"}\n' + "[" * 100000 + "\n", r"d.jsonl:2: "),
+        ('{"text": "a\\ud800", "label": "x"}\n', r"d.jsonl:1: field 'text': invalid unicode"),
+        ('{"text": "a", "label": "x", "note": "\\udc00"}\n', r"d.jsonl:1: invalid unicode"),
+        ('{"text": "   ", "label": "x"}\n', r"d.jsonl:1: field 'text': empty"),
+        ('{"text": "a", "label": ""}\n', r"d.jsonl:1: field 'label': empty"),
+    ],
+)
+def test_hostile_json_values_are_row_errors(tmp_path, content, message):
+    path = tmp_path / "d.jsonl"
+    path.write_text(content)
+    with pytest.raises(TunewiseError, match=message):
+        load_records(path)
+
+
+def test_unclosed_csv_quote_is_an_error_not_swallowed_rows(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text('text,label\nhi,"pos\nthere,neg\nyou,pos\n')
+    with pytest.raises(TunewiseError, match=r"d.csv:2: malformed CSV"):
+        load_records(path)
+
+
+def test_csv_errors_point_at_the_first_line_of_a_multiline_record(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text('text,label\n"two\nlines",x\n"again\nhere",\n')
+    with pytest.raises(TunewiseError, match=r"d.csv:4: field 'label': empty"):
+        load_records(path)
+
+
+def test_repeated_csv_header_names_are_rejected(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text,label,label\nhi,pos,neg\n")
+    with pytest.raises(TunewiseError, match=r"d.csv:1: empty or repeated column names"):
+        load_records(path)
+
+
+def test_jsonl_with_a_byte_order_mark(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"text": "a", "label": "x"}\n')
+    assert load_records(path).records[0]["text"] == "a"
+
+
+def test_integer_labels_that_are_label_names_are_not_positions(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "a", "label": 1}\n{"text": "b", "label": 0}\n')
+    assert [r["label"] for r in load_records(path, labels=["1", "2", "3"], skip_invalid=True).records] == ["1"]
+    assert [r["label"] for r in load_records(path, labels=["neg", "pos"]).records] == ["pos", "neg"]
+
+
+def test_task_is_inferred_past_a_broken_first_row(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "a"}\n{"text": "b", "label": "x"}\n')
+    with pytest.raises(TunewiseError, match=r"d.jsonl:1: field 'label': missing"):
+        load_records(path)
+    assert load_records(path, skip_invalid=True).task == "classification"
+
+
+def test_max_rows_limits_the_rows_read(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(f'{{"text": "t{i}", "label": "x"}}\n' for i in range(10)))
+    assert len(load_records(path, max_rows=4).records) == 4

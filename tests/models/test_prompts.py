@@ -34,3 +34,12 @@ def test_long_prompts_are_cut_from_the_left_and_the_answer_kept(tiny_tokenizer):
     assert len(example["input_ids"]) == 32 == len(example["labels"])
     answer = [t for t in example["labels"] if t != -100]
     assert tiny_tokenizer.decode(answer) == "card_arrival<|im_end|>\n"
+
+
+def test_a_long_answer_keeps_half_the_window_for_its_prompt(tiny_tokenizer):
+    renderer = make_renderer(tiny_tokenizer, "chat")
+    example, truncated = encode_example(renderer, MESSAGES, "card arrival " * 100, max_length=40)
+    assert truncated and len(example["input_ids"]) == 40
+    prompt_tokens = sum(1 for t in example["labels"] if t == -100)
+    full_prompt = len(renderer.prompt_ids(MESSAGES))
+    assert prompt_tokens == min(full_prompt, 20)

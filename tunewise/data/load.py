@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -66,16 +67,15 @@ def load_records(
     """Load a file path or a Hugging Face ``datasets.Dataset`` into validated records."""
     columns = columns or {}
     name = str(source) if isinstance(source, (str, Path)) else f"<{type(source).__name__}>"
+    rows = list(itertools.islice(_raw_rows(source, name), max_rows))
+    if task == "auto":
+        task = _infer_task(rows, columns, name)
     records: list[dict] = []
     skipped: list[str] = []
-    for line, row in _raw_rows(source, name):
-        if max_rows is not None and len(records) + len(skipped) >= max_rows:
-            break
+    for line, row in rows:
         try:
             if isinstance(row, _RowError):
                 raise row
-            if task == "auto":
-                task = _infer_task(row, columns, name, line)
             records.append(_to_record(row, task, columns, labels))
         except _RowError as exc:
             message = f"{where(name, line, exc.field_name)}: {exc.message}"
@@ -106,7 +106,7 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
                 yield number, _RowError(None, f"not valid UTF-8 (byte {exc.start + 1})")
                 continue
@@ -116,6 +116,9 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
                 row = json.loads(text)
             except json.JSONDecodeError as exc:
                 yield number, _RowError(None, f"malformed JSON ({exc.msg} at column {exc.colno})")
+                continue
+            except (ValueError, RecursionError) as exc:  # e.g. a 5000-digit number, absurd nesting
+                yield number, _RowError(None, f"unreadable JSON value ({str(exc)[:80]})")
                 continue
             if not isinstance(row, dict):
                 yield number, _RowError(None, f"expected a JSON object, got {type(row).__name__}")
@@ -130,28 +133,32 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise TunewiseError(f"{path}:{line}: not valid UTF-8 (byte {exc.start + 1} of the file)") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     try:
         header = reader.fieldnames
     except csv.Error as exc:
         raise TunewiseError(f"{path}:1: malformed CSV header ({exc})") from None
     if not header:
         raise TunewiseError(f"{path}: empty file (no header row)")
+    repeated = sorted({name for name in header if header.count(name) > 1 or not name.strip()})
+    if repeated:
+        raise TunewiseError(f"{path}:1: empty or repeated column names in the header: {repeated}")
     while True:
+        start = reader.line_num + 1  # a quoted field may span lines: report where the record starts
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield reader.line_num, _RowError(None, f"malformed CSV ({exc})")
-            continue
+            yield start, _RowError(None, f"malformed CSV ({exc})")
+            return  # the reader cannot resynchronise after a broken quote
         if None in row:
-            yield reader.line_num, _RowError(None, f"{len(header) + len(row[None])} fields, header has {len(header)}")
+            yield start, _RowError(None, f"{len(header) + len(row[None])} fields, header has {len(header)}")
         elif any(value is None for value in row.values()):
             missing = [key for key, value in row.items() if value is None]
-            yield reader.line_num, _RowError(missing[0], "missing (row has fewer fields than the header)")
+            yield start, _RowError(missing[0], "missing (row has fewer fields than the header)")
         else:
-            yield reader.line_num, row
+            yield start, row
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[str, Any]]:
@@ -172,10 +179,16 @@ def _dataset_rows(dataset: Any) -> Iterator[tuple[str, Any]]:
         yield f"row {number}", dict(row)
 
 
-def _infer_task(row: dict, columns: dict[str, str], name: str, line: Any) -> str:
-    for task, fields in TASK_FIELDS.items():
-        if all(columns.get(f, f) in row for f in fields):
-            return task
+def _infer_task(rows: list[tuple[Any, Any]], columns: dict[str, str], name: str) -> str:
+    """The task of the first row whose columns fit one; bad rows before it are reported as row errors later."""
+    parsed = [(line, row) for line, row in rows if isinstance(row, dict)]
+    for _, row in parsed:
+        for task, fields in TASK_FIELDS.items():
+            if all(columns.get(f, f) in row for f in fields):
+                return task
+    if not parsed:
+        return "classification"  # nothing parsed: the row errors themselves are what gets reported
+    line, row = parsed[0]
     raise TunewiseError(
         f"{where(name, line)}: cannot tell the task from columns {sorted(row)}; set data.task, or map columns "
         f"with data.columns (classification needs text+label, completion prompt+completion, chat messages, "
@@ -193,6 +206,10 @@ def _to_record(row: dict, task: str, columns: dict[str, str], labels: list[str] 
         record[name] = _check_field(name, column, row[column], labels)
     used = {columns.get(name, name) for name in fields}
     record["meta"] = {key: value for key, value in row.items() if key not in used}
+    try:
+        json.dumps(record["meta"], ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _RowError(None, "invalid unicode (a lone surrogate escape) in an extra column") from None
     return record
 
 
@@ -203,17 +220,28 @@ def _check_field(name: str, column: str, value: Any, labels: list[str] | None) -
         return _check_label(column, value, labels)
     if not isinstance(value, str):
         raise _RowError(column, f"expected text, got {type(value).__name__}")
+    return _check_text(column, value)
+
+
+def _check_text(column: str, value: str) -> str:
+    if not value.strip():
+        raise _RowError(column, "empty")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _RowError(column, "invalid unicode (a lone surrogate escape)") from None
     return value
 
 
 def _check_label(column: str, value: Any, labels: list[str] | None) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise _RowError(column, f"expected a label (text or integer), got {type(value).__name__}")
-    if isinstance(value, int) and labels:
+    # An integer is a position in data.labels, unless the label names are numbers themselves.
+    if isinstance(value, int) and labels and not any(label.isdigit() for label in labels):
         if not 0 <= value < len(labels):
             raise _RowError(column, f"label index {value} outside data.labels (0..{len(labels) - 1})")
         return labels[value]
-    value = str(value)
+    value = _check_text(column, str(value))
     if labels and value not in labels:
         raise _RowError(column, f"unknown label '{value}' (not in data.labels)")
     return value
@@ -227,6 +255,7 @@ def _check_messages(column: str, value: Any) -> list[dict]:
             raise _RowError(f"{column}[{index}].role", "missing or not text")
         if not isinstance(message.get("content"), str):
             raise _RowError(f"{column}[{index}].content", "missing or not text")
+        _check_text(f"{column}[{index}].content", message["content"])
     if value[-1]["role"] != "assistant":
         raise _RowError(f"{column}[{len(value) - 1}].role", "the last message must be the assistant's answer")
     return [{"role": m["role"], "content": m["content"]} for m in value]

@@ -56,3 +56,12 @@ def _allocate(n: int, validation: float, test: float) -> tuple[int, int]:
         else:
             n_val -= 1
     return n_test, n_val
+
+
+def without_test_inputs(records: list[dict], test_records: list[dict], task: str) -> tuple[list[dict], list[dict]]:
+    """Split ``records`` into (kept, dropped): dropped rows share a normalised input with a fixed test file."""
+    seen = {normalize(input_text(r, task)) for r in test_records}
+    kept, dropped = [], []
+    for record in records:
+        (dropped if normalize(input_text(record, task)) in seen else kept).append(record)
+    return kept, dropped

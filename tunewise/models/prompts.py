@@ -78,7 +78,9 @@ def encode_example(renderer: Renderer, messages: list[dict], answer: str, max_le
     target = renderer.answer_ids(messages, answer)
     truncated = len(prompt) + len(target) > max_length
     if truncated:
-        target = target[: max(1, max_length - 8)]
-        prompt = prompt[len(prompt) - (max_length - len(target)) :] if max_length > len(target) else []
+        # A long answer keeps up to half the window for its prompt; the prompt loses its start, not its end.
+        target = target[: max_length - min(len(prompt), max_length // 2)]
+        room = max_length - len(target)
+        prompt = prompt[len(prompt) - room :] if room else []
     ids = prompt + target
     return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": [-100] * len(prompt) + target}, truncated

@@ -5,6 +5,8 @@ from __future__ import annotations
 from peft import LoraConfig as PeftLoraConfig
 from peft import get_peft_model
 
+from tunewise.errors import TunewiseError
+
 
 def apply_lora(model, lora_cfg):
     """Wrap ``model`` with trainable LoRA adapters; the base weights stay frozen."""
@@ -15,4 +17,7 @@ def apply_lora(model, lora_cfg):
         target_modules=lora_cfg.target_modules,
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, config)
+    try:
+        return get_peft_model(model, config)
+    except ValueError as exc:  # e.g. target modules that the model does not have
+        raise TunewiseError(f"train.lora.target_modules: {str(exc).splitlines()[0]}") from None

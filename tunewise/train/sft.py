@@ -19,6 +19,7 @@ from transformers import (
 )
 
 from tunewise._io import atomic_dir
+from tunewise.errors import TunewiseError
 from tunewise.models.prompts import Renderer, encode_example
 from tunewise.train.guards import MetricsLog, RichProgress, early_stopping
 from tunewise.train.lora import apply_lora
@@ -48,6 +49,8 @@ def encode_all(renderer: Renderer, conversations: list[tuple[list[dict], str]], 
 def precision_flags(precision: str) -> dict:
     """bf16 mixed precision on a GPU that supports it under 'auto'; fp32 elsewhere."""
     cuda = torch.cuda.is_available()
+    if precision == "fp16" and not cuda:
+        raise TunewiseError("train.precision: fp16 needs a CUDA GPU (use fp32 or bf16 on a CPU)")
     if precision == "auto":
         precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
     return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
