@@ -117,8 +117,10 @@ def test_early_stopping_stops_when_validation_loss_stops_improving(tiny_model_di
 
 
 def test_generation_task_reports_rouge_bleu_chrf(tiny_model_dir, tmp_path):
+    words = ["card", "pin", "rate", "loan", "euro", "phone", "branch", "limit", "fee", "cash"]
     rows = [
-        {"dialogue": f"#Person1#: hello number {i}\n#Person2#: hi", "summary": f"they greet {i}"} for i in range(30)
+        {"dialogue": f"#Person1#: my {a} and my {b}?\n#Person2#: {c} {a}", "summary": f"they talk about {a} and {b}"}
+        for a, b, c in ((words[i % 10], words[(i * 3 + 1) % 10], words[(i * 7 + 2) % 10]) for i in range(30))
     ]
     write_jsonl(tmp_path / "dialogues.jsonl", rows)
     extra = "split:\n  test: 0.2\n"
@@ -176,9 +178,11 @@ def test_a_fixed_test_file_keeps_its_inputs_out_of_training(tiny_model_dir, tmp_
 
 def test_an_empty_test_split_is_refused_before_training(tiny_model_dir, tmp_path):
     write_jsonl(tmp_path / "intents.jsonl", classification_rows())
-    cfg = load_config(make_config(tmp_path, tiny_model_dir, "intents.jsonl"), ["split.test=0"])
     from tunewise.errors import TunewiseError
 
+    config = make_config(tmp_path, tiny_model_dir, "intents.jsonl")
+    with pytest.raises(TunewiseError, match=r"split.test=0 is below 10%: the test score would be too noisy"):
+        run(load_config(config, ["split.test=0"]), tmp_path / "run")
     with pytest.raises(TunewiseError, match="the test split is empty"):
-        run(cfg, tmp_path / "run")
+        run(load_config(config, ["split.test=0", "split.allow_small_holdout=true"]), tmp_path / "run")
     assert not (tmp_path / "run" / "train").exists()

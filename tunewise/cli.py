@@ -55,6 +55,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (default runs/demo)")
     demo.add_argument("--cache-dir", type=Path, help="model cache (default $TUNEWISE_CACHE or ~/.cache/tunewise)")
 
+    audit = commands.add_parser(
+        "audit",
+        help="find what is wrong with a data file before training on it",
+        description="Audit a data file: malformed and empty rows, exact/near/semantic/conflicting duplicates, "
+        "likely label errors, class imbalance, token lengths, leakage into evaluation files, PII, encoding. "
+        "Exit code 1 when an error-severity check flags rows (so it can gate CI).",
+    )
+    _data_options(audit)
+    audit.add_argument(
+        "--against",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="EVAL_FILE",
+        help="an evaluation/test file to check for leakage (repeatable)",
+    )
+    audit.add_argument("--json", type=Path, help="write the findings as JSON here")
+    audit.add_argument("--html", type=Path, help="write a readable HTML report here")
+
     models = commands.add_parser(
         "models",
         help="list base models; `models prepare NAME` caches one",
@@ -71,6 +90,24 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--force", action="store_true", help="rebuild even if cached")
     prepare.add_argument("--cache-dir", type=Path, dest="prepare_cache_dir", help=argparse.SUPPRESS)
     return parser
+
+
+def _data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", type=Path, help="JSONL, CSV or Parquet file")
+    parser.add_argument("--config", type=Path, help="a tunewise.yaml for column mapping, thresholds and model")
+    parser.add_argument(
+        "--task",
+        choices=["classification", "completion", "chat", "preference"],
+        help="task format (default: from the config, or inferred from the columns)",
+    )
+    parser.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="map a task field to a column, e.g. --column label=category (repeatable)",
+    )
+    parser.add_argument("--model", help="base model whose tokenizer measures lengths (default: from the config)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from importlib.resources import files
 from pathlib import Path
@@ -50,6 +51,52 @@ def demo(args) -> int:
     summary = run_pipeline(cfg, args.out)
     print_summary(summary, args.out)
     return 0
+
+
+def data_config(args):
+    """The config for a data command: --config if given, then --task, --column and --model on top."""
+    from tunewise.config import TunewiseConfig
+
+    cfg = load_config(args.config) if args.config else TunewiseConfig()
+    if args.task:
+        cfg.data.task = args.task
+    for item in args.column:
+        field, sep, column = item.partition("=")
+        if not sep or not field or not column:
+            raise TunewiseError(f"--column '{item}': expected FIELD=COLUMN, e.g. label=category")
+        cfg.data.columns = {**cfg.data.columns, field: column}
+    if args.model:
+        cfg.model.name = args.model
+    return cfg
+
+
+def audit(args) -> int:
+    from tunewise.data.audit import audit_file
+    from tunewise.data.audit.report import html, table
+
+    cfg = data_config(args)
+    result, _ = audit_file(cfg, args.data, args.against, _tokenizer_model(cfg))
+    results.print(table(result))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=str) + "\n")
+    if args.html:
+        atomic_write_text(args.html, html(result))
+    verdict = "[red]failed[/]: error-severity findings" if result.failed else "[green]passed[/]"
+    results.print(f"audit {verdict}; {result.summary()['flagged_rows']} of {result.rows} rows flagged")
+    return 1 if result.failed else 0
+
+
+def _tokenizer_model(cfg) -> str | None:
+    """The base model folder for the length check, or None (the check is then skipped, with the reason)."""
+    if cfg.audit.checks is not None and "length" not in cfg.audit.checks:
+        return None
+    from tunewise.models.registry import resolve_model
+
+    try:
+        return resolve_model(cfg.model.name, cfg.resolve_path(cfg.model.cache_dir))
+    except TunewiseError as exc:
+        console.print(f"[yellow]warning[/] length check skipped: {exc}")
+        return None
 
 
 def models(args) -> int:

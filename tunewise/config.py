@@ -59,6 +59,13 @@ class SplitConfig(_Section):
 
     validation: float = Field(0.15, gt=0, lt=1, description="Fraction of rows for validation (early stopping).")
     test: float = Field(0.15, ge=0, lt=1, description="Fraction of rows for the test split (ignored with test_path).")
+    allow_small_holdout: StrictBool = Field(
+        False, description="Accept validation < 15 % or test < 10 % (refused by default: the scores get noisy)."
+    )
+    group_near_duplicates: StrictBool = Field(True, description="Keep near-duplicate clusters inside one split.")
+    group_semantic_duplicates: StrictBool = Field(
+        False, description="Keep semantic-duplicate clusters inside one split too (computes sentence embeddings)."
+    )
 
     @model_validator(mode="after")
     def _fractions_leave_training_rows(self) -> SplitConfig:
@@ -131,6 +138,67 @@ class EvalConfig(_Section):
     compare_base: StrictBool = Field(True, description="Also evaluate the untuned base model, side by side.")
 
 
+CHECKS = (
+    "malformed",
+    "empty",
+    "exact_duplicate",
+    "near_duplicate",
+    "semantic_duplicate",
+    "conflicting_duplicate",
+    "label_issue",
+    "class_imbalance",
+    "length",
+    "leakage",
+    "pii",
+    "encoding",
+)
+CheckName = Literal[CHECKS]
+Severity = Literal["error", "warning", "info"]
+
+
+class AuditConfig(_Section):
+    """The data audit: which checks run, how severe each one is, and their thresholds."""
+
+    checks: list[CheckName] | None = Field(None, description="Checks to run; default: all of them.")
+    severity: dict[CheckName, Severity] = Field(
+        default_factory=dict, description="Override a check's severity, e.g. {near_duplicate: error}."
+    )
+    near_duplicate_threshold: float = Field(
+        0.7, gt=0, le=1, description="Jaccard similarity of character 5-grams at which two inputs are near duplicates."
+    )
+    semantic_threshold: float = Field(
+        0.95, gt=0, le=1, description="Embedding cosine similarity at which two inputs are semantic duplicates."
+    )
+    leakage_ngram: StrictInt = Field(13, ge=3, description="A shared word n-gram this long counts as leakage.")
+    min_class_count: StrictInt = Field(10, ge=1, description="Classes with fewer rows than this are flagged.")
+    min_class_share: float = Field(
+        0.25, ge=0, le=1, description="Classes smaller than this share of the median class are flagged too."
+    )
+    label_issue_folds: StrictInt = Field(5, ge=2, description="Cross-validation folds for out-of-fold probabilities.")
+    group_field: str | None = Field(None, description="Metadata column whose balance is checked for generation data.")
+    embedding_batch_size: StrictInt = Field(64, ge=1, description="Texts per batch when computing sentence embeddings.")
+
+
+class CurateConfig(_Section):
+    """The curation plan applied by `tunewise curate`; every step can be switched off."""
+
+    drop_empty: StrictBool = Field(True, description="Drop empty and malformed rows (they are kept in the changelog).")
+    drop_leaked: StrictBool = Field(True, description="Drop rows that leak into an --against evaluation file.")
+    drop_exact_duplicates: StrictBool = Field(True, description="Keep one row of each exact-duplicate group.")
+    dedupe_near: StrictBool = Field(True, description="Keep one row per near-duplicate cluster.")
+    dedupe_semantic: StrictBool = Field(True, description="Keep one row per semantic-duplicate cluster.")
+    conflicts: Literal["majority", "drop", "keep"] = Field(
+        "majority", description="Same input, different answers: keep the majority answer's rows, drop all, or keep."
+    )
+    label_issues: Literal["drop", "relabel", "keep"] = Field(
+        "drop", description="Likely mislabeled rows: drop them, relabel to the suggestion, or keep (queue only)."
+    )
+    cap_per_class: StrictInt | None = Field(None, ge=1, description="Keep at most N rows per class (random, seeded).")
+    upsample_to: StrictInt | None = Field(
+        None, ge=1, description="Repeat rows of classes smaller than N up to N (a warning: copies add no information)."
+    )
+
+
 class TunewiseConfig(_Section):
     """A tunewise project: data → split → model → train → eval."""
 
@@ -142,6 +210,8 @@ class TunewiseConfig(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    curate: CurateConfig = Field(default_factory=CurateConfig)
 
     # Not a config key: the folder relative paths are resolved against.
     _base_dir: Path = Path(".")

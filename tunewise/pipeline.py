@@ -22,7 +22,7 @@ from tunewise._progress import console
 from tunewise.config import TunewiseConfig
 from tunewise.data.formats import input_text, to_conversation
 from tunewise.data.load import load_data
-from tunewise.data.split import split_indices, without_test_inputs
+from tunewise.data.split import check_fractions, duplicate_groups, split_indices, without_test_inputs
 from tunewise.errors import TunewiseError
 
 
@@ -77,8 +77,10 @@ def split_stage(cfg: TunewiseConfig, out: Path) -> tuple[dict[str, list[dict]], 
                 f"[yellow]warning[/] {len(leaked)} rows of {data_path} have the same input as a row of "
                 f"{test_path}; they are left out of training (listed in split/manifest.json)"
             )
+    if not cfg.split.allow_small_holdout:
+        check_fractions(cfg.split.validation, cfg.split.test, has_test_file=held_out is not None)
     fractions = (cfg.split.validation, 0.0 if held_out else cfg.split.test)
-    indices = split_indices(records, task, *fractions, seed=cfg.seed)
+    indices = split_indices(records, task, *fractions, seed=cfg.seed, groups=_groups(cfg, records, task))
     splits = {name: [records[i] for i in rows] for name, rows in indices.items()}
     if held_out:
         splits["test"] = held_out.records
@@ -107,6 +109,24 @@ def split_stage(cfg: TunewiseConfig, out: Path) -> tuple[dict[str, list[dict]], 
     for line in loaded.skipped + (held_out.skipped if held_out else []):
         console.print(f"[yellow]skipped[/] {line}")
     return splits, task
+
+
+def _groups(cfg, records: list[dict], task: str) -> list[str]:
+    """Group keys so that duplicates, near duplicates (and optionally paraphrases) share a split."""
+    from tunewise.data.dedup import near_duplicate_clusters
+    from tunewise.data.formats import normalize
+
+    clusters: list[list[int]] = []
+    texts = [normalize(input_text(r, task)) for r in records]
+    if cfg.split.group_near_duplicates:
+        clusters += near_duplicate_clusters(texts, cfg.audit.near_duplicate_threshold)
+    if cfg.split.group_semantic_duplicates:
+        from tunewise.data.audit.checks.semantic_duplicate import clusters_from_pairs, similar_pairs
+        from tunewise.data.embed import embed
+
+        pairs = similar_pairs(embed([input_text(r, task) for r in records]), cfg.audit.semantic_threshold)
+        clusters += clusters_from_pairs(len(records), pairs)
+    return duplicate_groups(records, task, clusters)
 
 
 def train_stage(cfg, model_path, renderer, splits, task, out: Path):

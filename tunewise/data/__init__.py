@@ -1,5 +1,5 @@
 """Data: loading files into task records, turning records into conversations, splitting without leakage."""
 
-from tunewise.data.load import Loaded, load_data, load_records
+from tunewise.data.load import Loaded, RowProblem, load_data, load_records
 
-__all__ = ["Loaded", "load_data", "load_records"]
+__all__ = ["Loaded", "RowProblem", "load_data", "load_records"]

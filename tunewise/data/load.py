@@ -28,20 +28,43 @@ SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "par
 
 
 @dataclass
+class RowProblem:
+    """An input row that could not become a record: its 0-based position among the input rows, and why."""
+
+    row: int
+    location: str
+    field: str | None
+    reason: str
+    raw: Any = None
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.reason}"
+
+
+@dataclass
 class Loaded:
-    """Records of one task, where they came from, and what was skipped (with the reason)."""
+    """Records of one task, where they came from, and what was skipped (with the reason).
+
+    ``row_ids[i]`` is the 0-based position of ``records[i]`` among the input rows (blank JSONL lines are not rows).
+    """
 
     records: list[dict]
     task: str
     source: str
-    skipped: list[str] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    row_ids: list[int] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> list[str]:
+        return [str(problem) for problem in self.problems]
 
 
 class _RowError(Exception):
-    def __init__(self, field_name: str | None, message: str):
+    def __init__(self, field_name: str | None, message: str, raw: Any = None):
         super().__init__(message)
         self.field_name = field_name
         self.message = message
+        self.raw = raw
 
 
 def load_data(data_cfg, path: Path, task: str | None = None) -> Loaded:
@@ -70,22 +93,28 @@ def load_records(
     rows = list(itertools.islice(_raw_rows(source, name), max_rows))
     if task == "auto":
         task = _infer_task(rows, columns, name)
-    records: list[dict] = []
-    skipped: list[str] = []
-    for line, row in rows:
+    loaded = Loaded(records=[], task=task, source=name)
+    for row_id, (line, row) in enumerate(rows):
         try:
             if isinstance(row, _RowError):
                 raise row
-            records.append(_to_record(row, task, columns, labels))
+            loaded.records.append(_to_record(row, task, columns, labels))
+            loaded.row_ids.append(row_id)
         except _RowError as exc:
-            message = f"{where(name, line, exc.field_name)}: {exc.message}"
+            problem = RowProblem(
+                row_id,
+                where(name, line, exc.field_name),
+                exc.field_name,
+                exc.message,
+                exc.raw if exc.raw is not None else row,
+            )
             if not skip_invalid:
-                raise TunewiseError(message) from None
-            skipped.append(message)
-    if not records:
-        detail = f" ({len(skipped)} invalid rows skipped)" if skipped else ""
+                raise TunewiseError(str(problem)) from None
+            loaded.problems.append(problem)
+    if not loaded.records:
+        detail = f" ({len(loaded.problems)} invalid rows skipped)" if loaded.problems else ""
         raise TunewiseError(f"{name}: no usable rows{detail}")
-    return Loaded(records=records, task=task, source=name, skipped=skipped)
+    return loaded
 
 
 def _raw_rows(source: Any, name: str) -> Iterator[tuple[Any, Any]]:
@@ -108,20 +137,20 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
             try:
                 text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
-                yield number, _RowError(None, f"not valid UTF-8 (byte {exc.start + 1})")
+                yield number, _RowError(None, f"not valid UTF-8 (byte {exc.start + 1})", raw.decode("utf-8", "replace"))
                 continue
             if not text.strip():
                 continue
             try:
                 row = json.loads(text)
             except json.JSONDecodeError as exc:
-                yield number, _RowError(None, f"malformed JSON ({exc.msg} at column {exc.colno})")
+                yield number, _RowError(None, f"malformed JSON ({exc.msg} at column {exc.colno})", text.rstrip("\n"))
                 continue
             except (ValueError, RecursionError) as exc:  # e.g. a 5000-digit number, absurd nesting
-                yield number, _RowError(None, f"unreadable JSON value ({str(exc)[:80]})")
+                yield number, _RowError(None, f"unreadable JSON value ({str(exc)[:80]})", text[:200])
                 continue
             if not isinstance(row, dict):
-                yield number, _RowError(None, f"expected a JSON object, got {type(row).__name__}")
+                yield number, _RowError(None, f"expected a JSON object, got {type(row).__name__}", text.rstrip("\n"))
                 continue
             yield number, row
 

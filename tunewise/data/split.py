@@ -13,6 +13,42 @@ from collections import defaultdict
 from tunewise.data.formats import input_text, normalize
 
 SPLITS = ("train", "validation", "test")
+MIN_VALIDATION, MIN_TEST = 0.15, 0.10
+
+
+def check_fractions(
+    validation: float, test: float, has_test_file: bool = False, override: str = "split.allow_small_holdout=true"
+) -> None:
+    """Refuse held-out fractions below the practitioners' rule of thumb (15-20 % validation, 10-15 % test)."""
+    from tunewise.errors import TunewiseError
+
+    if validation < MIN_VALIDATION:
+        raise TunewiseError(
+            f"split.validation={validation:g} is below {MIN_VALIDATION:.0%}: early stopping and checkpoint choice "
+            f"would rest on too few rows and follow noise; set {override} to accept the risk"
+        )
+    if not has_test_file and test < MIN_TEST:
+        raise TunewiseError(
+            f"split.test={test:g} is below {MIN_TEST:.0%}: the test score would be too noisy to tell a real gain "
+            f"from luck; set {override} to accept the risk"
+        )
+
+
+def duplicate_groups(records: list[dict], task: str, clusters: list[list[int]] = ()) -> list[str]:
+    """A group key per record: rows with the same normalised input, or in one cluster, share a key."""
+    keys = [normalize(input_text(r, task)) for r in records]
+    parent = {key: key for key in keys}
+
+    def root(key):
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for cluster in clusters:
+        for index in cluster[1:]:
+            parent[root(keys[index])] = root(keys[cluster[0]])
+    return [root(key) for key in keys]
 
 
 def split_indices(

@@ -1,0 +1,109 @@
+"""The data audit: every check in checks/, run over one data file, each with row-level evidence.
+
+A check that crashes is recorded with ``status="error"``, one that does not apply with ``status="skipped"``;
+the audit goes on either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tunewise.data.audit import checks as _checks  # noqa: F401  (registers every check)
+from tunewise.data.audit.base import REGISTRY, AuditContext, Finding
+
+
+@dataclass
+class AuditResult:
+    rows: int
+    source: str
+    task: str
+    findings: list[Finding]
+
+    @property
+    def failed(self) -> bool:
+        """True when an error-severity finding flags rows, or a check could not run to the end."""
+        return any((f.severity == "error" and f.rows) or f.status == "error" for f in self.findings)
+
+    def summary(self) -> dict:
+        flagged = {row for f in self.findings for row in f.rows}
+        return {
+            "task": self.task,
+            "source": self.source,
+            "flagged_rows": len(flagged),
+            "by_severity": {
+                level: sorted(f.check for f in self.findings if f.severity == level and f.rows)
+                for level in ("error", "warning", "info")
+            },
+            "check_errors": sorted(f.check for f in self.findings if f.status == "error"),
+            "passed": not self.failed,
+        }
+
+    def to_json(self) -> dict:
+        return {"rows": self.rows, "findings": [f.to_json() for f in self.findings], "summary": self.summary()}
+
+
+def run_audit(ctx: AuditContext, total_rows: int, source: str) -> AuditResult:
+    """Run the configured checks (default: all) over ``ctx`` and collect their findings."""
+    from tunewise._progress import progress_bar
+
+    names = ctx.settings.checks or list(REGISTRY)
+    findings = []
+    with progress_bar("audit", len(names)) as (progress, task):
+        for name in names:
+            check = REGISTRY[name]()
+            progress.update(task, note=name)
+            findings.append(_run_one(check, ctx))
+            progress.advance(task)
+    return AuditResult(rows=total_rows, source=source, task=ctx.task, findings=findings)
+
+
+def _run_one(check, ctx: AuditContext) -> Finding:
+    if ctx.task not in check.tasks:
+        return Finding(
+            check.name,
+            ctx.severity_of(check),
+            [],
+            {"skipped_reason": f"not for {ctx.task} data"},
+            check.description,
+            status="skipped",
+        )
+    try:
+        finding = check.run(ctx)
+    except Exception as exc:  # noqa: BLE001 - one broken check must not stop the audit
+        return Finding(
+            check.name,
+            ctx.severity_of(check),
+            [],
+            {"error": f"{type(exc).__name__}: {exc}"},
+            check.description,
+            status="error",
+        )
+    if "skipped_reason" in finding.detail:
+        finding.status = "skipped"
+    return finding
+
+
+def audit_file(cfg, data_path, against=(), model_path: str | None = None) -> tuple[AuditResult, AuditContext]:
+    """Load ``data_path`` leniently (bad rows become findings, not errors) and audit it."""
+    from pathlib import Path
+
+    from tunewise.data.load import load_data
+
+    data_cfg = cfg.data.model_copy(update={"skip_invalid": True})
+    loaded = load_data(data_cfg, Path(data_path))
+    against_records = {str(p): load_data(data_cfg, Path(p), task=loaded.task).records for p in against}
+    total = len(loaded.records) + len(loaded.problems)
+    ctx = AuditContext(
+        records=loaded.records,
+        task=loaded.task,
+        row_ids=loaded.row_ids,
+        settings=cfg.audit,
+        problems=loaded.problems,
+        against=against_records,
+        model_path=model_path,
+        max_length=cfg.model.max_length,
+    )
+    return run_audit(ctx, total, loaded.source), ctx
+
+
+__all__ = ["REGISTRY", "AuditContext", "AuditResult", "Finding", "audit_file", "run_audit"]

@@ -1,0 +1,48 @@
+"""The same (or nearly the same) input with different labels or outputs."""
+
+from collections import Counter, defaultdict
+
+from tunewise.data.audit.base import Check, register_check
+from tunewise.data.formats import normalize
+
+
+@register_check
+class ConflictingDuplicate(Check):
+    name = "conflicting_duplicate"
+    description = "The same or a near-identical input with different labels or outputs."
+    severity = "error"
+
+    def run(self, ctx):
+        by_input = defaultdict(list)
+        for index, text in enumerate(ctx.normalized_inputs()):
+            by_input[text].append(index)
+        groups = [g for g in by_input.values() if len(g) > 1]
+        if ctx.task == "classification":  # for labels, near-identical inputs must agree too
+            groups += ctx.near_duplicate_clusters()
+        conflicts = []
+        for group in groups:
+            answers = Counter(normalize(ctx.targets()[i]) for i in group)
+            if len(answers) > 1:
+                conflicts.append(group)
+        conflicts = _merge(conflicts)
+        detail = {
+            "groups": len(conflicts),
+            "examples": [
+                [{"row": ctx.row_ids[i], "input": ctx.inputs()[i][:200], "answer": ctx.targets()[i][:200]} for i in g]
+                for g in conflicts[:20]
+            ],
+            "members": [[ctx.row_ids[i] for i in g] for g in conflicts],
+        }
+        return self.finding(ctx, [i for g in conflicts for i in g], detail)
+
+
+def _merge(groups: list[list[int]]) -> list[list[int]]:
+    """Merge groups sharing a member, so each row is in at most one conflict group."""
+    merged: list[set[int]] = []
+    for group in groups:
+        group = set(group)
+        for existing in [m for m in merged if m & group]:
+            group |= existing
+            merged.remove(existing)
+        merged.append(group)
+    return sorted(sorted(m) for m in merged)

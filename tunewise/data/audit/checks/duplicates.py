@@ -1,0 +1,47 @@
+"""Exact duplicates (identical input and output after normalisation) and near duplicates (MinHash LSH)."""
+
+from collections import defaultdict
+
+from tunewise.data.audit.base import Check, register_check
+from tunewise.data.formats import normalize
+
+
+def exact_groups(ctx) -> list[list[int]]:
+    groups = defaultdict(list)
+    for index, (text, target) in enumerate(zip(ctx.normalized_inputs(), ctx.targets(), strict=True)):
+        groups[(text, normalize(target))].append(index)
+    return [members for members in groups.values() if len(members) > 1]
+
+
+def _clusters_detail(ctx, clusters: list[list[int]]) -> dict:
+    return {
+        "clusters": len(clusters),
+        "rows_in_clusters": sum(len(c) for c in clusters),
+        "removable": sum(len(c) - 1 for c in clusters),
+        "examples": [[{"row": ctx.row_ids[i], "input": ctx.inputs()[i][:200]} for i in c[:5]] for c in clusters[:20]],
+        "members": [[ctx.row_ids[i] for i in c] for c in clusters],
+    }
+
+
+@register_check
+class ExactDuplicate(Check):
+    name = "exact_duplicate"
+    description = "Rows identical to another after normalising case, whitespace, punctuation and unicode."
+    severity = "warning"
+
+    def run(self, ctx):
+        groups = exact_groups(ctx)
+        return self.finding(ctx, [i for g in groups for i in g], _clusters_detail(ctx, groups))
+
+
+@register_check
+class NearDuplicate(Check):
+    name = "near_duplicate"
+    description = "Clusters of inputs that differ by small edits (MinHash LSH, confirmed by exact Jaccard)."
+    severity = "warning"
+
+    def run(self, ctx):
+        clusters = ctx.near_duplicate_clusters()
+        detail = _clusters_detail(ctx, clusters)
+        detail["threshold"] = ctx.settings.near_duplicate_threshold
+        return self.finding(ctx, [i for c in clusters for i in c], detail)

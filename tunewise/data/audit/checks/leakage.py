@@ -1,0 +1,54 @@
+"""Training rows that also appear in an evaluation file: exactly, nearly, or through a shared long n-gram."""
+
+from tunewise.data.audit.base import Check, register_check
+from tunewise.data.dedup import near_matches
+from tunewise.data.formats import input_text, normalize
+
+
+def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
+    words = text.split()
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+@register_check
+class Leakage(Check):
+    name = "leakage"
+    description = "Training rows that match rows of an evaluation file (exact, near-exact, or a shared 13-gram)."
+    severity = "error"
+
+    def run(self, ctx):
+        if not ctx.against:
+            return self.finding(ctx, [], {"skipped_reason": "no evaluation file given (--against)"})
+        texts = ctx.normalized_inputs()
+        flagged: set[int] = set()
+        per_file = {}
+        for name, records in ctx.against.items():
+            eval_texts = [normalize(input_text(r, ctx.task)) for r in records]
+            exact = _exact(texts, eval_texts)
+            near = set(near_matches(texts, eval_texts, ctx.settings.near_duplicate_threshold)) - exact
+            shared = _shared_ngrams(texts, eval_texts, ctx.settings.leakage_ngram) - exact - near
+            leaked = exact | near | shared
+            flagged |= leaked
+            per_file[name] = {
+                "eval_rows": len(records),
+                "exact": len(exact),
+                "near": len(near),
+                "ngram": len(shared),
+                "leaked_rows": len(leaked),
+                "examples": [{"row": ctx.row_ids[i], "input": ctx.inputs()[i][:200]} for i in sorted(leaked)[:20]],
+            }
+        return self.finding(ctx, sorted(flagged), {"files": per_file, "ngram": ctx.settings.leakage_ngram})
+
+
+def _exact(texts: list[str], eval_texts: list[str]) -> set[int]:
+    seen = set(eval_texts)
+    return {i for i, text in enumerate(texts) if text in seen}
+
+
+def _shared_ngrams(texts: list[str], eval_texts: list[str], n: int) -> set[int]:
+    seen = set()
+    for text in eval_texts:
+        seen |= ngrams(text, n)
+    if not seen:
+        return set()
+    return {i for i, text in enumerate(texts) if not ngrams(text, n).isdisjoint(seen)}

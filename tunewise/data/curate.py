@@ -1,0 +1,157 @@
+"""`tunewise curate`: apply a plan to an audited data file. Nothing is lost: every dropped or changed row is
+in the changelog with its reason and original content, and the input file is never modified.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from tunewise._io import atomic_write_json, atomic_write_jsonl, sha256_file
+from tunewise.data.audit import AuditContext, AuditResult
+
+
+def curate(result: AuditResult, ctx: AuditContext, plan, columns: dict[str, str], seed: int, out: Path) -> dict:
+    """Write curated.jsonl, changelog.jsonl, relabel_queue.jsonl and manifest.json to ``out``; return the manifest."""
+    findings = {f.check: f for f in result.findings}
+    changes: list[dict] = []
+    removed: set[int] = set()  # record indices
+    records = [dict(r) for r in ctx.records]
+    index_of_row = {row: i for i, row in enumerate(ctx.row_ids)}
+
+    def drop(indices, reason: str, detail=None):
+        for i in sorted(set(indices) - removed):
+            removed.add(i)
+            changes.append(
+                {
+                    "row": ctx.row_ids[i],
+                    "action": "drop",
+                    "reason": reason,
+                    "detail": detail,
+                    "original": _original(ctx.records[i], columns),
+                }
+            )
+
+    if plan.drop_empty:
+        for problem in ctx.problems:
+            reason = "empty" if problem.reason == "empty" else "malformed"
+            changes.append(
+                {
+                    "row": problem.row,
+                    "action": "drop",
+                    "reason": reason,
+                    "detail": str(problem),
+                    "original": problem.raw,
+                }
+            )
+    if plan.drop_leaked and "leakage" in findings:
+        drop([index_of_row[r] for r in findings["leakage"].rows], "leakage")
+    if plan.drop_exact_duplicates and "exact_duplicate" in findings:
+        for members in findings["exact_duplicate"].detail.get("members", []):
+            drop([index_of_row[r] for r in members[1:]], "exact_duplicate", {"kept_row": members[0]})
+    if plan.conflicts != "keep" and "conflicting_duplicate" in findings:
+        for members in findings["conflicting_duplicate"].detail.get("members", []):
+            drop(_conflict_losers([index_of_row[r] for r in members], ctx, plan.conflicts), "conflicting_duplicate")
+    for check, wanted in (("near_duplicate", plan.dedupe_near), ("semantic_duplicate", plan.dedupe_semantic)):
+        if wanted and check in findings:
+            for members in findings[check].detail.get("members", []):
+                alive = [index_of_row[r] for r in members if index_of_row[r] not in removed]
+                drop(alive[1:], check, {"kept_row": ctx.row_ids[alive[0]]} if alive else None)
+    queue = _label_issues(
+        findings.get("label_issue"), ctx, plan.label_issues, index_of_row, removed, records, changes, drop
+    )
+    if ctx.task == "classification":
+        _rebalance(records, removed, plan, seed, ctx, changes, drop)
+    kept = [records[i] for i in range(len(records)) if i not in removed] + _upsampled(records, removed, plan, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_jsonl(out / "curated.jsonl", [_original(r, columns) for r in kept])
+    atomic_write_jsonl(out / "changelog.jsonl", sorted(changes, key=lambda c: c["row"]))
+    atomic_write_jsonl(out / "relabel_queue.jsonl", queue)
+    manifest = {
+        "input": {"path": result.source, "sha256": sha256_file(Path(result.source)), "rows": result.rows},
+        "output": {"path": str(out / "curated.jsonl"), "sha256": sha256_file(out / "curated.jsonl"), "rows": len(kept)},
+        "actions": dict(Counter(f"{c['action']}:{c['reason']}" for c in changes)),
+        "relabel_queue": len(queue),
+        "plan": plan.model_dump(),
+        "seed": seed,
+    }
+    atomic_write_json(out / "manifest.json", manifest)
+    return manifest
+
+
+def _original(record: dict, columns: dict[str, str]) -> dict:
+    """A record with the file's own column names, so the same config reads the curated file."""
+    row = {columns.get(k, k): v for k, v in record.items() if k != "meta"}
+    return {**row, **record.get("meta", {})}
+
+
+def _conflict_losers(members: list[int], ctx, mode: str) -> list[int]:
+    if mode == "drop":
+        return members
+    answers = Counter(ctx.targets()[i] for i in members)
+    (top, top_count), *rest = answers.most_common()
+    if rest and rest[0][1] == top_count:  # no majority: nothing to trust
+        return members
+    return [i for i in members if ctx.targets()[i] != top]
+
+
+def _label_issues(finding, ctx, mode, index_of_row, removed, records, changes, drop) -> list[dict]:
+    if finding is None or ctx.task != "classification":
+        return []
+    labels = sorted({r["label"] for r in ctx.records})
+    queue = []
+    for item in finding.detail.get("suggestions", []):
+        index = index_of_row[item["row"]]
+        if index in removed:
+            continue
+        queue.append(
+            {
+                "id": item["row"],
+                "text": item["text"],
+                "label": item["label"],
+                "suggested_label": item["suggested_label"],
+                "labels": labels,
+            }
+        )
+        if mode == "drop":
+            drop([index], "label_issue", {"suggested_label": item["suggested_label"]})
+        elif mode == "relabel":
+            changes.append(
+                {
+                    "row": item["row"],
+                    "action": "relabel",
+                    "reason": "label_issue",
+                    "detail": {"from": records[index]["label"], "to": item["suggested_label"]},
+                    "original": _original(ctx.records[index], {}),
+                }
+            )
+            records[index] = {**records[index], "label": item["suggested_label"]}
+    return queue
+
+
+def _rebalance(records, removed, plan, seed, ctx, changes, drop) -> None:
+    if not plan.cap_per_class:
+        return
+    by_label = defaultdict(list)
+    for i, record in enumerate(records):
+        if i not in removed:
+            by_label[record["label"]].append(i)
+    rng = random.Random(seed)
+    for _, members in sorted(by_label.items()):
+        if len(members) > plan.cap_per_class:
+            drop(rng.sample(members, len(members) - plan.cap_per_class), "cap_per_class", {"cap": plan.cap_per_class})
+
+
+def _upsampled(records, removed, plan, seed) -> list[dict]:
+    if not plan.upsample_to:
+        return []
+    by_label = defaultdict(list)
+    for i, record in enumerate(records):
+        if i not in removed and "label" in record:
+            by_label[record["label"]].append(record)
+    rng = random.Random(seed)
+    extra = []
+    for _, members in sorted(by_label.items()):
+        extra += [dict(rng.choice(members)) for _ in range(max(0, plan.upsample_to - len(members)))]
+    return extra

@@ -1,0 +1,86 @@
+"""Near-duplicate detection: MinHash LSH (datasketch) proposes candidates, exact Jaccard confirms them.
+
+Texts are compared as sets of character 5-grams of their normalised form, which catches small edits (typos,
+an added word, reordered words) in short texts such as chat queries as well as in long documents.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from datasketch import MinHash, MinHashLSH
+
+NUM_PERM = 64
+SHINGLE = 5
+
+
+def shingles(text: str, size: int = SHINGLE) -> set[bytes]:
+    data = text.encode("utf-8")
+    if len(data) <= size:
+        return {data}
+    return {data[i : i + size] for i in range(len(data) - size + 1)}
+
+
+def jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def _signatures(shingle_sets: list[set[bytes]]) -> list[MinHash]:
+    return MinHash.bulk(shingle_sets, num_perm=NUM_PERM, seed=1)
+
+
+def _lsh(threshold: float) -> MinHashLSH:
+    # LSH only proposes candidates; a slightly lower threshold trades a few more exact checks for recall.
+    return MinHashLSH(threshold=max(0.1, threshold - 0.1), num_perm=NUM_PERM)
+
+
+def near_duplicate_clusters(normalized: list[str], threshold: float) -> list[list[int]]:
+    """Clusters (lists of indices into ``normalized``) joining at least two different texts with Jaccard ≥ threshold.
+
+    Identical texts share a cluster only when some other, different text joins them (exact duplicates are
+    a check of their own).
+    """
+    members: dict[str, list[int]] = defaultdict(list)
+    for index, text in enumerate(normalized):
+        members[text].append(index)
+    unique = list(members)
+    sets = [shingles(text) for text in unique]
+    lsh = _lsh(threshold)
+    signatures = _signatures(sets)
+    with lsh.insertion_session() as session:
+        for key, signature in enumerate(signatures):
+            session.insert(key, signature)
+    parent = list(range(len(unique)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, signature in enumerate(signatures):
+        for j in lsh.query(signature):
+            if j > i and root(i) != root(j) and jaccard(sets[i], sets[j]) >= threshold:
+                parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for key in range(len(unique)):
+        groups[root(key)].append(key)
+    clusters = [sorted(i for key in keys for i in members[unique[key]]) for keys in groups.values() if len(keys) > 1]
+    return sorted(clusters)
+
+
+def near_matches(queries: list[str], corpus: list[str], threshold: float) -> dict[int, int]:
+    """For each query index with a near match in ``corpus`` (Jaccard ≥ threshold), the index of one such match."""
+    corpus_sets = [shingles(text) for text in corpus]
+    lsh = _lsh(threshold)
+    with lsh.insertion_session() as session:
+        for key, signature in enumerate(_signatures(corpus_sets)):
+            session.insert(key, signature)
+    query_sets = [shingles(text) for text in queries]
+    found: dict[int, int] = {}
+    for i, signature in enumerate(_signatures(query_sets)):
+        for j in lsh.query(signature):
+            if jaccard(query_sets[i], corpus_sets[j]) >= threshold:
+                found[i] = j
+                break
+    return found

