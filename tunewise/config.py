@@ -164,15 +164,21 @@ class AuditConfig(_Section):
         default_factory=dict, description="Override a check's severity, e.g. {near_duplicate: error}."
     )
     near_duplicate_threshold: float = Field(
-        0.7, gt=0, le=1, description="Jaccard similarity of character 5-grams at which two inputs are near duplicates."
+        0.65, gt=0, le=1, description="Jaccard similarity of character 3-grams at which two inputs are near duplicates."
     )
     semantic_threshold: float = Field(
         0.95, gt=0, le=1, description="Embedding cosine similarity at which two inputs are semantic duplicates."
+    )
+    leakage_threshold: float = Field(
+        0.85, gt=0, le=1, description="Jaccard (character 3-grams) at which a training input leaks an evaluation input."
     )
     leakage_ngram: StrictInt = Field(13, ge=3, description="A shared word n-gram this long counts as leakage.")
     min_class_count: StrictInt = Field(10, ge=1, description="Classes with fewer rows than this are flagged.")
     min_class_share: float = Field(
         0.25, ge=0, le=1, description="Classes smaller than this share of the median class are flagged too."
+    )
+    label_issue_margin: float = Field(
+        0.4, ge=0, le=1, description="Flag a label only when the classifier prefers another by this probability margin."
     )
     label_issue_folds: StrictInt = Field(5, ge=2, description="Cross-validation folds for out-of-fold probabilities.")
     group_field: str | None = Field(None, description="Metadata column whose balance is checked for generation data.")

@@ -1,6 +1,6 @@
 """Near-duplicate detection: MinHash LSH (datasketch) proposes candidates, exact Jaccard confirms them.
 
-Texts are compared as sets of character 5-grams of their normalised form, which catches small edits (typos,
+Texts are compared as sets of character 3-grams of their normalised form, which catches small edits (typos,
 an added word, reordered words) in short texts such as chat queries as well as in long documents.
 """
 
@@ -10,8 +10,8 @@ from collections import defaultdict
 
 from datasketch import MinHash, MinHashLSH
 
-NUM_PERM = 64
-SHINGLE = 5
+NUM_PERM = 128
+SHINGLE = 3
 
 
 def shingles(text: str, size: int = SHINGLE) -> set[bytes]:
@@ -31,7 +31,7 @@ def _signatures(shingle_sets: list[set[bytes]]) -> list[MinHash]:
 
 def _lsh(threshold: float) -> MinHashLSH:
     # LSH only proposes candidates; a slightly lower threshold trades a few more exact checks for recall.
-    return MinHashLSH(threshold=max(0.1, threshold - 0.1), num_perm=NUM_PERM)
+    return MinHashLSH(threshold=max(0.1, threshold - 0.15), num_perm=NUM_PERM)
 
 
 def near_duplicate_clusters(normalized: list[str], threshold: float) -> list[list[int]]:

@@ -45,8 +45,9 @@ class AuditResult:
 def run_audit(ctx: AuditContext, total_rows: int, source: str) -> AuditResult:
     """Run the configured checks (default: all) over ``ctx`` and collect their findings."""
     from tunewise._progress import progress_bar
+    from tunewise.config import CHECKS
 
-    names = ctx.settings.checks or list(REGISTRY)
+    names = ctx.settings.checks or [name for name in CHECKS if name in REGISTRY]
     findings = []
     with progress_bar("audit", len(names)) as (progress, task):
         for name in names:

@@ -40,7 +40,12 @@ class LabelIssue(Check):
             cv=StratifiedKFold(folds, shuffle=True, random_state=0),
             method="predict_proba",
         )
-        ranked = find_label_issues(y_used, probabilities, return_indices_ranked_by="self_confidence")
+        # Confident learning proposes, and a clear preference for another label confirms: this keeps the
+        # precision usable when the classifier is only moderately accurate.
+        proposed = find_label_issues(y_used, probabilities, filter_by="both")
+        given = probabilities[np.arange(len(y_used)), y_used]
+        confirmed = proposed & (probabilities.max(axis=1) - given >= ctx.settings.label_issue_margin)
+        ranked = np.flatnonzero(confirmed)[np.argsort(given[confirmed])]
         suggestions = []
         for position in ranked:
             index = int(usable[position])

@@ -25,7 +25,7 @@ class Leakage(Check):
         for name, records in ctx.against.items():
             eval_texts = [normalize(input_text(r, ctx.task)) for r in records]
             exact = _exact(texts, eval_texts)
-            near = set(near_matches(texts, eval_texts, ctx.settings.near_duplicate_threshold)) - exact
+            near = set(near_matches(texts, eval_texts, ctx.settings.leakage_threshold)) - exact
             shared = _shared_ngrams(texts, eval_texts, ctx.settings.leakage_ngram) - exact - near
             leaked = exact | near | shared
             flagged |= leaked
@@ -37,7 +37,8 @@ class Leakage(Check):
                 "leaked_rows": len(leaked),
                 "examples": [{"row": ctx.row_ids[i], "input": ctx.inputs()[i][:200]} for i in sorted(leaked)[:20]],
             }
-        return self.finding(ctx, sorted(flagged), {"files": per_file, "ngram": ctx.settings.leakage_ngram})
+        detail = {"files": per_file, "ngram": ctx.settings.leakage_ngram, "threshold": ctx.settings.leakage_threshold}
+        return self.finding(ctx, sorted(flagged), detail)
 
 
 def _exact(texts: list[str], eval_texts: list[str]) -> set[int]:
