@@ -74,6 +74,39 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--json", type=Path, help="write the findings as JSON here")
     audit.add_argument("--html", type=Path, help="write a readable HTML report here")
 
+    curate = commands.add_parser(
+        "curate",
+        help="audit a data file and write a curated copy with a changelog",
+        description="Audit DATA, then apply the curation plan (config section `curate`): drop empty/malformed rows, "
+        "exact duplicates, all but one row per near/semantic-duplicate cluster, leaked rows; resolve conflicting "
+        "duplicates; drop or relabel likely label errors (and queue them for review); optionally rebalance. "
+        "Every removed or changed row is listed in changelog.jsonl with its reason; the input is never modified.",
+    )
+    _data_options(curate)
+    curate.add_argument("--out", type=Path, required=True, help="folder for curated.jsonl, changelog.jsonl, ...")
+    curate.add_argument(
+        "--against",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="EVAL_FILE",
+        help="an evaluation/test file; training rows leaking into it are dropped (repeatable)",
+    )
+
+    split = commands.add_parser(
+        "split",
+        help="leakage-free, stratified train/validation/test split",
+        description="Split DATA into train/validation/test: stratified by label, deterministic by seed, and "
+        "group-aware (exact and near duplicates never straddle splits). Writes the three files and a manifest.",
+    )
+    _data_options(split)
+    split.add_argument("--out", type=Path, required=True, help="folder for train/validation/test.jsonl")
+    split.add_argument("--validation", type=float, help="validation fraction (default 0.15)")
+    split.add_argument("--test", type=float, help="test fraction (default 0.15)")
+    split.add_argument("--seed", type=int, help="seed (default 42)")
+    split.add_argument("--semantic", action="store_true", help="also keep paraphrase clusters together (embeddings)")
+    split.add_argument("--force", action="store_true", help="accept validation < 15%% or test < 10%%")
+
     models = commands.add_parser(
         "models",
         help="list base models; `models prepare NAME` caches one",

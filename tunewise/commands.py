@@ -86,6 +86,54 @@ def audit(args) -> int:
     return 1 if result.failed else 0
 
 
+def curate(args) -> int:
+    from tunewise.data.audit import audit_file
+    from tunewise.data.audit.report import table
+    from tunewise.data.curate import curate as apply_plan
+
+    cfg = data_config(args)
+    result, ctx = audit_file(cfg, args.data, args.against, _tokenizer_model(cfg))
+    results.print(table(result))
+    manifest = apply_plan(result, ctx, cfg.curate, cfg.data.columns, cfg.seed, args.out)
+    view = Table(title=f"curation of {args.data}: {result.rows} rows in, {manifest['output']['rows']} rows out")
+    view.add_column("action")
+    view.add_column("rows", justify="right")
+    for action, count in sorted(manifest["actions"].items()):
+        view.add_row(action, str(count))
+    results.print(view)
+    results.print(
+        f"wrote {args.out}/curated.jsonl, changelog.jsonl, relabel_queue.jsonl "
+        f"({manifest['relabel_queue']} rows to review), manifest.json"
+    )
+    if cfg.curate.upsample_to:
+        console.print("[yellow]warning[/] upsampled rows are copies: they rebalance the loss but add no information")
+    return 0
+
+
+def split(args) -> int:
+    from tunewise.pipeline import split_stage
+
+    cfg = data_config(args)
+    cfg.data.path = str(Path(args.data).resolve())
+    cfg.data.test_path = None
+    for key, value in (("validation", args.validation), ("test", args.test)):
+        if value is not None:
+            setattr(cfg.split, key, value)
+    if args.seed is not None:
+        cfg.seed = args.seed
+    cfg.split.allow_small_holdout = args.force
+    cfg.split.group_semantic_duplicates = args.semantic
+    splits, _ = split_stage(cfg, args.out, override_hint="pass --force")
+    view = Table(title=f"split of {args.data} (seed {cfg.seed})")
+    view.add_column("split")
+    view.add_column("rows", justify="right")
+    for name, rows in splits.items():
+        view.add_row(name, str(len(rows)))
+    results.print(view)
+    results.print(f"wrote {args.out}/train.jsonl, validation.jsonl, test.jsonl and manifest.json")
+    return 0
+
+
 def _tokenizer_model(cfg) -> str | None:
     """The base model folder for the length check, or None (the check is then skipped, with the reason)."""
     if cfg.audit.checks is not None and "length" not in cfg.audit.checks:

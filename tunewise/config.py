@@ -178,7 +178,7 @@ class AuditConfig(_Section):
         0.25, ge=0, le=1, description="Classes smaller than this share of the median class are flagged too."
     )
     label_issue_margin: float = Field(
-        0.4, ge=0, le=1, description="Flag a label only when the classifier prefers another by this probability margin."
+        0.35, ge=0, le=1, description="Flag a label when the classifiers prefer another one by this probability margin."
     )
     label_issue_folds: StrictInt = Field(5, ge=2, description="Cross-validation folds for out-of-fold probabilities.")
     group_field: str | None = Field(None, description="Metadata column whose balance is checked for generation data.")

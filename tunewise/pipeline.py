@@ -60,7 +60,9 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None) -> dict:
     return summary
 
 
-def split_stage(cfg: TunewiseConfig, out: Path) -> tuple[dict[str, list[dict]], str]:
+def split_stage(
+    cfg: TunewiseConfig, out: Path, override_hint: str = "set split.allow_small_holdout=true"
+) -> tuple[dict[str, list[dict]], str]:
     """Load the data (and the test file if any), split it, and write the splits with a manifest."""
     data_path = cfg.resolve_path(cfg.data.path)
     if data_path is None:
@@ -78,7 +80,7 @@ def split_stage(cfg: TunewiseConfig, out: Path) -> tuple[dict[str, list[dict]], 
                 f"{test_path}; they are left out of training (listed in split/manifest.json)"
             )
     if not cfg.split.allow_small_holdout:
-        check_fractions(cfg.split.validation, cfg.split.test, has_test_file=held_out is not None)
+        check_fractions(cfg.split.validation, cfg.split.test, held_out is not None, override_hint)
     fractions = (cfg.split.validation, 0.0 if held_out else cfg.split.test)
     indices = split_indices(records, task, *fractions, seed=cfg.seed, groups=_groups(cfg, records, task))
     splits = {name: [records[i] for i in rows] for name, rows in indices.items()}

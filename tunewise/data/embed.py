@@ -37,7 +37,7 @@ def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
     model = _model()
     # Encoding longest-first keeps padding low; the progress bar advances per chunk.
     order = sorted(range(len(unique)), key=lambda i: -len(unique[i]))
-    vectors = np.zeros((len(unique), model.get_sentence_embedding_dimension()), dtype=np.float32)
+    vectors = np.zeros((len(unique), model.get_embedding_dimension()), dtype=np.float32)
     chunk = batch_size * 8
     with progress_bar("embed", len(unique)) as (progress, task):
         for start in range(0, len(order), chunk):

@@ -78,7 +78,8 @@ def _starve(rows, rates: FaultRates, rng) -> list:
 
 def _flip_labels(rows, count: int, rng) -> None:
     """Flip labels, preferring a confusable label: one whose name shares a word with the true label."""
-    labels = sorted({r["label"] for r, _ in rows})
+    # Starved classes are not flip targets, so a starved class stays as small as the truth says.
+    labels = sorted({r["label"] for r, kind in rows if kind != "starved"})
     words = {label: set(re.split(r"[_\W]+", label.lower())) - {""} for label in labels}
     candidates = [i for i, (_, kind) in enumerate(rows) if kind == "clean"]
     for index in rng.sample(candidates, min(count, len(candidates))):

@@ -17,7 +17,7 @@ MIN_VALIDATION, MIN_TEST = 0.15, 0.10
 
 
 def check_fractions(
-    validation: float, test: float, has_test_file: bool = False, override: str = "split.allow_small_holdout=true"
+    validation: float, test: float, has_test_file: bool = False, override: str = "set split.allow_small_holdout=true"
 ) -> None:
     """Refuse held-out fractions below the practitioners' rule of thumb (15-20 % validation, 10-15 % test)."""
     from tunewise.errors import TunewiseError
@@ -25,12 +25,12 @@ def check_fractions(
     if validation < MIN_VALIDATION:
         raise TunewiseError(
             f"split.validation={validation:g} is below {MIN_VALIDATION:.0%}: early stopping and checkpoint choice "
-            f"would rest on too few rows and follow noise; set {override} to accept the risk"
+            f"would rest on too few rows and follow noise; {override} to accept the risk"
         )
     if not has_test_file and test < MIN_TEST:
         raise TunewiseError(
             f"split.test={test:g} is below {MIN_TEST:.0%}: the test score would be too noisy to tell a real gain "
-            f"from luck; set {override} to accept the risk"
+            f"from luck; {override} to accept the risk"
         )
 
 

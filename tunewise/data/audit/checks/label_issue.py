@@ -18,9 +18,7 @@ class LabelIssue(Check):
         return self._outlier_outputs(ctx)
 
     def _mislabeled(self, ctx):
-        from cleanlab.filter import find_label_issues
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+        from cleanlab.rank import get_label_quality_scores
 
         labels = [r["label"] for r in ctx.records]
         names = sorted(set(labels))
@@ -30,37 +28,30 @@ class LabelIssue(Check):
         usable = np.flatnonzero(counts[y] >= folds)  # classes too small for cross-validation are left out
         if folds < 2 or len(set(y[usable])) < 2:
             return self.finding(ctx, [], {"skipped_reason": "fewer than two classes with enough rows"})
-        x = ctx.input_embeddings()[usable]
         classes = sorted(set(y[usable]))
         y_used = np.array([classes.index(v) for v in y[usable]])
-        probabilities = cross_val_predict(
-            LogisticRegression(max_iter=1000, C=10.0),
-            x,
-            y_used,
-            cv=StratifiedKFold(folds, shuffle=True, random_state=0),
-            method="predict_proba",
-        )
-        # Confident learning proposes, and a clear preference for another label confirms: this keeps the
-        # precision usable when the classifier is only moderately accurate.
-        proposed = find_label_issues(y_used, probabilities, filter_by="both")
-        given = probabilities[np.arange(len(y_used)), y_used]
-        confirmed = proposed & (probabilities.max(axis=1) - given >= ctx.settings.label_issue_margin)
-        ranked = np.flatnonzero(confirmed)[np.argsort(given[confirmed])]
+        probabilities = _out_of_fold_probabilities(ctx, usable, y_used, folds)
+        # cleanlab's normalized margin: (p[given] - max p[other] + 1) / 2; below 0.5 another label is preferred.
+        quality = get_label_quality_scores(y_used, probabilities, method="normalized_margin")
+        flagged = np.flatnonzero(quality <= (1 - ctx.settings.label_issue_margin) / 2)
+        ranked = flagged[np.argsort(quality[flagged])]
         suggestions = []
         for position in ranked:
             index = int(usable[position])
-            suggested = names[classes[int(probabilities[position].argmax())]]
             suggestions.append(
                 {
                     "row": ctx.row_ids[index],
                     "text": ctx.inputs()[index][:200],
                     "label": labels[index],
-                    "suggested_label": suggested,
+                    "suggested_label": names[classes[int(probabilities[position].argmax())]],
                     "confidence": round(float(probabilities[position].max()), 3),
+                    "quality": round(float(quality[position]), 3),
                 }
             )
         detail = {
             "count": len(suggestions),
+            "method": "cleanlab normalized-margin label quality on 5-fold out-of-fold probabilities "
+            "(logistic regression on sentence embeddings and on character n-grams, averaged)",
             "suggestions": suggestions,
             "classes_left_out": [names[c] for c in range(len(names)) if 0 < counts[c] < folds],
         }
@@ -82,3 +73,23 @@ class LabelIssue(Check):
             "examples": [{"row": ctx.row_ids[i], "output": ctx.targets()[i][:200]} for i in flagged[:20]],
         }
         return self.finding(ctx, flagged, detail)
+
+
+def _out_of_fold_probabilities(ctx, usable: np.ndarray, y: np.ndarray, folds: int) -> np.ndarray:
+    """Average of two views of the text: meaning (sentence embeddings) and surface form (character n-grams)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+
+    cv = StratifiedKFold(folds, shuffle=True, random_state=0)
+    semantic = cross_val_predict(
+        LogisticRegression(max_iter=1000, C=10.0), ctx.input_embeddings()[usable], y, cv=cv, method="predict_proba"
+    )
+    surface_model = make_pipeline(
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),
+        LogisticRegression(max_iter=1000, C=20.0),
+    )
+    texts = [ctx.inputs()[i] for i in usable]
+    surface = cross_val_predict(surface_model, texts, y, cv=cv, method="predict_proba")
+    return (semantic + surface) / 2

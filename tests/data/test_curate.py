@@ -1,0 +1,65 @@
+"""Curation end to end through the CLI: nothing is lost, the input is untouched, every change has a reason."""
+
+import json
+
+from tests.conftest import classification_rows, write_jsonl
+from tunewise.cli import main
+
+
+def read(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_curate_accounts_for_every_row(tmp_path):
+    rows = classification_rows()
+    rows.append({"text": rows[0]["text"].upper() + "!", "label": rows[0]["label"]})  # exact duplicate
+    rows.append({"text": "   ", "label": "change_pin"})  # empty
+    rows.append({"text": "what is the exchange rate", "label": "card_arrival"})  # conflicts with row 12
+    data = write_jsonl(tmp_path / "raw.jsonl", rows)
+    (tmp_path / "raw.jsonl").open("a").write("{broken json\n")
+    test = write_jsonl(tmp_path / "test.jsonl", [{"text": rows[5]["text"], "label": rows[5]["label"]}])
+    before = data.read_bytes()
+    assert main(["curate", str(data), "--against", str(test), "--out", str(tmp_path / "out")]) == 0
+    assert data.read_bytes() == before
+    curated = read(tmp_path / "out" / "curated.jsonl")
+    changes = read(tmp_path / "out" / "changelog.jsonl")
+    total_rows = len(rows) + 1
+    dropped_rows = {c["row"] for c in changes if c["action"] == "drop"}
+    assert len(curated) + len(dropped_rows) == total_rows
+    reasons = {c["row"]: c["reason"] for c in changes}
+    assert reasons[len(rows) - 1 - 1] == "empty" and reasons[len(rows)] == "malformed"
+    assert reasons[5] == "leakage"
+    assert reasons[len(rows) - 3] == "exact_duplicate"
+    assert all(c["original"] for c in changes)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["output"]["rows"] == len(curated) and manifest["input"]["rows"] == total_rows
+    assert set(curated[0]) == {"text", "label"}
+
+
+def test_relabel_mode_changes_labels_and_queues_them(tmp_path):
+    rows = classification_rows(4)
+    rows[3] = {"text": rows[3]["text"], "label": "exchange_rate"}  # a card_arrival query mislabelled
+    data = write_jsonl(tmp_path / "raw.jsonl", rows)
+    config = tmp_path / "tunewise.yaml"
+    config.write_text(
+        "curate:\n  label_issues: relabel\n  dedupe_near: false\n  dedupe_semantic: false\n"
+        "audit:\n  checks: [label_issue]\n"
+    )
+    assert main(["curate", str(data), "--config", str(config), "--out", str(tmp_path / "out")]) == 0
+    queue = read(tmp_path / "out" / "relabel_queue.jsonl")
+    relabels = [c for c in read(tmp_path / "out" / "changelog.jsonl") if c["action"] == "relabel"]
+    assert any(q["id"] == 3 and q["suggested_label"] == "card_arrival" for q in queue)
+    assert {"id", "text", "label", "suggested_label", "labels"} == set(queue[0])
+    assert any(c["row"] == 3 and c["detail"] == {"from": "exchange_rate", "to": "card_arrival"} for c in relabels)
+    curated = read(tmp_path / "out" / "curated.jsonl")
+    assert len(curated) == len(rows)
+    assert curated[3]["label"] == "card_arrival"
+
+
+def test_cap_per_class(tmp_path):
+    data = write_jsonl(tmp_path / "raw.jsonl", classification_rows())
+    config = tmp_path / "tunewise.yaml"
+    config.write_text("curate:\n  cap_per_class: 5\naudit:\n  checks: [exact_duplicate]\n")
+    assert main(["curate", str(data), "--config", str(config), "--out", str(tmp_path / "out")]) == 0
+    curated = read(tmp_path / "out" / "curated.jsonl")
+    assert len(curated) == 15

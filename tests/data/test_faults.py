@@ -1,0 +1,49 @@
+from collections import Counter
+
+from tests.conftest import classification_rows
+from tunewise.data.faults import FaultRates, inject
+from tunewise.data.formats import normalize
+
+
+def test_injection_records_the_truth_and_leaves_the_input_alone():
+    clean = classification_rows()
+    before = [dict(r) for r in clean]
+    test = [{"text": f"held out {i}", "label": "change_pin"} for i in range(10)]
+    rows, truth = inject(
+        clean,
+        "classification",
+        FaultRates(exact_duplicate=0.1, near_duplicate=0.1, label_noise=0.1, empty=0.05, leakage=0.1),
+        seed=3,
+        test_records=test,
+    )
+    assert clean == before
+    assert {k: len(v) for k, v in truth.items()} == {
+        "exact_duplicate": 5,
+        "near_duplicate": 5,
+        "label_noise": 5,
+        "empty": 3,
+        "leakage": 5,
+    }
+    originals = {normalize(r["text"]) for r in clean}
+    assert all(normalize(rows[i]["text"]) in originals for i in truth["exact_duplicate"])
+    assert all(normalize(rows[i]["text"]) not in originals for i in truth["near_duplicate"])
+    assert all(not rows[i]["text"].strip() for i in truth["empty"])
+    assert all(rows[i]["text"].startswith("held out") for i in truth["leakage"])
+    original_label = {r["text"]: r["label"] for r in clean}
+    assert all(rows[i]["label"] != original_label[rows[i]["text"]] for i in truth["label_noise"])
+
+
+def test_injection_is_deterministic_and_can_starve_classes():
+    clean = classification_rows()
+    first = inject(clean, "classification", FaultRates(starve_classes=1, starve_to=2), seed=5)
+    assert first == inject(clean, "classification", FaultRates(starve_classes=1, starve_to=2), seed=5)
+    rows, truth = first
+    counts = Counter(r["label"] for r in rows)
+    assert sorted(counts.values())[0] >= 2 and len(truth["starved"]) == 2
+    assert len({rows[i]["label"] for i in truth["starved"]}) == 1
+
+
+def test_generation_data_gets_input_faults():
+    clean = [{"prompt": f"dialogue number {i} about topic {i * 7}", "completion": f"summary {i}"} for i in range(50)]
+    rows, truth = inject(clean, "completion", FaultRates(), seed=1)
+    assert "label_noise" not in truth and len(truth["near_duplicate"]) == 2

@@ -1,0 +1,41 @@
+import json
+
+from tests.conftest import classification_rows, write_jsonl
+from tunewise.cli import main
+
+
+def test_split_writes_files_and_manifest_and_keeps_near_duplicates_together(tmp_path):
+    rows = classification_rows(4)
+    data = write_jsonl(tmp_path / "d.jsonl", rows)
+    assert main(["split", str(data), "--out", str(tmp_path / "s"), "--seed", "3"]) == 0
+    parts = {
+        name: [json.loads(x) for x in (tmp_path / "s" / f"{name}.jsonl").read_text().splitlines()]
+        for name in ("train", "validation", "test")
+    }
+    assert sum(len(p) for p in parts.values()) == len(rows)
+    where = {r["text"]: name for name, part in parts.items() for r in part}
+    # "where is my new card" and "where is my new card please" are near duplicates: same split.
+    for base in ("where is my new card", "how do i change my pin"):
+        assert len({where[t] for t in where if t.startswith(base)}) == 1
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert set(manifest["label_counts"]) == {"train", "validation", "test"}
+    assert all(len(h) == 64 for h in manifest["outputs"].values())
+
+
+def test_split_refuses_small_holdouts_unless_forced(tmp_path, capsys):
+    data = write_jsonl(tmp_path / "d.jsonl", classification_rows(4))
+    assert main(["split", str(data), "--out", str(tmp_path / "s"), "--validation", "0.05"]) == 2
+    assert "split.validation=0.05 is below 15%" in capsys.readouterr().err
+    assert main(["split", str(data), "--out", str(tmp_path / "s"), "--validation", "0.1", "--force"]) == 0
+
+
+def test_audit_exit_codes(tmp_path, capsys):
+    clean = write_jsonl(tmp_path / "clean.jsonl", classification_rows())
+    config = tmp_path / "tunewise.yaml"
+    config.write_text("audit:\n  checks: [malformed, empty, exact_duplicate, leakage]\n")
+    assert main(["audit", str(clean), "--config", str(config), "--json", str(tmp_path / "a.json")]) == 0
+    report = json.loads((tmp_path / "a.json").read_text())
+    assert report["rows"] == 54 and report["summary"]["passed"] is True
+    dirty = write_jsonl(tmp_path / "dirty.jsonl", classification_rows() + [{"text": "", "label": "change_pin"}])
+    assert main(["audit", str(dirty), "--config", str(config)]) == 1
+    assert main(["audit", str(tmp_path / "missing.jsonl")]) == 2
