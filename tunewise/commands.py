@@ -81,6 +81,8 @@ def audit(args) -> int:
         atomic_write_text(args.json, json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=str) + "\n")
     if args.html:
         atomic_write_text(args.html, html(result))
+    if not result.sufficiency["enough"]:
+        results.print(f"[yellow]warning[/] {result.sufficiency['message']}")
     verdict = "[red]failed[/]: error-severity findings" if result.failed else "[green]passed[/]"
     results.print(f"audit {verdict}; {result.summary()['flagged_rows']} of {result.rows} rows flagged")
     return 1 if result.failed else 0

@@ -39,3 +39,15 @@ def test_audit_exit_codes(tmp_path, capsys):
     dirty = write_jsonl(tmp_path / "dirty.jsonl", classification_rows() + [{"text": "", "label": "change_pin"}])
     assert main(["audit", str(dirty), "--config", str(config)]) == 1
     assert main(["audit", str(tmp_path / "missing.jsonl")]) == 2
+
+
+def test_audit_warns_when_the_dataset_is_too_small(tmp_path, capsys):
+    data = write_jsonl(tmp_path / "d.jsonl", classification_rows())
+    config = tmp_path / "tunewise.yaml"
+    config.write_text("audit:\n  checks: [exact_duplicate]\n")
+    assert main(["audit", str(data), "--config", str(config), "--json", str(tmp_path / "a.json")]) == 0
+    assert "54 usable rows; at least 200 rows and 20 per class (3 classes) recommended" in " ".join(
+        capsys.readouterr().out.split()
+    )
+    summary = json.loads((tmp_path / "a.json").read_text())["summary"]
+    assert summary["sufficiency"]["enough"] is False and summary["sufficiency"]["recommended_rows"] == 200

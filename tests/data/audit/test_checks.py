@@ -180,3 +180,13 @@ def test_unknown_check_names_and_severities_are_config_errors(bad):
 
     with pytest.raises(ValidationError):
         AuditConfig(**bad)
+
+
+def test_conflicting_outputs_are_only_a_warning_for_generation_data():
+    records = [
+        {"prompt": "summarise: hi", "completion": "a greeting", "meta": {}},
+        {"prompt": "summarise: hi", "completion": "they say hello", "meta": {}},
+    ]
+    ctx = AuditContext(records=records, task="completion", row_ids=[0, 1], settings=AuditConfig())
+    finding = run("conflicting_duplicate", ctx)
+    assert finding.rows == [0, 1] and finding.severity == "warning"

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from tunewise.data.audit import checks as _checks  # noqa: F401  (registers every check)
 from tunewise.data.audit.base import REGISTRY, AuditContext, Finding
 
+MIN_ROWS, MIN_ROWS_PER_CLASS = 200, 20
+
 
 @dataclass
 class AuditResult:
@@ -18,6 +20,7 @@ class AuditResult:
     source: str
     task: str
     findings: list[Finding]
+    sufficiency: dict | None = None
 
     @property
     def failed(self) -> bool:
@@ -35,6 +38,7 @@ class AuditResult:
                 for level in ("error", "warning", "info")
             },
             "check_errors": sorted(f.check for f in self.findings if f.status == "error"),
+            "sufficiency": self.sufficiency,
             "passed": not self.failed,
         }
 
@@ -55,7 +59,19 @@ def run_audit(ctx: AuditContext, total_rows: int, source: str) -> AuditResult:
             progress.update(task, note=name)
             findings.append(_run_one(check, ctx))
             progress.advance(task)
-    return AuditResult(rows=total_rows, source=source, task=ctx.task, findings=findings)
+    return AuditResult(rows=total_rows, source=source, task=ctx.task, findings=findings, sufficiency=sufficiency(ctx))
+
+
+def sufficiency(ctx: AuditContext) -> dict:
+    """Is there enough data for the task? A rule of thumb, stated with the numbers behind it."""
+    classes = len({r["label"] for r in ctx.records}) if ctx.task == "classification" else 0
+    needed = max(MIN_ROWS, MIN_ROWS_PER_CLASS * classes)
+    rule = f"at least {MIN_ROWS} rows" + (f" and {MIN_ROWS_PER_CLASS} per class ({classes} classes)" if classes else "")
+    enough = len(ctx.records) >= needed
+    message = f"{len(ctx.records)} usable rows; {rule} recommended" + (
+        "" if enough else ": too small for a reliable fine-tune and a trustworthy test score"
+    )
+    return {"usable_rows": len(ctx.records), "recommended_rows": needed, "enough": enough, "message": message}
 
 
 def _run_one(check, ctx: AuditContext) -> Finding:

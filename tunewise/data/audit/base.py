@@ -41,6 +41,7 @@ class Check:
     name: str = ""
     description: str = ""
     severity: str = "warning"
+    severity_by_task: dict[str, str] = {}
     tasks: tuple[str, ...] = ("classification", "completion", "chat", "preference")
 
     def run(self, ctx: AuditContext) -> Finding:
@@ -77,7 +78,8 @@ class AuditContext:
     cache: dict[str, Any] = field(default_factory=dict)
 
     def severity_of(self, check: Check) -> str:
-        return self.settings.severity.get(check.name, check.severity)
+        default = check.severity_by_task.get(self.task, check.severity)
+        return self.settings.severity.get(check.name, default)
 
     def shared(self, key: str, compute):
         if key not in self.cache:

@@ -63,6 +63,7 @@ pre{white-space:pre-wrap;background:#f6f8fa;padding:.6rem;border-radius:6px;font
 </style></head><body>
 <h1>Data audit: {{ source }}</h1>
 <p class="muted">{{ rows }} rows, task: {{ task }}; {{ summary.flagged_rows }} rows flagged by at least one check.</p>
+{% if summary.sufficiency and not summary.sufficiency.enough %}<p class="verdict fail">{{ summary.sufficiency.message }}</p>{% endif %}
 <p class="verdict {{ 'pass' if summary.passed else 'fail' }}">{{ 'No blocking problems found.' if summary.passed
  else 'Blocking problems: ' ~ (summary.by_severity.error + summary.check_errors) | join(', ') }}</p>
 <table><thead><tr><th>check</th><th>severity</th><th>rows flagged</th><th>what</th></tr></thead><tbody>

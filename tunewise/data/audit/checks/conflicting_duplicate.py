@@ -11,6 +11,8 @@ class ConflictingDuplicate(Check):
     name = "conflicting_duplicate"
     description = "The same or a near-identical input with different labels or outputs."
     severity = "error"
+    # Two labels for one input is a contradiction; two summaries of one dialogue may both be right.
+    severity_by_task = {"completion": "warning", "chat": "warning", "preference": "warning"}
 
     def run(self, ctx):
         by_input = defaultdict(list)
