@@ -169,6 +169,9 @@ class AuditConfig(_Section):
     semantic_threshold: float = Field(
         0.95, gt=0, le=1, description="Embedding cosine similarity at which two inputs are semantic duplicates."
     )
+    conflict_threshold: float = Field(
+        0.85, gt=0, le=1, description="Jaccard (character 3-grams) at which two inputs must share a label."
+    )
     leakage_threshold: float = Field(
         0.85, gt=0, le=1, description="Jaccard (character 3-grams) at which a training input leaks an evaluation input."
     )

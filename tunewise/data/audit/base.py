@@ -100,10 +100,10 @@ class AuditContext:
 
         return self.shared("input_embeddings", lambda: embed(self.inputs(), self.settings.embedding_batch_size))
 
-    def near_duplicate_clusters(self) -> list[list[int]]:
+    def near_duplicate_clusters(self, threshold: float | None = None) -> list[list[int]]:
         from tunewise.data.dedup import near_duplicate_clusters
 
+        threshold = threshold or self.settings.near_duplicate_threshold
         return self.shared(
-            "near_clusters",
-            lambda: near_duplicate_clusters(self.normalized_inputs(), self.settings.near_duplicate_threshold),
+            f"near_clusters@{threshold}", lambda: near_duplicate_clusters(self.normalized_inputs(), threshold)
         )

@@ -74,16 +74,37 @@ pre{white-space:pre-wrap;background:#f6f8fa;padding:.6rem;border-radius:6px;font
 {% for f in findings %}<details id="{{ f.check }}" {{ 'open' if f.rows and f.severity == 'error' else '' }}>
 <summary>{{ f.check }} — {{ f.description }}</summary>
 <p>{{ f.rows | length }} rows flagged{% if f.rows %}: {{ f.rows[:40] | join(', ') }}{% if f.rows|length > 40 %}, …{% endif %}{% endif %}</p>
+{% for title, rows in tables[f.check] %}<h4>{{ title }}</h4><table><thead><tr>{% for key in rows[0] %}<th>{{ key }}</th>{% endfor %}</tr></thead><tbody>
+{% for row in rows %}<tr>{% for value in row.values() %}<td>{{ value }}</td>{% endfor %}</tr>{% endfor %}</tbody></table>{% endfor %}
 <pre>{{ details[f.check] }}</pre></details>{% endfor %}
 </body></html>
 """
+
+
+TABLE_KEYS = ("examples", "suggestions")
+
+
+def _tables(detail: dict) -> list[tuple[str, list[dict]]]:
+    """Example rows as tables: a list of dicts is one table; a list of clusters is one table with a cluster column."""
+    tables = []
+    for key in TABLE_KEYS:
+        items = detail.get(key) or []
+        if items and isinstance(items[0], list):
+            items = [{"cluster": n + 1, **member} for n, cluster in enumerate(items) for member in cluster]
+        if items and isinstance(items[0], dict):
+            tables.append((key, [{k: _cell(v) for k, v in item.items()} for item in items[:60]]))
+    return tables
+
+
+def _cell(value) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def html(result: AuditResult) -> str:
     env = Environment(autoescape=True)
     details = {}
     for finding in result.findings:
-        shown = {k: v for k, v in finding.detail.items() if k != "members"}
+        shown = {k: v for k, v in finding.detail.items() if k not in ("members", *TABLE_KEYS)}
         details[finding.check] = json.dumps(shown, indent=2, ensure_ascii=False, default=str)[:20000]
     return env.from_string(PAGE).render(
         source=result.source,
@@ -93,4 +114,5 @@ def html(result: AuditResult) -> str:
         findings=result.findings,
         headlines={f.check: headline(f) for f in result.findings},
         details=details,
+        tables={f.check: _tables(f.detail) for f in result.findings},
     )

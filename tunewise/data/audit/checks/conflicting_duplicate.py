@@ -20,7 +20,7 @@ class ConflictingDuplicate(Check):
             by_input[text].append(index)
         groups = [g for g in by_input.values() if len(g) > 1]
         if ctx.task == "classification":  # for labels, near-identical inputs must agree too
-            groups += ctx.near_duplicate_clusters()
+            groups += ctx.near_duplicate_clusters(ctx.settings.conflict_threshold)
         conflicts = []
         for group in groups:
             answers = Counter(normalize(ctx.targets()[i]) for i in group)
