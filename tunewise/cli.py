@@ -63,14 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit code 1 when an error-severity check flags rows (so it can gate CI).",
     )
     _data_options(audit)
-    audit.add_argument(
-        "--against",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="EVAL_FILE",
-        help="an evaluation/test file to check for leakage (repeatable)",
-    )
+    _against_option(audit, "an evaluation/test file to check for leakage (repeatable)")
     audit.add_argument("--json", type=Path, help="write the findings as JSON here")
     audit.add_argument("--html", type=Path, help="write a readable HTML report here")
 
@@ -84,14 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _data_options(curate)
     curate.add_argument("--out", type=Path, required=True, help="folder for curated.jsonl, changelog.jsonl, ...")
-    curate.add_argument(
-        "--against",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="EVAL_FILE",
-        help="an evaluation/test file; training rows leaking into it are dropped (repeatable)",
-    )
+    _against_option(curate, "an evaluation/test file; training rows leaking into it are dropped (repeatable)")
 
     split = commands.add_parser(
         "split",
@@ -123,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--force", action="store_true", help="rebuild even if cached")
     prepare.add_argument("--cache-dir", type=Path, dest="prepare_cache_dir", help=argparse.SUPPRESS)
     return parser
+
+
+def _against_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--against", type=Path, action="append", default=[], metavar="EVAL_FILE", help=help_text)
 
 
 def _data_options(parser: argparse.ArgumentParser) -> None:

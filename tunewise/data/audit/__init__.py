@@ -75,26 +75,15 @@ def sufficiency(ctx: AuditContext) -> dict:
 
 
 def _run_one(check, ctx: AuditContext) -> Finding:
+    def without_result(status: str, detail: dict) -> Finding:
+        return Finding(check.name, ctx.severity_of(check), [], detail, check.description, status=status)
+
     if ctx.task not in check.tasks:
-        return Finding(
-            check.name,
-            ctx.severity_of(check),
-            [],
-            {"skipped_reason": f"not for {ctx.task} data"},
-            check.description,
-            status="skipped",
-        )
+        return without_result("skipped", {"skipped_reason": f"not for {ctx.task} data"})
     try:
         finding = check.run(ctx)
     except Exception as exc:  # noqa: BLE001 - one broken check must not stop the audit
-        return Finding(
-            check.name,
-            ctx.severity_of(check),
-            [],
-            {"error": f"{type(exc).__name__}: {exc}"},
-            check.description,
-            status="error",
-        )
+        return without_result("error", {"error": f"{type(exc).__name__}: {exc}"})
     if "skipped_reason" in finding.detail:
         finding.status = "skipped"
     return finding
