@@ -63,6 +63,12 @@ def test_summary_compares_base_and_tuned(classification_runs):
     for name in ("base", "tuned"):
         assert 0.0 <= summary[name]["accuracy"] <= 1.0 and 0.0 <= summary[name]["macro_f1"] <= 1.0
         assert summary[name]["n"] == summary["split"]["test"]
+        low, high = summary[name]["accuracy_ci"]
+        assert low <= summary[name]["accuracy"] <= high
+    comparison = summary["comparison"]
+    assert comparison["metric"] == "accuracy" and comparison["test"] == "mcnemar_exact"
+    assert comparison["gain"] == pytest.approx(summary["tuned"]["accuracy"] - summary["base"]["accuracy"])
+    assert comparison["ci_low"] <= comparison["gain"] <= comparison["ci_high"] and 0 < comparison["p_value"] <= 1
     predictions = [json.loads(line) for line in (run_dir / "evaluate" / "predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == summary["split"]["test"]
     assert {"input", "reference", "base", "tuned"} == set(predictions[0])
@@ -132,7 +138,8 @@ def test_generation_task_reports_rouge_bleu_chrf(tiny_model_dir, tmp_path):
     summary = run(cfg, tmp_path / "run")
     assert summary["task"] == "completion" and summary["split"]["test"] == 6
     for name in ("base", "tuned"):
-        assert {"rougeL", "rouge1", "rouge2", "bleu", "chrf", "exact_match"} <= set(summary[name])
+        assert {"rougeL", "rouge1", "rouge2", "bleu", "chrf", "exact_match", "rougeL_ci"} <= set(summary[name])
+    assert summary["comparison"]["metric"] == "rougeL" and summary["comparison"]["test"] == "paired_bootstrap"
     assert (tmp_path / "run" / "train" / "checkpoint" / "model.safetensors").is_file()
 
 

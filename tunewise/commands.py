@@ -170,6 +170,11 @@ def models(args) -> int:
     return 0
 
 
+def _with_interval(metrics: dict, key: str) -> str:
+    interval = metrics.get(f"{key}_ci")
+    return f"{metrics[key]:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else f"{metrics[key]:.3f}"
+
+
 def print_summary(summary: dict, run_dir: Path) -> None:
     base, tuned = summary.get("base"), summary["tuned"]
     keys = ["accuracy", "macro_f1"] if summary["task"] == "classification" else ["rougeL", "rouge1", "bleu", "chrf"]
@@ -181,11 +186,17 @@ def print_summary(summary: dict, run_dir: Path) -> None:
     if base:
         table.add_column("change", justify="right")
     for key in keys:
-        cells = [f"{tuned[key]:.3f}"]
+        cells = [_with_interval(tuned, key)]
         if base:
-            cells = [f"{base[key]:.3f}", *cells, f"{tuned[key] - base[key]:+.3f}"]
+            cells = [_with_interval(base, key), *cells, f"{tuned[key] - base[key]:+.3f}"]
         table.add_row(key, *cells)
     results.print(table)
+    comparison = summary.get("comparison")
+    if comparison:
+        results.print(
+            f"{comparison['metric']} gain {comparison['gain']:+.3f} (95% CI {comparison['ci_low']:+.3f} to "
+            f"{comparison['ci_high']:+.3f}), {comparison['test']} p = {comparison['p_value']:.2g}"
+        )
     train = summary["train"]
     best = f"{train['best_val_loss']:.4f}" if train["best_val_loss"] is not None else "n/a"
     results.print(

@@ -167,6 +167,10 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
     predictions["tuned"] = _predict(cfg, _load_for_eval(model_path, checkpoint, cfg), renderer, rows, task, splits)
     references = [to_conversation(r, task)[1] for r in rows]
     metrics = {name: _score(task, references, preds) for name, preds in predictions.items() if preds}
+    if predictions["base"]:
+        from tunewise.evaluate.metrics import compare
+
+        metrics["comparison"] = compare(task, references, predictions["base"], predictions["tuned"])
     atomic_write_jsonl(
         out / "predictions.jsonl",
         [

@@ -1,0 +1,53 @@
+"""Uncertainty and paired comparison: bootstrap confidence intervals, McNemar's exact test, paired bootstrap."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+LEVEL = 0.95
+
+
+def _resamples(n: int, rounds: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n, size=(rounds, n))
+
+
+def _interval(values: np.ndarray) -> list[float]:
+    tail = (1 - LEVEL) / 2 * 100
+    return [float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))]
+
+
+def mean_ci(per_row: list[float], rounds: int = 2000, seed: int = 0) -> list[float]:
+    """95 % bootstrap interval of a mean of per-row scores (accuracy, ROUGE-L, exact match)."""
+    values = np.asarray(per_row, dtype=float)
+    return _interval(values[_resamples(len(values), rounds, seed)].mean(axis=1))
+
+
+def metric_ci(
+    score: Callable[[list, list], float], references: list, predictions: list, rounds: int = 500, seed: int = 0
+) -> list[float]:
+    """95 % bootstrap interval of a corpus-level metric (e.g. macro-F1), recomputed on each resample."""
+    refs, preds = np.asarray(references, dtype=object), np.asarray(predictions, dtype=object)
+    samples = [score(list(refs[i]), list(preds[i])) for i in _resamples(len(refs), rounds, seed)]
+    return _interval(np.asarray(samples))
+
+
+def mcnemar(correct_a: list[bool], correct_b: list[bool]) -> dict:
+    """McNemar's exact test: do systems A and B err on the same rows as often as chance would allow?"""
+    from scipy.stats import binomtest
+
+    a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    p_value = binomtest(only_b, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
+    return {"test": "mcnemar_exact", "only_base_right": only_a, "only_tuned_right": only_b, "p_value": float(p_value)}
+
+
+def paired_difference(per_row_a: list[float], per_row_b: list[float], rounds: int = 2000, seed: int = 0) -> dict:
+    """Mean of B - A over the same rows, its 95 % paired-bootstrap interval and a two-sided bootstrap p-value."""
+    diff = np.asarray(per_row_b, float) - np.asarray(per_row_a, float)
+    means = diff[_resamples(len(diff), rounds, seed)].mean(axis=1)
+    centred = means - diff.mean()  # the null distribution: same spread, no effect
+    p_value = float((np.abs(centred) >= abs(diff.mean())).mean())
+    low, high = _interval(means)
+    return {"gain": float(diff.mean()), "ci_low": low, "ci_high": high, "p_value": max(p_value, 1 / rounds)}
