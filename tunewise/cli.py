@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from tunewise.errors import TunewiseError
 
 EXIT_OK, EXIT_INTERNAL = 0, 3
@@ -140,6 +142,13 @@ def main(argv: list[str] | None = None) -> int:
         from tunewise import commands
 
         return getattr(commands, args.command)(args) or EXIT_OK
+    except ValidationError as exc:  # a value set from the command line that the config model rejects
+        if args.debug:
+            raise
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"]) or "value"
+            print(f"error: {key}: {error['msg']}", file=sys.stderr)
+        return TunewiseError.exit_code
     except TunewiseError as exc:
         if args.debug:
             raise

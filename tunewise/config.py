@@ -191,7 +191,6 @@ class AuditConfig(_Section):
 class CurateConfig(_Section):
     """The curation plan applied by `tunewise curate`; every step can be switched off."""
 
-    drop_empty: StrictBool = Field(True, description="Drop empty and malformed rows (they are kept in the changelog).")
     drop_leaked: StrictBool = Field(True, description="Drop rows that leak into an --against evaluation file.")
     drop_exact_duplicates: StrictBool = Field(True, description="Keep one row of each exact-duplicate group.")
     dedupe_near: StrictBool = Field(True, description="Keep one row per near-duplicate cluster.")

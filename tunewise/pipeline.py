@@ -73,11 +73,11 @@ def split_stage(
     held_out = load_data(cfg.data.model_copy(update={"max_rows": None}), test_path, task=task) if test_path else None
     leaked: list[dict] = []
     if held_out:
-        records, leaked = without_test_inputs(records, held_out.records, task)
+        records, leaked = without_test_inputs(records, held_out.records, task, cfg.audit.leakage_threshold)
         if leaked:
             console.print(
-                f"[yellow]warning[/] {len(leaked)} rows of {data_path} have the same input as a row of "
-                f"{test_path}; they are left out of training (listed in split/manifest.json)"
+                f"[yellow]warning[/] {len(leaked)} rows of {data_path} have the same or a near-identical input as "
+                f"a row of {test_path}; they are left out of training (listed in split/manifest.json)"
             )
     if not cfg.split.allow_small_holdout:
         check_fractions(cfg.split.validation, cfg.split.test, held_out is not None, override_hint)

@@ -63,3 +63,26 @@ def test_cap_per_class(tmp_path):
     assert main(["curate", str(data), "--config", str(config), "--out", str(tmp_path / "out")]) == 0
     curated = read(tmp_path / "out" / "curated.jsonl")
     assert len(curated) == 15
+
+
+def test_conflict_majority_compares_normalised_answers_of_rows_still_present(tmp_path):
+    rows = [
+        {"prompt": "say hi", "completion": "Hello there."},
+        {"prompt": "say hi", "completion": "hello there"},
+        {"prompt": "say hi", "completion": "Goodbye now"},
+    ]
+    data = write_jsonl(tmp_path / "raw.jsonl", rows)
+    config = tmp_path / "tunewise.yaml"
+    config.write_text("audit:\n  checks: [exact_duplicate, conflicting_duplicate]\n")
+    assert main(["curate", str(data), "--config", str(config), "--out", str(tmp_path / "out")]) == 0
+    assert [r["completion"] for r in read(tmp_path / "out" / "curated.jsonl")] == ["Hello there."]
+    reasons = {c["row"]: c["reason"] for c in read(tmp_path / "out" / "changelog.jsonl")}
+    assert reasons == {1: "exact_duplicate", 2: "conflicting_duplicate"}
+
+
+def test_audit_checks_the_whole_eval_file_even_with_max_rows(tmp_path):
+    train = write_jsonl(tmp_path / "train.jsonl", classification_rows()[:4])
+    test = write_jsonl(tmp_path / "test.jsonl", classification_rows()[10:20] + classification_rows()[:1])
+    config = tmp_path / "tunewise.yaml"
+    config.write_text("data:\n  max_rows: 4\naudit:\n  checks: [leakage]\n")
+    assert main(["audit", str(train), "--config", str(config), "--against", str(test)]) == 1

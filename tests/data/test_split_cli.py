@@ -51,3 +51,22 @@ def test_audit_warns_when_the_dataset_is_too_small(tmp_path, capsys):
     )
     summary = json.loads((tmp_path / "a.json").read_text())["summary"]
     assert summary["sufficiency"]["enough"] is False and summary["sufficiency"]["recommended_rows"] == 200
+
+
+def test_out_of_range_fractions_are_usage_errors(tmp_path, capsys):
+    data = write_jsonl(tmp_path / "d.jsonl", classification_rows(4))
+    assert main(["split", str(data), "--out", str(tmp_path / "s"), "--validation", "1.5"]) == 2
+    assert "validation" in capsys.readouterr().err
+    assert main(["split", str(data), "--out", str(tmp_path / "s"), "--seed", "-1"]) == 2
+
+
+def test_near_identical_test_inputs_are_kept_out_of_training(tmp_path):
+    from tunewise.data.split import without_test_inputs
+
+    records = [
+        {"text": "my card was swallowed by the atm machine today", "label": "a"},
+        {"text": "what is the exchange rate", "label": "b"},
+    ]
+    test = [{"text": "my card was swalowed by the atm machine today", "label": "a"}]
+    kept, dropped = without_test_inputs(records, test, "classification")
+    assert [r["label"] for r in kept] == ["b"] and [r["label"] for r in dropped] == ["a"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tunewise._io import atomic_write_json, atomic_write_jsonl, sha256_file
 from tunewise.data.audit import AuditContext, AuditResult
+from tunewise.data.audit.checks.duplicates import answer_key
 
 
 def curate(result: AuditResult, ctx: AuditContext, plan, columns: dict[str, str], seed: int, out: Path) -> dict:
@@ -33,33 +34,28 @@ def curate(result: AuditResult, ctx: AuditContext, plan, columns: dict[str, str]
                 }
             )
 
-    if plan.drop_empty:
-        for problem in ctx.problems:
-            reason = "empty" if problem.reason == "empty" else "malformed"
-            changes.append(
-                {
-                    "row": problem.row,
-                    "action": "drop",
-                    "reason": reason,
-                    "detail": str(problem),
-                    "original": problem.raw,
-                }
-            )
+    for problem in ctx.problems:  # rows that never became records cannot be kept: they are logged as dropped
+        reason = "empty" if problem.reason == "empty" else "malformed"
+        changes.append(
+            {"row": problem.row, "action": "drop", "reason": reason, "detail": str(problem), "original": problem.raw}
+        )
     if plan.drop_leaked and "leakage" in findings:
         drop([index_of_row[r] for r in findings["leakage"].rows], "leakage")
-    if plan.drop_exact_duplicates and "exact_duplicate" in findings:
-        for members in findings["exact_duplicate"].detail.get("members", []):
-            drop([index_of_row[r] for r in members[1:]], "exact_duplicate", {"kept_row": members[0]})
     if plan.conflicts != "keep" and "conflicting_duplicate" in findings:
         for members in findings["conflicting_duplicate"].detail.get("members", []):
-            drop(_conflict_losers([index_of_row[r] for r in members], ctx, plan.conflicts), "conflicting_duplicate")
+            alive = [index_of_row[r] for r in members if index_of_row[r] not in removed]
+            drop(_conflict_losers(alive, ctx, plan.conflicts), "conflicting_duplicate")
+    if plan.drop_exact_duplicates and "exact_duplicate" in findings:
+        for members in findings["exact_duplicate"].detail.get("members", []):
+            alive = [index_of_row[r] for r in members if index_of_row[r] not in removed]
+            drop(alive[1:], "exact_duplicate", {"kept_row": ctx.row_ids[alive[0]]} if alive else None)
     for check, wanted in (("near_duplicate", plan.dedupe_near), ("semantic_duplicate", plan.dedupe_semantic)):
         if wanted and check in findings:
             for members in findings[check].detail.get("members", []):
                 alive = [index_of_row[r] for r in members if index_of_row[r] not in removed]
                 drop(alive[1:], check, {"kept_row": ctx.row_ids[alive[0]]} if alive else None)
     queue = _label_issues(
-        findings.get("label_issue"), ctx, plan.label_issues, index_of_row, removed, records, changes, drop
+        findings.get("label_issue"), ctx, plan.label_issues, index_of_row, removed, records, changes, drop, columns
     )
     if ctx.task == "classification":
         _rebalance(records, removed, plan, seed, ctx, changes, drop)
@@ -87,16 +83,16 @@ def _original(record: dict, columns: dict[str, str]) -> dict:
 
 
 def _conflict_losers(members: list[int], ctx, mode: str) -> list[int]:
-    if mode == "drop":
+    if mode == "drop" or not members:
         return members
-    answers = Counter(ctx.targets()[i] for i in members)
-    (top, top_count), *rest = answers.most_common()
+    answer = {i: answer_key(ctx, i) for i in members}
+    (top, top_count), *rest = Counter(answer.values()).most_common()
     if rest and rest[0][1] == top_count:  # no majority: nothing to trust
         return members
-    return [i for i in members if ctx.targets()[i] != top]
+    return [i for i in members if answer[i] != top]
 
 
-def _label_issues(finding, ctx, mode, index_of_row, removed, records, changes, drop) -> list[dict]:
+def _label_issues(finding, ctx, mode, index_of_row, removed, records, changes, drop, columns) -> list[dict]:
     if finding is None or ctx.task != "classification":
         return []
     labels = sorted({r["label"] for r in ctx.records})
@@ -123,7 +119,7 @@ def _label_issues(finding, ctx, mode, index_of_row, removed, records, changes, d
                     "action": "relabel",
                     "reason": "label_issue",
                     "detail": {"from": records[index]["label"], "to": item["suggested_label"]},
-                    "original": _original(ctx.records[index], {}),
+                    "original": _original(ctx.records[index], columns),
                 }
             )
             records[index] = {**records[index], "label": item["suggested_label"]}

@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from tunewise.data.formats import input_text
+from tunewise.data.formats import input_text, normalize
 
 FILLERS = ["please", "hi,", "hello", "thanks", "asap", "quick question:", "urgent:"]
 
@@ -81,7 +81,9 @@ def _flip_labels(rows, count: int, rng) -> None:
     # Starved classes are not flip targets, so a starved class stays as small as the truth says.
     labels = sorted({r["label"] for r, kind in rows if kind != "starved"})
     words = {label: set(re.split(r"[_\W]+", label.lower())) - {""} for label in labels}
-    candidates = [i for i, (_, kind) in enumerate(rows) if kind == "clean"]
+    if len(labels) < 2:
+        return  # nothing to flip to
+    candidates = [i for i, (_, kind) in enumerate(rows) if kind == "clean" and rows[i][0]["label"] in labels]
     for index in rng.sample(candidates, min(count, len(candidates))):
         row = rows[index][0]
         similar = [other for other in labels if other != row["label"] and words[other] & words[row["label"]]]
@@ -91,7 +93,7 @@ def _flip_labels(rows, count: int, rng) -> None:
 
 def _restyled_copy(record: dict, task: str, rng) -> dict:
     row = copy.deepcopy(record)
-    _set_input(row, task, _restyle(input_text(row, task), rng))
+    _set_input(row, task, _restyle(_input_to_edit(row, task), rng))
     return row
 
 
@@ -107,7 +109,16 @@ def _restyle(text: str, rng) -> str:
 
 def _near_copy(record: dict, task: str, rng) -> dict:
     row = copy.deepcopy(record)
-    text = input_text(row, task)
+    original = _input_to_edit(row, task)
+    for _ in range(10):  # an edit that normalises away (e.g. swapping two equal letters) is not a near duplicate
+        text = _edited(original, rng)
+        if normalize(text) != normalize(original):
+            break
+    _set_input(row, task, text)
+    return row
+
+
+def _edited(text: str, rng) -> str:
     words = text.split()
     edit = rng.randrange(4)
     if edit == 0 and len(text) > 4:  # a typo: swap two neighbouring letters
@@ -120,8 +131,7 @@ def _near_copy(record: dict, task: str, rng) -> dict:
         text = " ".join(words)
     else:
         text = f"{text} {rng.choice(FILLERS)}"
-    _set_input(row, task, text)
-    return row
+    return text
 
 
 def _emptied(record: dict, task: str, rng) -> dict:
@@ -130,10 +140,19 @@ def _emptied(record: dict, task: str, rng) -> dict:
     return row
 
 
+def _input_to_edit(row: dict, task: str) -> str:
+    """The text the faults change: the input, or for chat the last user message only."""
+    if task == "chat":
+        return next((m["content"] for m in reversed(row["messages"][:-1]) if m["role"] == "user"), "")
+    return input_text(row, task)
+
+
 def _set_input(row: dict, task: str, text: str) -> None:
     if task == "classification":
         row["text"] = text
     elif task == "chat":
-        row["messages"][-2]["content"] = text
+        users = [m for m in row["messages"][:-1] if m["role"] == "user"]
+        if users:
+            users[-1]["content"] = text
     else:
         row["prompt"] = text

@@ -31,8 +31,8 @@ def target_text(record: dict, task: str) -> str:
 def normalize(text: str) -> str:
     """Case-, whitespace-, punctuation- and unicode-insensitive form of a text, for duplicate detection."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    text = re.sub(r"[^\w\s]", " ", text)
-    return " ".join(text.split())
+    words = " ".join(re.sub(r"[^\w\s]", " ", text).split())
+    return words or " ".join(text.split())  # all punctuation or emoji: keep it rather than map it to ""
 
 
 def _with_instruction(text: str, instruction: str | None) -> str:

@@ -182,10 +182,14 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
             yield start, _RowError(None, f"malformed CSV ({exc})")
             return  # the reader cannot resynchronise after a broken quote
         if None in row:
-            yield start, _RowError(None, f"{len(header) + len(row[None])} fields, header has {len(header)}")
+            problem = f"{len(header) + len(row[None])} fields, header has {len(header)}"
+            yield (
+                start,
+                _RowError(None, problem, {**{k: v for k, v in row.items() if k is not None}, "_extra": row[None]}),
+            )
         elif any(value is None for value in row.values()):
             missing = [key for key, value in row.items() if value is None]
-            yield start, _RowError(missing[0], "missing (row has fewer fields than the header)")
+            yield start, _RowError(missing[0], "missing (row has fewer fields than the header)", row)
         else:
             yield start, row
 

@@ -94,10 +94,18 @@ def _allocate(n: int, validation: float, test: float) -> tuple[int, int]:
     return n_test, n_val
 
 
-def without_test_inputs(records: list[dict], test_records: list[dict], task: str) -> tuple[list[dict], list[dict]]:
-    """Split ``records`` into (kept, dropped): dropped rows share a normalised input with a fixed test file."""
-    seen = {normalize(input_text(r, task)) for r in test_records}
+def without_test_inputs(
+    records: list[dict], test_records: list[dict], task: str, threshold: float = 0.85
+) -> tuple[list[dict], list[dict]]:
+    """Split ``records`` into (kept, dropped): dropped rows have the same or a near-identical input (Jaccard of
+    character 3-grams ≥ threshold) as a row of a fixed test file."""
+    from tunewise.data.dedup import near_matches
+
+    texts = [normalize(input_text(r, task)) for r in records]
+    test_texts = [normalize(input_text(r, task)) for r in test_records]
+    seen = set(test_texts)
+    near = near_matches(texts, test_texts, threshold)
     kept, dropped = [], []
-    for record in records:
-        (dropped if normalize(input_text(record, task)) in seen else kept).append(record)
+    for index, record in enumerate(records):
+        (dropped if texts[index] in seen or index in near else kept).append(record)
     return kept, dropped

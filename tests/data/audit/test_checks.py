@@ -190,3 +190,19 @@ def test_conflicting_outputs_are_only_a_warning_for_generation_data():
     ctx = AuditContext(records=records, task="completion", row_ids=[0, 1], settings=AuditConfig())
     finding = run("conflicting_duplicate", ctx)
     assert finding.rows == [0, 1] and finding.severity == "warning"
+
+
+def test_emoji_only_inputs_are_not_all_the_same_input():
+    ctx = context([("😀", "pos"), ("😡", "neg"), ("😀", "pos")])
+    assert run("conflicting_duplicate", ctx).rows == []
+    assert run("exact_duplicate", ctx).rows == [0, 2]
+
+
+def test_labels_differing_in_case_conflict_and_preference_pairs_key_on_both_answers():
+    assert run("conflicting_duplicate", context([("refund please", "Refund"), ("refund please", "refund")])).rows == [
+        0,
+        1,
+    ]
+    records = [{"prompt": "p", "chosen": "good", "rejected": f"bad {i}", "meta": {}} for i in range(3)]
+    ctx = AuditContext(records=records, task="preference", row_ids=[0, 1, 2], settings=AuditConfig())
+    assert run("exact_duplicate", ctx).rows == []

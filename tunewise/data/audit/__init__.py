@@ -97,7 +97,8 @@ def audit_file(cfg, data_path, against=(), model_path: str | None = None) -> tup
 
     data_cfg = cfg.data.model_copy(update={"skip_invalid": True})
     loaded = load_data(data_cfg, Path(data_path))
-    against_records = {str(p): load_data(data_cfg, Path(p), task=loaded.task).records for p in against}
+    whole = data_cfg.model_copy(update={"max_rows": None})  # max_rows limits the data, never the eval files
+    against_records = {str(p): load_data(whole, Path(p), task=loaded.task).records for p in against}
     total = len(loaded.records) + len(loaded.problems)
     ctx = AuditContext(
         records=loaded.records,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from jinja2 import Environment
+from rich.markup import escape
 from rich.table import Table
 
 from tunewise.data.audit import AuditResult
@@ -35,7 +36,7 @@ def headline(finding) -> str:
 
 
 def table(result: AuditResult) -> Table:
-    view = Table(title=f"audit of {result.source}: {result.rows} rows ({result.task})")
+    view = Table(title=escape(f"audit of {result.source}: {result.rows} rows ({result.task})"))
     for column in ("check", "severity", "rows flagged", "what"):
         view.add_column(column, no_wrap=column != "what")
     for finding in result.findings:
@@ -44,7 +45,10 @@ def table(result: AuditResult) -> Table:
             severity = finding.status
         style = STYLE.get(severity, "dim" if finding.status != "ok" else "")
         view.add_row(
-            finding.check, f"[{style}]{severity}[/]" if style else severity, str(len(finding.rows)), headline(finding)
+            finding.check,
+            f"[{style}]{severity}[/]" if style else severity,
+            str(len(finding.rows)),
+            escape(headline(finding)),
         )
     return view
 

@@ -3,7 +3,7 @@
 from collections import Counter, defaultdict
 
 from tunewise.data.audit.base import Check, register_check
-from tunewise.data.formats import normalize
+from tunewise.data.audit.checks.duplicates import answer_key
 
 
 @register_check
@@ -23,7 +23,7 @@ class ConflictingDuplicate(Check):
             groups += ctx.near_duplicate_clusters(ctx.settings.conflict_threshold)
         conflicts = []
         for group in groups:
-            answers = Counter(normalize(ctx.targets()[i]) for i in group)
+            answers = Counter(answer_key(ctx, i) for i in group)
             if len(answers) > 1:
                 conflicts.append(group)
         conflicts = _merge(conflicts)

@@ -6,10 +6,20 @@ from tunewise.data.audit.base import Check, register_check
 from tunewise.data.formats import normalize
 
 
+def answer_key(ctx, index: int) -> str:
+    """What must agree between duplicates: the exact label, or the normalised output (chosen and rejected)."""
+    record = ctx.records[index]
+    if ctx.task == "classification":
+        return record["label"]
+    if ctx.task == "preference":
+        return f"{normalize(record['chosen'])}\x00{normalize(record['rejected'])}"
+    return normalize(ctx.targets()[index])
+
+
 def exact_groups(ctx) -> list[list[int]]:
     groups = defaultdict(list)
-    for index, (text, target) in enumerate(zip(ctx.normalized_inputs(), ctx.targets(), strict=True)):
-        groups[(text, normalize(target))].append(index)
+    for index, text in enumerate(ctx.normalized_inputs()):
+        groups[(text, answer_key(ctx, index))].append(index)
     return [members for members in groups.values() if len(members) > 1]
 
 
