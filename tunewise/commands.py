@@ -109,7 +109,10 @@ def curate(args) -> int:
     )
     if cfg.curate.upsample_to:
         console.print("[yellow]warning[/] upsampled rows are copies: they rebalance the loss but add no information")
-    return 0
+    crashed = [f.check for f in result.findings if f.status == "error"]
+    if crashed:
+        results.print(f"[red]warning[/] checks crashed, so their curation steps did not run: {', '.join(crashed)}")
+    return 1 if crashed else 0
 
 
 def split(args) -> int:

@@ -86,3 +86,17 @@ def test_audit_checks_the_whole_eval_file_even_with_max_rows(tmp_path):
     config = tmp_path / "tunewise.yaml"
     config.write_text("data:\n  max_rows: 4\naudit:\n  checks: [leakage]\n")
     assert main(["audit", str(train), "--config", str(config), "--against", str(test)]) == 1
+
+
+def test_curate_exits_1_when_a_check_crashed(tmp_path, monkeypatch):
+    from tunewise.data.audit import REGISTRY
+
+    def boom(self, ctx):
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(REGISTRY["leakage"], "run", boom)
+    data = write_jsonl(tmp_path / "raw.jsonl", classification_rows())
+    config = tmp_path / "tunewise.yaml"
+    config.write_text("audit:\n  checks: [leakage, exact_duplicate]\n")
+    assert main(["curate", str(data), "--config", str(config), "--out", str(tmp_path / "out")]) == 1
+    assert (tmp_path / "out" / "curated.jsonl").is_file()
