@@ -8,7 +8,18 @@ import pytest
 
 from tunewise.cli import build_parser, main
 
-COMMANDS = [[], ["init"], ["run"], ["demo"], ["audit"], ["curate"], ["split"], ["models"], ["models", "prepare"]]
+COMMANDS = [
+    [],
+    ["init"],
+    ["run"],
+    ["demo"],
+    ["audit"],
+    ["curate"],
+    ["split"],
+    ["inject"],
+    ["models"],
+    ["models", "prepare"],
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "tunewise")

@@ -95,6 +95,27 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--semantic", action="store_true", help="also keep paraphrase clusters together (embeddings)")
     split.add_argument("--force", action="store_true", help="accept validation < 15%% or test < 10%%")
 
+    inject = commands.add_parser(
+        "inject",
+        help="inject known faults into a clean data file (what-if studies, measuring the audit)",
+        description="Write a copy of DATA with realistic faults injected at the given rates (fractions of the "
+        "clean row count), plus OUT.truth.json listing the 0-based rows of each fault. DATA is not modified.",
+    )
+    _data_options(inject)
+    inject.add_argument("--out", type=Path, required=True, help="the faulty JSONL file to write")
+    inject.add_argument("--test", type=Path, help="an evaluation file to leak rows from")
+    inject.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    for name, default in (
+        ("exact-duplicate", 0.05),
+        ("near-duplicate", 0.05),
+        ("label-noise", 0.05),
+        ("empty", 0.01),
+        ("leakage", 0.02),
+    ):
+        inject.add_argument(f"--{name}", type=float, default=default, metavar="RATE", help=f"(default {default})")
+    inject.add_argument("--starve-classes", type=int, default=0, help="classes cut down to --starve-to rows")
+    inject.add_argument("--starve-to", type=int, default=3, help="(default 3)")
+
     models = commands.add_parser(
         "models",
         help="list base models; `models prepare NAME` caches one",

@@ -139,6 +139,34 @@ def split(args) -> int:
     return 0
 
 
+def inject(args) -> int:
+    from tunewise._io import atomic_write_json, atomic_write_jsonl
+    from tunewise.data.curate import as_file_row
+    from tunewise.data.faults import FaultRates
+    from tunewise.data.faults import inject as inject_faults
+    from tunewise.data.load import load_data
+
+    cfg = data_config(args)
+    loaded = load_data(cfg.data, args.data)
+    test = load_data(cfg.data, args.test, task=loaded.task).records if args.test else None
+    rates = FaultRates(
+        exact_duplicate=args.exact_duplicate,
+        near_duplicate=args.near_duplicate,
+        label_noise=args.label_noise,
+        empty=args.empty,
+        leakage=args.leakage,
+        starve_classes=args.starve_classes,
+        starve_to=args.starve_to,
+    )
+    rows, truth = inject_faults(loaded.records, loaded.task, rates, seed=args.seed, test_records=test)
+    atomic_write_jsonl(args.out, [as_file_row(r, cfg.data.columns) for r in rows])
+    truth_path = args.out.with_name(args.out.name + ".truth.json")
+    atomic_write_json(truth_path, {"rates": rates.__dict__, "seed": args.seed, "rows": len(rows), "faults": truth})
+    counts = ", ".join(f"{kind} {len(found)}" for kind, found in sorted(truth.items()))
+    results.print(f"wrote {args.out} ({len(rows)} rows from {len(loaded.records)}: {counts}) and {truth_path}")
+    return 0
+
+
 def _tokenizer_model(cfg) -> str | None:
     """The base model folder for the length check, or None (the check is then skipped, with the reason)."""
     if cfg.audit.checks is not None and "length" not in cfg.audit.checks:

@@ -47,3 +47,35 @@ def test_generation_data_gets_input_faults():
     clean = [{"prompt": f"dialogue number {i} about topic {i * 7}", "completion": f"summary {i}"} for i in range(50)]
     rows, truth = inject(clean, "completion", FaultRates(), seed=1)
     assert "label_noise" not in truth and len(truth["near_duplicate"]) == 2
+
+
+def test_inject_command_writes_faulty_rows_with_the_original_columns_and_the_truth(tmp_path):
+    import json
+
+    from tests.conftest import write_jsonl
+    from tunewise.cli import main
+
+    rows = [{"query": r["text"], "intent": r["label"]} for r in classification_rows()]
+    data = write_jsonl(tmp_path / "clean.jsonl", rows)
+    out = tmp_path / "raw.jsonl"
+    code = main(
+        [
+            "inject",
+            str(data),
+            "--column",
+            "text=query",
+            "--column",
+            "label=intent",
+            "--out",
+            str(out),
+            "--exact-duplicate",
+            "0.1",
+            "--seed",
+            "2",
+        ]
+    )
+    assert code == 0
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    truth = json.loads((tmp_path / "raw.jsonl.truth.json").read_text())
+    assert truth["rows"] == len(written) and set(written[0]) == {"query", "intent"}
+    assert len(truth["faults"]["exact_duplicate"]) == 5

@@ -30,7 +30,7 @@ def curate(result: AuditResult, ctx: AuditContext, plan, columns: dict[str, str]
                     "action": "drop",
                     "reason": reason,
                     "detail": detail,
-                    "original": _original(ctx.records[i], columns),
+                    "original": as_file_row(ctx.records[i], columns),
                 }
             )
 
@@ -61,7 +61,7 @@ def curate(result: AuditResult, ctx: AuditContext, plan, columns: dict[str, str]
         _rebalance(records, removed, plan, seed, ctx, changes, drop)
     kept = [records[i] for i in range(len(records)) if i not in removed] + _upsampled(records, removed, plan, seed)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_jsonl(out / "curated.jsonl", [_original(r, columns) for r in kept])
+    atomic_write_jsonl(out / "curated.jsonl", [as_file_row(r, columns) for r in kept])
     atomic_write_jsonl(out / "changelog.jsonl", sorted(changes, key=lambda c: c["row"]))
     atomic_write_jsonl(out / "relabel_queue.jsonl", queue)
     manifest = {
@@ -76,7 +76,7 @@ def curate(result: AuditResult, ctx: AuditContext, plan, columns: dict[str, str]
     return manifest
 
 
-def _original(record: dict, columns: dict[str, str]) -> dict:
+def as_file_row(record: dict, columns: dict[str, str]) -> dict:
     """A record with the file's own column names, so the same config reads the curated file."""
     row = {columns.get(k, k): v for k, v in record.items() if k != "meta"}
     return {**row, **record.get("meta", {})}
@@ -119,7 +119,7 @@ def _label_issues(finding, ctx, mode, index_of_row, removed, records, changes, d
                     "action": "relabel",
                     "reason": "label_issue",
                     "detail": {"from": records[index]["label"], "to": item["suggested_label"]},
-                    "original": _original(ctx.records[index], columns),
+                    "original": as_file_row(ctx.records[index], columns),
                 }
             )
             records[index] = {**records[index], "label": item["suggested_label"]}
