@@ -82,15 +82,17 @@ def split_stage(
     if not cfg.split.allow_small_holdout:
         check_fractions(cfg.split.validation, cfg.split.test, held_out is not None, override_hint)
     fractions = (cfg.split.validation, 0.0 if held_out else cfg.split.test)
-    indices = split_indices(records, task, *fractions, seed=cfg.seed, groups=_groups(cfg, records, task))
+    groups = _groups(cfg, records, task)
+    indices = split_indices(records, task, *fractions, seed=cfg.seed, groups=groups)
     splits = {name: [records[i] for i in rows] for name, rows in indices.items()}
     if held_out:
         splits["test"] = held_out.records
     for name, rows in splits.items():
         if not rows:
             raise TunewiseError(
-                f"{data_path}: the {name} split is empty ({len(records)} rows are too few to split "
-                f"with split.validation={cfg.split.validation}, split.test={cfg.split.test})"
+                f"{data_path}: the {name} split is empty: {len(records)} rows in {len(set(groups))} groups of "
+                f"duplicates/near duplicates (per label) are too few to split with split.validation="
+                f"{cfg.split.validation}, split.test={cfg.split.test}"
             )
         atomic_write_jsonl(out / f"{name}.jsonl", rows)
     sources = [loaded] + ([held_out] if held_out else [])
