@@ -73,8 +73,10 @@ def test_near_identical_test_inputs_are_kept_out_of_training(tmp_path):
 
 
 def test_an_empty_split_from_near_duplicate_grouping_says_so(tmp_path, capsys):
-    rows = [{"text": f"please tell me about the {w} account balance today", "label": "balance"}
-            for w in ("savings", "current", "joint", "business", "student", "travel", "euro", "gold")]
+    rows = [
+        {"text": f"please tell me about the {w} account balance today", "label": "balance"}
+        for w in ("savings", "current", "joint", "business", "student", "travel", "euro", "gold")
+    ]
     data = write_jsonl(tmp_path / "d.jsonl", rows)
     assert main(["split", str(data), "--out", str(tmp_path / "s")]) == 2
     assert "8 rows in 1 groups of duplicates/near duplicates" in " ".join(capsys.readouterr().err.split())
