@@ -144,11 +144,11 @@ def inject(args) -> int:
     from tunewise.data.curate import as_file_row
     from tunewise.data.faults import FaultRates
     from tunewise.data.faults import inject as inject_faults
-    from tunewise.data.load import load_data
+    from tunewise.data.load import load_data, load_eval_data
 
     cfg = data_config(args)
     loaded = load_data(cfg.data, args.data)
-    test = load_data(cfg.data, args.test, task=loaded.task).records if args.test else None
+    test = load_eval_data(cfg.data, args.test, loaded.task).records if args.test else None
     rates = FaultRates(
         exact_duplicate=args.exact_duplicate,
         near_duplicate=args.near_duplicate,

@@ -21,7 +21,7 @@ from tunewise._io import atomic_write_json, atomic_write_jsonl, atomic_write_tex
 from tunewise._progress import console
 from tunewise.config import TunewiseConfig
 from tunewise.data.formats import input_text, to_conversation
-from tunewise.data.load import load_data
+from tunewise.data.load import load_data, load_eval_data
 from tunewise.data.split import check_fractions, duplicate_groups, split_indices, without_test_inputs
 from tunewise.errors import TunewiseError
 
@@ -70,7 +70,7 @@ def split_stage(
     loaded = load_data(cfg.data, data_path)
     records, task = loaded.records, loaded.task
     test_path = cfg.resolve_path(cfg.data.test_path)
-    held_out = load_data(cfg.data.model_copy(update={"max_rows": None}), test_path, task=task) if test_path else None
+    held_out = load_eval_data(cfg.data, test_path, task) if test_path else None
     leaked: list[dict] = []
     if held_out:
         records, leaked = without_test_inputs(records, held_out.records, task, cfg.audit.leakage_threshold)

@@ -79,3 +79,43 @@ def test_inject_command_writes_faulty_rows_with_the_original_columns_and_the_tru
     truth = json.loads((tmp_path / "raw.jsonl.truth.json").read_text())
     assert truth["rows"] == len(written) and set(written[0]) == {"query", "intent"}
     assert len(truth["faults"]["exact_duplicate"]) == 5
+
+
+def test_inject_leaks_from_the_whole_test_file_even_with_max_rows(tmp_path):
+    import json
+
+    from tests.conftest import write_jsonl
+    from tunewise.cli import main
+
+    data = write_jsonl(tmp_path / "clean.jsonl", classification_rows())
+    test = write_jsonl(tmp_path / "test.jsonl", [{"text": f"held out {i}", "label": "change_pin"} for i in range(20)])
+    config = tmp_path / "tunewise.yaml"
+    config.write_text("data:\n  max_rows: 10\n")
+    out = tmp_path / "raw.jsonl"
+    assert (
+        main(
+            [
+                "inject",
+                str(data),
+                "--config",
+                str(config),
+                "--test",
+                str(test),
+                "--out",
+                str(out),
+                "--leakage",
+                "1.5",
+                "--exact-duplicate",
+                "0",
+                "--near-duplicate",
+                "0",
+                "--label-noise",
+                "0",
+                "--empty",
+                "0",
+            ]
+        )
+        == 0
+    )
+    truth = json.loads((tmp_path / "raw.jsonl.truth.json").read_text())
+    assert len(truth["faults"]["leakage"]) == 15

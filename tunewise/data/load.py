@@ -79,6 +79,11 @@ def load_data(data_cfg, path: Path, task: str | None = None) -> Loaded:
     )
 
 
+def load_eval_data(data_cfg, path: Path, task: str) -> Loaded:
+    """Load an evaluation/test file with the same mapping; ``max_rows`` limits the data, never an eval file."""
+    return load_data(data_cfg.model_copy(update={"max_rows": None}), path, task=task)
+
+
 def load_records(
     source: Any,
     task: str = "auto",

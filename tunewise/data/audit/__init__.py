@@ -93,12 +93,11 @@ def audit_file(cfg, data_path, against=(), model_path: str | None = None) -> tup
     """Load ``data_path`` leniently (bad rows become findings, not errors) and audit it."""
     from pathlib import Path
 
-    from tunewise.data.load import load_data
+    from tunewise.data.load import load_data, load_eval_data
 
     data_cfg = cfg.data.model_copy(update={"skip_invalid": True})
     loaded = load_data(data_cfg, Path(data_path))
-    whole = data_cfg.model_copy(update={"max_rows": None})  # max_rows limits the data, never the eval files
-    against_records = {str(p): load_data(whole, Path(p), task=loaded.task).records for p in against}
+    against_records = {str(p): load_eval_data(data_cfg, Path(p), loaded.task).records for p in against}
     total = len(loaded.records) + len(loaded.problems)
     ctx = AuditContext(
         records=loaded.records,
