@@ -117,7 +117,7 @@ def split_stage(
 
 def _groups(cfg, records: list[dict], task: str) -> list[str]:
     """Group keys so that duplicates, near duplicates (and optionally paraphrases) share a split."""
-    from tunewise.data.dedup import near_duplicate_clusters
+    from tunewise.data.dedup import clusters_from_pairs, near_duplicate_clusters
     from tunewise.data.formats import normalize
 
     clusters: list[list[int]] = []
@@ -125,12 +125,11 @@ def _groups(cfg, records: list[dict], task: str) -> list[str]:
     if cfg.split.group_near_duplicates:
         clusters += near_duplicate_clusters(texts, cfg.audit.near_duplicate_threshold)
     if cfg.split.group_semantic_duplicates:
-        from tunewise.data.audit.checks.semantic_duplicate import clusters_from_pairs, similar_pairs
-        from tunewise.data.embed import embed
+        from tunewise.data.embed import embed, similar_pairs
 
         pairs = similar_pairs(embed([input_text(r, task) for r in records]), cfg.audit.semantic_threshold)
         clusters += clusters_from_pairs(len(records), pairs)
-    return duplicate_groups(records, task, clusters)
+    return duplicate_groups(texts, clusters)
 
 
 def train_stage(cfg, model_path, renderer, splits, task, out: Path):

@@ -14,6 +14,39 @@ NUM_PERM = 128
 SHINGLE = 3
 
 
+class UnionFind:
+    """Disjoint sets over hashable items; ``union(a, b)`` keeps ``a``'s root as the root of the merged set."""
+
+    def __init__(self, items=()):
+        self.parent = {item: item for item in items}
+
+    def find(self, item):
+        parent = self.parent
+        parent.setdefault(item, item)
+        while parent[item] != item:
+            parent[item] = parent[parent[item]]
+            item = parent[item]
+        return item
+
+    def union(self, a, b) -> None:
+        self.parent[self.find(b)] = self.find(a)
+
+    def groups(self) -> list[list]:
+        """Every set, its items in insertion order."""
+        found: dict = defaultdict(list)
+        for item in self.parent:
+            found[self.find(item)].append(item)
+        return list(found.values())
+
+
+def clusters_from_pairs(n: int, pairs) -> list[list[int]]:
+    """Connected components of size ≥ 2 among indices 0..n-1 joined by ``pairs``."""
+    sets = UnionFind(range(n))
+    for i, j in pairs:
+        sets.union(i, j)
+    return sorted(group for group in sets.groups() if len(group) > 1)
+
+
 def shingles(text: str, size: int = SHINGLE) -> set[bytes]:
     data = text.encode("utf-8")
     if len(data) <= size:
@@ -50,22 +83,12 @@ def near_duplicate_clusters(normalized: list[str], threshold: float) -> list[lis
     with lsh.insertion_session() as session:
         for key, signature in enumerate(signatures):
             session.insert(key, signature)
-    parent = list(range(len(unique)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    joined = UnionFind(range(len(unique)))
     for i, signature in enumerate(signatures):
         for j in lsh.query(signature):
-            if j > i and root(i) != root(j) and jaccard(sets[i], sets[j]) >= threshold:
-                parent[root(j)] = root(i)
-    groups: dict[int, list[int]] = defaultdict(list)
-    for key in range(len(unique)):
-        groups[root(key)].append(key)
-    clusters = [sorted(i for key in keys for i in members[unique[key]]) for keys in groups.values() if len(keys) > 1]
+            if j > i and joined.find(i) != joined.find(j) and jaccard(sets[i], sets[j]) >= threshold:
+                joined.union(i, j)
+    clusters = [sorted(i for key in keys for i in members[unique[key]]) for keys in joined.groups() if len(keys) > 1]
     return sorted(clusters)
 
 

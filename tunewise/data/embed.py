@@ -48,3 +48,18 @@ def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
             progress.advance(task, len(part))
     position = {text: i for i, text in enumerate(unique)}
     return vectors[[position[text] for text in texts]]
+
+
+BLOCK = 2048
+
+
+def similar_pairs(vectors: np.ndarray, threshold: float) -> list[tuple[int, int]]:
+    """Index pairs (i < j) of unit vectors with cosine ≥ threshold, computed block by block to bound memory."""
+    pairs = []
+    for start in range(0, len(vectors), BLOCK):
+        block = vectors[start : start + BLOCK] @ vectors.T
+        rows, cols = np.nonzero(block >= threshold)
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            if start + r < c:
+                pairs.append((start + r, c))
+    return pairs

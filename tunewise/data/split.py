@@ -34,21 +34,15 @@ def check_fractions(
         )
 
 
-def duplicate_groups(records: list[dict], task: str, clusters: list[list[int]] = ()) -> list[str]:
-    """A group key per record: rows with the same normalised input, or in one cluster, share a key."""
-    keys = [normalize(input_text(r, task)) for r in records]
-    parent = {key: key for key in keys}
+def duplicate_groups(normalized: list[str], clusters: list[list[int]] = ()) -> list[str]:
+    """A group key per row: rows with the same normalised input, or in one cluster, share a key."""
+    from tunewise.data.dedup import UnionFind
 
-    def root(key):
-        while parent[key] != key:
-            parent[key] = parent[parent[key]]
-            key = parent[key]
-        return key
-
+    sets = UnionFind(normalized)
     for cluster in clusters:
         for index in cluster[1:]:
-            parent[root(keys[index])] = root(keys[cluster[0]])
-    return [root(key) for key in keys]
+            sets.union(normalized[cluster[0]], normalized[index])
+    return [sets.find(key) for key in normalized]
 
 
 def split_indices(

@@ -4,6 +4,7 @@ from collections import Counter, defaultdict
 
 from tunewise.data.audit.base import Check, register_check
 from tunewise.data.audit.checks.duplicates import answer_key
+from tunewise.data.dedup import UnionFind
 
 
 @register_check
@@ -26,7 +27,7 @@ class ConflictingDuplicate(Check):
             answers = Counter(answer_key(ctx, i) for i in group)
             if len(answers) > 1:
                 conflicts.append(group)
-        conflicts = _merge(conflicts)
+        conflicts = _merge(conflicts)  # a row is in at most one conflict group
         detail = {
             "groups": len(conflicts),
             "examples": [
@@ -39,12 +40,9 @@ class ConflictingDuplicate(Check):
 
 
 def _merge(groups: list[list[int]]) -> list[list[int]]:
-    """Merge groups sharing a member, so each row is in at most one conflict group."""
-    merged: list[set[int]] = []
+    """Merge groups sharing a member."""
+    sets = UnionFind()
     for group in groups:
-        group = set(group)
-        for existing in [m for m in merged if m & group]:
-            group |= existing
-            merged.remove(existing)
-        merged.append(group)
-    return sorted(sorted(m) for m in merged)
+        for member in group:
+            sets.union(group[0], member)
+    return sorted(sorted(g) for g in sets.groups())

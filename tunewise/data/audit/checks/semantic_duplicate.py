@@ -1,39 +1,8 @@
 """Rows that mean the same thing in different words: cosine similarity of MiniLM sentence embeddings."""
 
-import numpy as np
-
 from tunewise.data.audit.base import Check, register_check
-
-BLOCK = 2048
-
-
-def similar_pairs(vectors: np.ndarray, threshold: float) -> list[tuple[int, int]]:
-    """Index pairs (i < j) of unit vectors with cosine ≥ threshold, computed block by block to bound memory."""
-    pairs = []
-    for start in range(0, len(vectors), BLOCK):
-        block = vectors[start : start + BLOCK] @ vectors.T
-        rows, cols = np.nonzero(block >= threshold)
-        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-            if start + r < c:
-                pairs.append((start + r, c))
-    return pairs
-
-
-def clusters_from_pairs(n: int, pairs: list[tuple[int, int]]) -> list[list[int]]:
-    parent = list(range(n))
-
-    def root(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in pairs:
-        parent[root(j)] = root(i)
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(root(i), []).append(i)
-    return sorted(g for g in groups.values() if len(g) > 1)
+from tunewise.data.dedup import clusters_from_pairs
+from tunewise.data.embed import similar_pairs
 
 
 @register_check
