@@ -10,9 +10,18 @@ import sys
 from pathlib import Path
 
 INTENTS = [
-    "activate_my_card", "age_limit", "apple_pay_or_google_pay", "card_arrival", "card_delivery_estimate",
-    "cash_withdrawal_charge", "change_pin", "declined_card_payment", "exchange_rate", "lost_or_stolen_card",
-    "terminate_account", "top_up_failed",
+    "activate_my_card",
+    "age_limit",
+    "apple_pay_or_google_pay",
+    "card_arrival",
+    "card_delivery_estimate",
+    "cash_withdrawal_charge",
+    "change_pin",
+    "declined_card_payment",
+    "exchange_rate",
+    "lost_or_stolen_card",
+    "terminate_account",
+    "top_up_failed",
 ]
 PER_INTENT = {"train": 60, "test": 20}
 

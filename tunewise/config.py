@@ -132,7 +132,10 @@ class TrainConfig(_Section):
 class EvalConfig(_Section):
     """Evaluation of the base and the fine-tuned model on the test split."""
 
-    batch_size: StrictInt = Field(16, ge=1, description="Rows per generation batch.")
+    batch_size: StrictInt = Field(64, ge=1, description="Rows per batch.")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="auto: bf16 where the hardware computes it natively (CUDA, AVX-512 BF16 CPUs), else fp32."
+    )
     max_new_tokens: StrictInt = Field(64, ge=1, description="Longest generated answer (generation tasks).")
     max_rows: StrictInt | None = Field(None, ge=1, description="Evaluate only the first N test rows.")
     compare_base: StrictBool = Field(True, description="Also evaluate the untuned base model, side by side.")

@@ -209,16 +209,19 @@ def _load_for_eval(model_path: str, checkpoint: Path | None, cfg):
     import torch
     from transformers import AutoModelForCausalLM
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    from tunewise.evaluate.predict import bf16_supported
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    wanted = cfg.eval.precision
+    dtype = torch.bfloat16 if wanted == "bf16" or (wanted == "auto" and bf16_supported(device)) else torch.float32
     if checkpoint is not None and cfg.train.method == "full":
         return AutoModelForCausalLM.from_pretrained(checkpoint, dtype=dtype).to(device)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
     if checkpoint is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, checkpoint).merge_and_unload()
-    return model
+        model = PeftModel.from_pretrained(model, checkpoint).merge_and_unload()  # merged in fp32, then cast
+    return model.to(device=device, dtype=dtype)
 
 
 def _predict(cfg, model, renderer, rows, task, splits) -> list[str]:

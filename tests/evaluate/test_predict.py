@@ -1,32 +1,61 @@
+import pytest
 import torch
 
-from tests.conftest import LABELS
+from tests.conftest import LABELS, TEXTS
 from tunewise.evaluate import generate_answers, predict_labels
-from tunewise.evaluate.predict import _build_trie, _trie_constraint
+from tunewise.evaluate.predict import PROBE, _build_trie, _common_prefix_length, _until_stop
 from tunewise.models.prompts import make_renderer
 
-
-def test_trie_constraint_allows_only_label_continuations():
-    trie = _build_trie([[5, 6, 9], [5, 7, 9], [8, 9]])
-    allowed = _trie_constraint(trie, stops=[9])
-    assert sorted(allowed([])) == [5, 8]
-    assert sorted(allowed([5])) == [6, 7]
-    assert allowed([5, 6]) == [9]
-    assert allowed([5, 6, 9]) == [9]  # finished: only the stop token (padding) follows
+PROMPTS = [[{"role": "user", "content": t}] for t in ["where is my card", "new pin", "rate?", "is the rate good today"]]
+MANY_PROMPTS = [[{"role": "user", "content": text}] for texts in TEXTS.values() for text in texts]
 
 
-def test_constrained_decoding_always_returns_a_known_label(tiny_model_dir, tiny_tokenizer):
+def _greedy_under_trie(model, renderer, messages, labels) -> str:
+    """Reference decoding without caches or batches: the full sequence is recomputed at every step."""
+    stops = renderer.stop_ids()
+    sequences = {label: _until_stop(renderer.answer_ids(PROBE, label), stops) for label in labels}
+    node, ids = _build_trie(sequences.values()), renderer.prompt_ids(messages)
+    answer: list[int] = []
+    while node:
+        with torch.no_grad():
+            logits = model(torch.tensor([ids + answer])).logits[0, -1]
+        allowed = list(node)
+        token = allowed[int(logits[allowed].argmax())]
+        answer.append(token)
+        node = node[token]
+    return next(label for label, seq in sequences.items() if seq == answer)
+
+
+@pytest.mark.parametrize("prompt_format", ["chat", "plain"])
+def test_label_decoding_matches_uncached_greedy_decoding(tiny_model_dir, tiny_tokenizer, prompt_format):
     from transformers import AutoModelForCausalLM
 
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    renderer = make_renderer(tiny_tokenizer)
-    prompts = [[{"role": "user", "content": text}] for text in ["where is my card", "new pin", "rate?"] * 3]
-    predictions = predict_labels(model, renderer, prompts, LABELS, batch_size=4)
-    assert len(predictions) == 9
-    assert set(predictions) <= set(LABELS)
-    # Batching and padding do not change the answer for a row.
-    assert predictions == predict_labels(model, renderer, prompts, LABELS, batch_size=1)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    torch.manual_seed(1)
+    for name, weight in model.named_parameters():  # large random weights: answers depend on every token
+        if "norm" not in name:
+            weight.data.normal_(0, 0.3)
+    renderer = make_renderer(tiny_tokenizer, prompt_format, system_prompt="Route the query.")
+    # "card" is a prefix of "card_arrival": the model must choose between stopping and going on.
+    labels = LABELS + ["card", "change_pin_now"]
+    expected = [_greedy_under_trie(model, renderer, m, labels) for m in MANY_PROMPTS]
+    assert len(set(expected)) > 1
+    assert predict_labels(model, renderer, MANY_PROMPTS, labels, batch_size=5) == expected
+    assert predict_labels(model, renderer, MANY_PROMPTS, labels, batch_size=1) == expected
+
+
+def test_bf16_model_returns_known_labels(tiny_model_dir, tiny_tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.bfloat16)
+    predictions = predict_labels(model, make_renderer(tiny_tokenizer), PROMPTS, LABELS)
+    assert len(predictions) == len(PROMPTS) and set(predictions) <= set(LABELS)
+
+
+def test_shared_prefix_leaves_every_prompt_a_token_of_its_own():
+    assert _common_prefix_length([[1, 2, 3, 4], [1, 2, 5]]) == 2
+    assert _common_prefix_length([[1, 2, 3], [1, 2, 3]]) == 2
+    assert _common_prefix_length([[7], [8, 9]]) == 0
 
 
 def test_generation_stops_and_decodes_text(tiny_model_dir, tiny_tokenizer):

@@ -1,29 +1,146 @@
-"""Batched predictions. Classification decodes greedily under a label trie (transformers'
-``prefix_allowed_tokens_fn``), so every answer is a valid label and only a label's few tokens are generated.
+"""Batched predictions.
+
+Classification decodes greedily under a label trie, so every answer is a valid label. It is fast because
+each row computes only its own tokens: the prompt text every row shares (system prompt, instruction) is run
+once and its key/value cache reused; rows of similar length share a batch; decoding stops as soon as the
+tokens chosen so far leave a single label possible. Generation tasks use `model.generate`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from contextlib import nullcontext
 
 import torch
 
 from tunewise._progress import progress_bar
 from tunewise.models.prompts import Renderer
 
+PROBE = [{"role": "user", "content": "x"}]  # answer tokens do not depend on the question
+
 
 def predict_labels(
-    model, renderer: Renderer, conversations: list[list[dict]], labels: list[str], batch_size: int = 16
+    model,
+    renderer: Renderer,
+    conversations: list[list[dict]],
+    labels: list[str],
+    batch_size: int = 64,
 ) -> list[str]:
-    """The label each prompt's greedy, label-constrained answer spells out."""
+    """The label each prompt's greedy, label-constrained answer spells out. A bf16 model runs under bf16
+    autocast (norms and softmax stay in fp32)."""
     stops = renderer.stop_ids()
-    probe = [{"role": "user", "content": "x"}]  # answer tokens do not depend on the question
-    sequences = {label: _until_stop(renderer.answer_ids(probe, label), stops) for label in labels}
+    sequences = {label: _until_stop(renderer.answer_ids(PROBE, label), stops) for label in labels}
     trie = _build_trie(sequences.values())
     by_sequence = {tuple(ids): label for label, ids in sequences.items()}
-    longest = max(len(ids) for ids in sequences.values())
-    answers = _generate(model, renderer, conversations, batch_size, longest, _trie_constraint(trie, stops), "classify")
-    return [by_sequence.get(tuple(_until_stop(ids, stops)), labels[0]) for ids in answers]
+    prompts = [renderer.prompt_ids(messages) for messages in conversations]
+    shared = _common_prefix_length(prompts)
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    answers: list[list[int]] = [[] for _ in prompts]
+    model.eval()
+    with torch.inference_mode(), _autocast(model), progress_bar("classify", len(prompts)) as (bar, task):
+        prefix_cache = _prefix_cache(model, prompts[0][:shared])
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            rests = [prompts[i][shared:] for i in batch]
+            for index, ids in zip(batch, _decode_batch(model, prefix_cache, shared, rests, trie), strict=True):
+                answers[index] = ids
+            bar.advance(task, len(batch))
+    return [by_sequence[tuple(ids)] for ids in answers]
+
+
+def _decode_batch(model, prefix_cache, shared: int, rests: list[list[int]], trie: dict) -> list[list[int]]:
+    """Walk the label trie for each row: one forward pass per branching point, forced tokens fed together."""
+    device = next(model.parameters()).device
+    decoder, head = model.get_decoder(), model.get_output_embeddings()
+    cache = copy.deepcopy(prefix_cache)
+    if shared:
+        cache.batch_repeat_interleave(len(rests))
+    mask = torch.ones(len(rests), shared, dtype=torch.long, device=device)
+    next_position = torch.full((len(rests),), shared, dtype=torch.long, device=device)
+    nodes, answers, pending = [trie] * len(rests), [[] for _ in rests], [list(ids) for ids in rests]
+    active = list(range(len(rests)))
+    while active:
+        chunk, chunk_mask, positions = _left_padded([pending[row] for row in active], next_position, device)
+        mask = torch.cat([mask, chunk_mask], dim=1)
+        hidden = decoder(
+            input_ids=chunk, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True
+        ).last_hidden_state[:, -1]
+        next_position = positions[:, -1] + 1
+        still_open = []
+        scores = _label_token_scores(head, hidden, [list(nodes[row]) for row in active])
+        for slot, row in enumerate(active):
+            allowed = list(nodes[row])
+            token = allowed[int(scores[slot].argmax())]
+            pending[row] = [token]
+            nodes[row] = nodes[row][token]
+            while len(nodes[row]) == 1:  # only one way on: no need to ask the model
+                token = next(iter(nodes[row]))
+                pending[row].append(token)
+                nodes[row] = nodes[row][token]
+            answers[row] += pending[row]
+            if nodes[row]:
+                still_open.append(slot)
+        if len(still_open) < len(active):
+            keep = torch.tensor(still_open, dtype=torch.long, device=device)
+            cache.batch_select_indices(keep)
+            mask, next_position = mask[keep], next_position[keep]
+        active = [active[slot] for slot in still_open]
+    return answers
+
+
+def _prefix_cache(model, prefix: list[int]):
+    """The key/value cache of the tokens every prompt starts with, computed once."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    if prefix:
+        device = next(model.parameters()).device
+        model.get_decoder()(input_ids=torch.tensor([prefix], device=device), cache=cache, use_cache=True)
+    return cache
+
+
+def _label_token_scores(head, hidden: torch.Tensor, allowed: list[list[int]]) -> list[torch.Tensor]:
+    """Output-layer scores of each row's allowed tokens only: a few dot products instead of the whole vocabulary.
+    Any final monotonic squashing (e.g. logit soft-capping) is left out: it cannot change the argmax."""
+    candidates = sorted({token for tokens in allowed for token in tokens})
+    column = {token: i for i, token in enumerate(candidates)}
+    weight = head.weight[candidates]
+    logits = hidden.to(weight.dtype) @ weight.T
+    if getattr(head, "bias", None) is not None:
+        logits = logits + head.bias[candidates]
+    return [logits[slot, [column[t] for t in tokens]] for slot, tokens in enumerate(allowed)]
+
+
+def _left_padded(chunks: list[list[int]], start: torch.Tensor, device) -> tuple[torch.Tensor, ...]:
+    """Token chunks left-padded to one width, their mask, and positions continuing from each row's `start`."""
+    width = max(len(c) for c in chunks)
+    ids = torch.tensor([[0] * (width - len(c)) + c for c in chunks], dtype=torch.long, device=device)
+    mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in chunks], dtype=torch.long, device=device)
+    positions = start[:, None] + (mask.cumsum(dim=1) - 1).clamp(min=0)
+    return ids, mask, positions
+
+
+def _common_prefix_length(prompts: list[list[int]]) -> int:
+    """Tokens every prompt starts with, leaving each prompt at least one token of its own."""
+    shortest = min(len(p) for p in prompts)
+    length = 0
+    while length < shortest - 1 and all(p[length] == prompts[0][length] for p in prompts):
+        length += 1
+    return length
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether the device computes bf16 natively (CUDA with bf16, CPUs with AVX-512 BF16 or AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def _autocast(model):
+    dtype = next(model.parameters()).dtype
+    if dtype in (torch.bfloat16, torch.float16):
+        return torch.autocast(next(model.parameters()).device.type, dtype=dtype)
+    return nullcontext()
 
 
 def generate_answers(
@@ -31,7 +148,7 @@ def generate_answers(
 ) -> list[str]:
     """Greedy answers, decoded to text, up to the end-of-turn token."""
     stops = renderer.stop_ids()
-    answers = _generate(model, renderer, conversations, batch_size, max_new_tokens, None, "generate")
+    answers = _generate(model, renderer, conversations, batch_size, max_new_tokens)
     return [renderer.tokenizer.decode(_without_stop(ids, stops), skip_special_tokens=True).strip() for ids in answers]
 
 
@@ -41,8 +158,6 @@ def _generate(
     conversations,
     batch_size: int,
     max_new_tokens: int,
-    constraint: Callable | None,
-    description: str,
 ) -> list[list[int]]:
     tokenizer = renderer.tokenizer
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -52,7 +167,7 @@ def _generate(
     results: list[list[int]] = [[] for _ in prompts]
     model.eval()
     device = next(model.parameters()).device
-    with progress_bar(description, len(prompts)) as (progress, task), torch.inference_mode():
+    with progress_bar("generate", len(prompts)) as (progress, task), torch.inference_mode(), _autocast(model):
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             width = max(len(prompts[i]) for i in batch)
@@ -66,17 +181,11 @@ def _generate(
                 num_beams=1,
                 eos_token_id=stops,
                 pad_token_id=pad_id,
-                prefix_allowed_tokens_fn=_only_new_tokens(constraint, width) if constraint else None,
             )
             for row, index in enumerate(batch):
                 results[index] = output[row, width:].tolist()
             progress.advance(task, len(batch))
     return results
-
-
-def _only_new_tokens(constraint: Callable, prompt_width: int) -> Callable:
-    """Adapt a constraint on generated tokens to transformers' (batch_id, all_ids) callback."""
-    return lambda batch_id, ids: constraint(ids[prompt_width:].tolist())
 
 
 def _until_stop(ids: list[int], stops: list[int]) -> list[int]:
@@ -99,15 +208,3 @@ def _build_trie(sequences) -> dict:
         for token in ids:
             node = node.setdefault(token, {})
     return root
-
-
-def _trie_constraint(trie: dict, stops: list[int]) -> Callable[[list[int]], list[int]]:
-    def allowed(generated: list[int]) -> list[int]:
-        node = trie
-        for token in generated:
-            if token in stops or token not in node:
-                return stops[:1]  # answer complete (or padding after it): keep emitting the stop token
-            node = node[token]
-        return list(node) or stops[:1]
-
-    return allowed
