@@ -12,6 +12,7 @@ from tunewise.pipeline import run
 RUN_FILES = {
     "config.yaml",
     "summary.json",
+    "test_access.jsonl",
     "split/train.jsonl",
     "split/validation.jsonl",
     "split/test.jsonl",
@@ -71,9 +72,28 @@ def test_summary_compares_base_and_tuned(classification_runs):
     assert comparison["ci_low"] <= comparison["gain"] <= comparison["ci_high"] and 0 < comparison["p_value"] <= 1
     predictions = [json.loads(line) for line in (run_dir / "evaluate" / "predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == summary["split"]["test"]
-    assert {"input", "reference", "base", "tuned"} == set(predictions[0])
+    assert {"input", "reference", "base", "tuned", "meta"} == set(predictions[0])
     accuracy = sum(p["tuned"] == p["reference"] for p in predictions) / len(predictions)
     assert accuracy == pytest.approx(summary["tuned"]["accuracy"])
+
+
+def test_summary_holds_a_decision_slices_and_a_test_access_log(classification_runs):
+    summary, run_dir = classification_runs[0]
+    decision = summary["decision"]
+    assert decision["verdict"] in ("go", "no-go")
+    checks = {c["check"]: c for c in decision["checks"]}
+    assert {"gain_over_base", "test_size", "generalization_gap", "leakage", "worst_slice"} <= set(checks)
+    # 9 test rows < eval.min_test_rows (100): the verdict cannot be "go", and it says why.
+    assert decision["verdict"] == "no-go" and "test_size" in decision["deciding"]
+    assert "9 test rows" in checks["test_size"]["message"]
+    assert any("only 9 test rows" in w for w in summary["warnings"])
+    metrics = json.loads((run_dir / "evaluate" / "metrics.json").read_text())
+    slices = metrics["slices"]
+    assert {s["field"] for s in slices} == {"label"} and sum(s["n"] for s in slices) == 9
+    assert [s["score"] for s in slices] == sorted(s["score"] for s in slices)
+    assert all("base_score" in s for s in slices)
+    (entry,) = [json.loads(line) for line in (run_dir / "test_access.jsonl").read_text().splitlines()]
+    assert entry["command"] == "run" and len(entry["test_sha256"]) == 64
 
 
 def test_metrics_log_has_train_and_validation_loss_and_best_step(classification_runs):

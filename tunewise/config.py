@@ -46,6 +46,9 @@ class DataConfig(_Section):
     columns: dict[str, str] = Field(
         default_factory=dict, description="Map a task field to a column of the file, e.g. {label: category}."
     )
+    test_columns: dict[str, str] | None = Field(
+        None, description="Column mapping for the test file when it differs, e.g. {completion: summary1}."
+    )
     labels: list[str] | None = Field(None, description="Label set for classification; default: labels seen.")
     test_path: str | None = Field(
         None, description="A separate held-out test file; then the data file is split into train/validation only."
@@ -139,6 +142,30 @@ class EvalConfig(_Section):
     max_new_tokens: StrictInt = Field(64, ge=1, description="Longest generated answer (generation tasks).")
     max_rows: StrictInt | None = Field(None, ge=1, description="Evaluate only the first N test rows.")
     compare_base: StrictBool = Field(True, description="Also evaluate the untuned base model, side by side.")
+    references: list[str] = Field(
+        default_factory=list, description="Test-file fields holding more references per row, e.g. [summary2, summary3]."
+    )
+    slice_by: list[str] | None = Field(
+        None, description="Fields to slice scores by; default: the label and metadata fields with 2-30 values."
+    )
+    metrics: list[str] = Field(
+        default_factory=list,
+        description="Custom metrics as 'package.module:function' taking (references, predictions).",
+    )
+    min_test_rows: StrictInt = Field(
+        100, ge=1, description="Fewer test rows than this is a no-go: too noisy to decide."
+    )
+    min_slice_score: float | None = Field(
+        None, ge=0, le=1, description="Worst slice must score at least this (default 0.5 for classification, off else)."
+    )
+    min_slice_rows: StrictInt = Field(10, ge=1, description="Slices smaller than this are shown but do not decide.")
+    max_generalization_gap: float = Field(
+        0.5, ge=0, description="Validation minus training loss at the kept checkpoint above this is a no-go."
+    )
+    target: float | None = Field(None, description="Optional score the tuned model must reach (accuracy or ROUGE-L).")
+    max_test_looks: StrictInt = Field(
+        3, ge=1, description="Warn when this many differently configured runs beside this one evaluated the same test."
+    )
 
 
 CHECKS = (

@@ -10,6 +10,7 @@ run_dir/
 
 from __future__ import annotations
 
+import json
 import platform
 import time
 from collections import Counter
@@ -40,12 +41,15 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None) -> dict:
     model_path, renderer = _model_and_renderer(cfg)
     result = train_stage(cfg, model_path, renderer, splits, task, run_dir / "train")
     metrics = evaluate_stage(cfg, model_path, renderer, splits, task, result.checkpoint, run_dir / "evaluate")
+    looked = _record_test_access(cfg, run_dir, "run")
     summary = {
         "task": task,
         "model": cfg.model.name,
         "method": cfg.train.method,
         "split": {name: len(rows) for name, rows in splits.items()},
-        **metrics,
+        **_headline(metrics),
+        "warnings": metrics["warnings"] + looked,
+        "decision": decide_run(cfg, run_dir, task, metrics),
         "train": {
             "steps": result.steps,
             "best_step": result.best_step,
@@ -58,6 +62,38 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None) -> dict:
     }
     atomic_write_json(run_dir / "summary.json", summary)
     return summary
+
+
+def _headline(metrics: dict) -> dict:
+    return {key: value for key, value in metrics.items() if key in ("base", "tuned", "comparison")}
+
+
+def decide_run(cfg, run_dir: Path, task: str, metrics: dict) -> dict:
+    """The go/no-go decision from what the run directory holds: metrics, training log, split manifest."""
+    from tunewise.evaluate.verdict import decide, generalization
+
+    train_log = _read_jsonl(run_dir / "train" / "metrics.jsonl")
+    result_file = run_dir / "train" / "result.json"
+    best_step = json.loads(result_file.read_text())["best_step"] if result_file.exists() else None
+    manifest = json.loads((run_dir / "split" / "manifest.json").read_text())
+    return decide(task, metrics, generalization(train_log, best_step), manifest, cfg.eval)
+
+
+def _record_test_access(cfg, run_dir: Path, command: str) -> list[str]:
+    """Log this look at the test split; return a warning when the test set has been looked at too often."""
+    from tunewise.evaluate.access import looks_warning, record_access
+
+    entry = record_access(run_dir, run_dir / "split" / "test.jsonl", cfg.model_dump(mode="json"), command)
+    warning = looks_warning(run_dir, entry, cfg.eval.max_test_looks)
+    if warning:
+        console.print(f"[yellow]warning[/] {warning}")
+    return [warning] if warning else []
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def split_stage(
@@ -157,30 +193,61 @@ def train_stage(cfg, model_path, renderer, splits, task, out: Path):
     return result
 
 
-def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, out: Path) -> dict:
-    """Evaluate the base model (optional) and the fine-tuned checkpoint on the test split."""
-    rows = splits["test"][: cfg.eval.max_rows] if cfg.eval.max_rows else splits["test"]
+def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, out: Path, split: str = "test") -> dict:
+    """Evaluate the base model (optional) and the fine-tuned checkpoint on one split: metrics with intervals,
+    the paired comparison, slices and the warnings that qualify them."""
+    from tunewise.evaluate.metrics import compare, custom_metrics, row_scores
+    from tunewise.evaluate.slices import slice_fields, slice_metrics
+    from tunewise.evaluate.verdict import evidence_warnings
+
+    rows = splits[split][: cfg.eval.max_rows] if cfg.eval.max_rows else splits[split]
     if not rows:
-        raise TunewiseError("the test split is empty: raise split.test or give data.test_path")
+        raise TunewiseError(f"the {split} split is empty: raise split.test or give data.test_path")
     predictions = {"base": None, "tuned": None}
     if cfg.eval.compare_base:
         predictions["base"] = _predict(cfg, _load_for_eval(model_path, None, cfg), renderer, rows, task, splits)
     predictions["tuned"] = _predict(cfg, _load_for_eval(model_path, checkpoint, cfg), renderer, rows, task, splits)
-    references = [to_conversation(r, task)[1] for r in rows]
-    metrics = {name: _score(task, references, preds) for name, preds in predictions.items() if preds}
-    if predictions["base"]:
-        from tunewise.evaluate.metrics import compare
-
+    predictions = {name: preds for name, preds in predictions.items() if preds}
+    references = _references(cfg, rows, task)
+    metrics: dict = {"split": split, "task": task}
+    for name, preds in predictions.items():
+        metrics[name] = {**_score(task, references, preds), **custom_metrics(cfg.eval.metrics, references, preds)}
+    if "base" in predictions:
         metrics["comparison"] = compare(task, references, predictions["base"], predictions["tuned"])
+    fields = slice_fields(rows, task, cfg.eval.slice_by)
+    metrics["slices"] = slice_metrics(rows, row_scores(task, references, predictions["tuned"]), fields)
+    if "base" in predictions:
+        base_slices = slice_metrics(rows, row_scores(task, references, predictions["base"]), fields)
+        base_score = {(s["field"], s["value"]): s["score"] for s in base_slices}
+        for found in metrics["slices"]:
+            found["base_score"] = base_score[(found["field"], found["value"])]
+    metrics["warnings"] = evidence_warnings(task, metrics, cfg.eval.min_test_rows)
     atomic_write_jsonl(
         out / "predictions.jsonl",
         [
-            {"input": input_text(r, task), "reference": ref, **{k: v[i] for k, v in predictions.items() if v}}
+            {
+                "input": input_text(r, task),
+                "reference": ref,
+                **{k: v[i] for k, v in predictions.items()},
+                "meta": r.get("meta", {}),
+            }
             for i, (r, ref) in enumerate(zip(rows, references, strict=True))
         ],
     )
     atomic_write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def _references(cfg, rows: list[dict], task: str) -> list:
+    """Each row's reference answer, or its list of references when eval.references names more fields."""
+    firsts = [to_conversation(r, task)[1] for r in rows]
+    if not cfg.eval.references or task == "classification":
+        return firsts
+    found = []
+    for row, first in zip(rows, firsts, strict=True):
+        extra = [row.get("meta", {}).get(field) for field in cfg.eval.references]
+        found.append([first] + [text for text in extra if isinstance(text, str) and text.strip()])
+    return found
 
 
 def _model_and_renderer(cfg):

@@ -80,8 +80,10 @@ def load_data(data_cfg, path: Path, task: str | None = None) -> Loaded:
 
 
 def load_eval_data(data_cfg, path: Path, task: str) -> Loaded:
-    """Load an evaluation/test file with the same mapping; ``max_rows`` limits the data, never an eval file."""
-    return load_data(data_cfg.model_copy(update={"max_rows": None}), path, task=task)
+    """Load an evaluation/test file with the data's column mapping (or ``test_columns`` where given);
+    ``max_rows`` limits the data, never an eval file."""
+    columns = data_cfg.test_columns if data_cfg.test_columns is not None else data_cfg.columns
+    return load_data(data_cfg.model_copy(update={"max_rows": None, "columns": columns}), path, task=task)
 
 
 def load_records(

@@ -3,7 +3,16 @@ metric with a 95 % bootstrap interval, and a paired test of the tuned model agai
 
 from __future__ import annotations
 
-from tunewise.evaluate.stats import mcnemar, mean_ci, metric_ci, paired_difference
+import importlib
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+
+from tunewise.errors import TunewiseError
+from tunewise.evaluate.stats import mcnemar, mean_ci, metric_ci, minimum_detectable_effect, paired_difference
+
+References = list[str] | list[list[str]]
 
 
 def _macro_f1(references: list[str], predictions: list[str]) -> float:
@@ -13,51 +22,123 @@ def _macro_f1(references: list[str], predictions: list[str]) -> float:
 
 
 def classification_metrics(references: list[str], predictions: list[str]) -> dict:
-    """Accuracy and macro-F1 over the labels that occur in the references or the predictions, with 95 % CIs."""
+    """Accuracy and macro-F1 (with 95 % CIs), per-class precision/recall/F1 and the confusion matrix, over
+    the labels that occur in the references or the predictions."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    labels = sorted(set(references) | set(predictions))
     correct = [r == p for r, p in zip(references, predictions, strict=True)]
+    precision, recall, f1, support = precision_recall_fscore_support(
+        references, predictions, labels=labels, zero_division=0
+    )
     return {
         "accuracy": sum(correct) / len(correct),
         "accuracy_ci": mean_ci(correct),
         "macro_f1": _macro_f1(references, predictions),
         "macro_f1_ci": metric_ci(_macro_f1, references, predictions),
         "n": len(references),
+        "majority_share": Counter(references).most_common(1)[0][1] / len(references),
+        "per_class": [
+            {"label": label, "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
+        ],
+        "confusion": {
+            "labels": labels,
+            "matrix": confusion_matrix(references, predictions, labels=labels).tolist(),  # rows: true label
+        },
     }
 
 
-def rouge_rows(references: list[str], predictions: list[str]) -> dict[str, list[float]]:
-    """Per-row ROUGE-1/2/L F-measures."""
+def as_reference_lists(references: References) -> list[list[str]]:
+    return [[r] if isinstance(r, str) else list(r) for r in references]
+
+
+def rouge_rows(references: References, predictions: list[str]) -> dict[str, list[float]]:
+    """Per-row ROUGE-1/2/L F-measures; with several references, the best-matching one counts."""
     from rouge_score import rouge_scorer
 
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
     rows = {"rouge1": [], "rouge2": [], "rougeL": []}
-    for reference, prediction in zip(references, predictions, strict=True):
-        scores = scorer.score(reference, prediction)
+    for refs, prediction in zip(as_reference_lists(references), predictions, strict=True):
+        scores = scorer.score_multi(refs, prediction)
         for key, values in rows.items():
             values.append(scores[key].fmeasure)
     return rows
 
 
-def generation_metrics(references: list[str], predictions: list[str]) -> dict:
+def generation_metrics(references: References, predictions: list[str]) -> dict:
+    """ROUGE-1/2/L, BLEU, chrF, exact match and length statistics; every reference of a row counts."""
     import sacrebleu
 
-    per_row = rouge_rows(references, predictions)
-    n = max(len(references), 1)
+    ref_lists = as_reference_lists(references)
+    per_row = rouge_rows(ref_lists, predictions)
+    width = max(len(refs) for refs in ref_lists)
+    # sacrebleu wants one stream per reference position; a row with fewer references repeats its first
+    # (a repeated reference changes neither clipped n-gram counts nor the closest reference length).
+    streams = [[refs[i] if i < len(refs) else refs[0] for refs in ref_lists] for i in range(width)]
+    n = len(predictions)
+    prediction_words = [len(p.split()) for p in predictions]
+    reference_words = [np.mean([len(r.split()) for r in refs]) for refs in ref_lists]
     return {
         **{key: sum(values) / n for key, values in per_row.items()},
         "rougeL_ci": mean_ci(per_row["rougeL"]),
-        "bleu": sacrebleu.corpus_bleu(predictions, [references]).score,
-        "chrf": sacrebleu.corpus_chrf(predictions, [references]).score,
-        "exact_match": sum(r.strip() == p.strip() for r, p in zip(references, predictions, strict=True)) / n,
-        "n": len(references),
+        "bleu": sacrebleu.corpus_bleu(predictions, streams).score,
+        "chrf": sacrebleu.corpus_chrf(predictions, streams).score,
+        "exact_match": sum(
+            p.strip() in {r.strip() for r in refs} for refs, p in zip(ref_lists, predictions, strict=True)
+        )
+        / n,
+        "prediction_words": float(np.mean(prediction_words)),
+        "reference_words": float(np.mean(reference_words)),
+        "length_ratio": float(np.sum(prediction_words) / max(np.sum(reference_words), 1)),
+        "empty_predictions": sum(not p.strip() for p in predictions),
+        "references_per_row": width,
+        "n": n,
     }
 
 
-def compare(task: str, references: list[str], base: list[str], tuned: list[str]) -> dict:
-    """Tuned vs base on the same rows: the gain, its 95 % paired-bootstrap interval and a p-value."""
+def row_scores(task: str, references: References, predictions: list[str]) -> list[float]:
+    """The per-row score behind the headline metric: 1/0 correctness, or ROUGE-L."""
     if task == "classification":
-        base_right = [r == p for r, p in zip(references, base, strict=True)]
-        tuned_right = [r == p for r, p in zip(references, tuned, strict=True)]
-        difference = paired_difference(base_right, tuned_right)
-        return {"metric": "accuracy", **difference, **mcnemar(base_right, tuned_right)}
-    difference = paired_difference(rouge_rows(references, base)["rougeL"], rouge_rows(references, tuned)["rougeL"])
-    return {"metric": "rougeL", "test": "paired_bootstrap", **difference}
+        return [float(r == p) for r, p in zip(references, predictions, strict=True)]
+    return rouge_rows(references, predictions)["rougeL"]
+
+
+def compare(task: str, references: References, base: list[str], tuned: list[str]) -> dict:
+    """Tuned vs base on the same rows: the gain, its 95 % paired-bootstrap interval, a p-value and the smallest
+    gain this many rows could reliably detect (80 % power, 5 % two-sided)."""
+    base_rows, tuned_rows = row_scores(task, references, base), row_scores(task, references, tuned)
+    difference = paired_difference(base_rows, tuned_rows)
+    mde = minimum_detectable_effect(np.subtract(tuned_rows, base_rows))
+    if task == "classification":
+        test = mcnemar([s == 1 for s in base_rows], [s == 1 for s in tuned_rows])
+        return {"metric": "accuracy", **difference, **test, "mde": mde, "n": len(base_rows)}
+    return {"metric": "rougeL", "test": "paired_bootstrap", **difference, "mde": mde, "n": len(base_rows)}
+
+
+def custom_metrics(paths: list[str], references: References, predictions: list[str]) -> dict:
+    """Metrics given by import path ("package.module:function"); each takes (references, predictions) and
+    returns a number, reported with a bootstrap interval."""
+    found = {}
+    for path in paths:
+        function = load_metric(path)
+        name = path.rsplit(":", 1)[-1]
+        try:
+            found[name] = float(function(references, predictions))
+            found[f"{name}_ci"] = metric_ci(function, references, predictions, rounds=200)
+        except Exception as exc:  # noqa: BLE001 - a user's metric: report which one failed and why
+            raise TunewiseError(f"eval.metrics: {path} failed: {type(exc).__name__}: {exc}") from None
+    return found
+
+
+def load_metric(path: str) -> Callable:
+    module_name, _, attribute = path.partition(":")
+    if not attribute:
+        raise TunewiseError(f"eval.metrics: '{path}' is not of the form package.module:function")
+    try:
+        function = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise TunewiseError(f"eval.metrics: cannot import '{path}' ({exc})") from None
+    if not callable(function):
+        raise TunewiseError(f"eval.metrics: '{path}' is not a function")
+    return function

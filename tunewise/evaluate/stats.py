@@ -51,3 +51,17 @@ def paired_difference(per_row_a: list[float], per_row_b: list[float], rounds: in
     p_value = float((np.abs(centred) >= abs(diff.mean())).mean())
     low, high = _interval(means)
     return {"gain": float(diff.mean()), "ci_low": low, "ci_high": high, "p_value": max(p_value, 1 / rounds)}
+
+
+def minimum_detectable_effect(per_row_difference, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest mean paired difference a two-sided test at ``alpha`` finds with probability ``power`` on
+    this many rows, given the spread of the observed per-row differences (normal approximation)."""
+    from scipy.stats import norm
+
+    diff = np.asarray(per_row_difference, float)
+    if len(diff) < 2:
+        return float("inf")
+    if not diff.any():  # the systems never disagree: assume one row of disagreement for the spread
+        diff = np.r_[diff[1:], 1.0]
+    spread = diff.std(ddof=1)
+    return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * spread / np.sqrt(max(len(diff), 1)))

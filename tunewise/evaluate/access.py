@@ -1,0 +1,60 @@
+"""Test-set discipline: every evaluation on a test split is recorded in its run directory, and a warning is
+raised when runs beside it, configured differently, have already scored the same test set: choosing settings
+by test score turns the test set into a validation set and its numbers into optimistic ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+from tunewise._io import atomic_write_jsonl, sha256_file
+
+LOG = "test_access.jsonl"
+IGNORED_SECTIONS = ("name", "output_dir", "eval")  # settings that do not change the trained model
+
+
+def settings_fingerprint(config: dict) -> str:
+    kept = {key: value for key, value in config.items() if key not in IGNORED_SECTIONS}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def record_access(run_dir: Path, test_file: Path, config: dict, command: str) -> dict:
+    """Append this evaluation to run_dir/test_access.jsonl and return the entry."""
+    entry = {
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "test_sha256": sha256_file(test_file),
+        "settings": settings_fingerprint(config),
+    }
+    atomic_write_jsonl(run_dir / LOG, read_log(run_dir) + [entry])
+    return entry
+
+
+def read_log(run_dir: Path) -> list[dict]:
+    path = run_dir / LOG
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def repeated_looks(run_dir: Path, entry: dict) -> list[str]:
+    """Run directories beside ``run_dir`` (and itself) whose differently configured runs scored the same test."""
+    seen: dict[str, str] = {}
+    for folder in sorted(p for p in run_dir.resolve().parent.iterdir() if p.is_dir()):
+        for other in read_log(folder):
+            if other["test_sha256"] == entry["test_sha256"]:
+                seen.setdefault(other["settings"], folder.name)
+    return sorted(seen.values())
+
+
+def looks_warning(run_dir: Path, entry: dict, limit: int) -> str | None:
+    runs = repeated_looks(run_dir, entry)
+    if len(runs) < limit:
+        return None
+    return (
+        f"this test set has been scored by {len(runs)} differently configured runs in {run_dir.resolve().parent} "
+        f"({', '.join(runs[:5])}{', ...' if len(runs) > 5 else ''}): picking settings by test score makes it "
+        "optimistic; compare settings on validation (tunewise eval RUN --split validation) and score the test once"
+    )

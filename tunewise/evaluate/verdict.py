@@ -1,0 +1,153 @@
+"""Plain-words warnings where a number is weak evidence, and the go/no-go verdict with the checks behind it.
+
+Everything here reads plain dicts (the evaluation's metrics, the training log, the split manifest) so the
+report can recompute it from a run directory alone.
+"""
+
+from __future__ import annotations
+
+ALPHA = 0.05
+
+
+def evidence_warnings(task: str, metrics: dict, min_test_rows: int) -> list[str]:
+    """Where the headline numbers should not be taken at face value, and why."""
+    tuned, warnings = metrics["tuned"], []
+    n = tuned["n"]
+    if n < min_test_rows:
+        low, high = tuned["accuracy_ci"] if task == "classification" else tuned["rougeL_ci"]
+        warnings.append(
+            f"only {n} test rows (fewer than eval.min_test_rows={min_test_rows}): the 95 % interval of the "
+            f"headline metric is {100 * (high - low):.0f} points wide"
+        )
+    if task == "classification" and tuned["majority_share"] > 0.5:
+        warnings.append(
+            f"one class is {100 * tuned['majority_share']:.0f} % of the test rows: accuracy rewards predicting it; "
+            "read macro-F1 and the per-class recall"
+        )
+    if task != "classification":
+        warnings.append(
+            "ROUGE, BLEU and chrF count words shared with the references, not whether an answer is right or "
+            "useful: for open-ended outputs, run a blind human review (tunewise review) before deciding"
+        )
+        if tuned.get("references_per_row", 1) == 1:
+            warnings.append("one reference per row: n-gram scores punish valid paraphrases (give eval.references)")
+    comparison = metrics.get("comparison")
+    if comparison and abs(comparison["gain"]) < comparison["mde"]:
+        warnings.append(
+            f"the observed {comparison['metric']} difference ({comparison['gain']:+.3f}) is smaller than the "
+            f"smallest effect {comparison['n']} rows can reliably detect ({comparison['mde']:.3f})"
+        )
+    return warnings
+
+
+def generalization(train_log: list[dict], best_step: int | None) -> dict | None:
+    """Training and validation loss at the kept checkpoint, their gap, and whether validation loss rose while
+    training loss kept falling afterwards (overfitting the guards stopped or rolled back)."""
+    train = [r for r in train_log if r.get("split") == "train"]
+    validation = [r for r in train_log if r.get("split") == "validation"]
+    if not train or not validation:
+        return None
+    best = min(validation, key=lambda r: r["loss"]) if best_step is None else _at(validation, best_step)
+    train_at_best = _at(train, best["step"])
+    later = [r for r in validation if r["step"] > best["step"]]
+    later_train = [r for r in train if r["step"] > best["step"]]
+    rose = bool(later) and later[-1]["loss"] > best["loss"]
+    fell = bool(later_train) and later_train[-1]["loss"] < train_at_best["loss"]
+    return {
+        "step": best["step"],
+        "train_loss": train_at_best["loss"],
+        "validation_loss": best["loss"],
+        "gap": best["loss"] - train_at_best["loss"],
+        "overfit_after_best": rose and fell,
+        "final_validation_loss": validation[-1]["loss"],
+        "final_step": validation[-1]["step"],
+    }
+
+
+def _at(rows: list[dict], step: int) -> dict:
+    """The logged row nearest to ``step``."""
+    return min(rows, key=lambda r: abs(r["step"] - step))
+
+
+def decide(task: str, metrics: dict, gap: dict | None, manifest: dict, eval_cfg) -> dict:
+    """Go or no-go: every check with whether it passed, whether it blocks, and the numbers in words."""
+    checks = [
+        _gain_check(metrics.get("comparison")),
+        _size_check(metrics["tuned"]["n"], eval_cfg.min_test_rows),
+        _gap_check(gap, eval_cfg.max_generalization_gap),
+        _leakage_check(manifest),
+        _slice_check(task, metrics.get("slices", []), eval_cfg),
+    ]
+    if eval_cfg.target is not None:
+        score = metrics["tuned"]["accuracy" if task == "classification" else "rougeL"]
+        checks.append(
+            _check(
+                "target", score >= eval_cfg.target, True, f"tuned score {score:.3f} vs eval.target {eval_cfg.target}"
+            )
+        )
+    blocking = [c for c in checks if c["blocking"] and not c["passed"]]
+    return {"verdict": "no-go" if blocking else "go", "checks": checks, "deciding": [c["check"] for c in blocking]}
+
+
+def _check(name: str, passed: bool, blocking: bool, message: str) -> dict:
+    return {"check": name, "passed": bool(passed), "blocking": blocking, "message": message}
+
+
+def _gain_check(comparison: dict | None) -> dict:
+    if not comparison:
+        return _check("gain_over_base", False, True, "not compared with the base model (eval.compare_base is off)")
+    significant = comparison["ci_low"] > 0 and comparison["p_value"] < ALPHA
+    return _check(
+        "gain_over_base",
+        significant,
+        True,
+        f"{comparison['metric']} {comparison['gain']:+.3f} over the base model, 95 % CI "
+        f"[{comparison['ci_low']:+.3f}, {comparison['ci_high']:+.3f}], p = {comparison['p_value']:.2g} "
+        f"({comparison['test']}); smallest detectable effect {comparison['mde']:.3f}"
+        + ("" if significant else ": not a significant gain"),
+    )
+
+
+def _size_check(n: int, minimum: int) -> dict:
+    return _check("test_size", n >= minimum, True, f"{n} test rows (eval.min_test_rows = {minimum})")
+
+
+def _gap_check(gap: dict | None, limit: float) -> dict:
+    if gap is None:
+        return _check("generalization_gap", True, False, "no validation loss was logged")
+    message = (
+        f"at the kept checkpoint (step {gap['step']}) validation loss {gap['validation_loss']:.3f} vs training loss "
+        f"{gap['train_loss']:.3f}: gap {gap['gap']:+.3f} (limit eval.max_generalization_gap = {limit})"
+    )
+    if gap["overfit_after_best"]:
+        message += (
+            f"; afterwards validation loss rose to {gap['final_validation_loss']:.3f} by step {gap['final_step']} "
+            "while training loss fell: overfitting, rolled back to the kept checkpoint"
+        )
+    return _check("generalization_gap", gap["gap"] <= limit, True, message)
+
+
+def _leakage_check(manifest: dict) -> dict:
+    leaked = len(manifest.get("left_out_as_test_inputs", []))
+    if leaked:
+        return _check(
+            "leakage", True, True, f"{leaked} training rows repeated test inputs; they were left out of training"
+        )
+    return _check("leakage", True, True, "no training input repeats a test input")
+
+
+def _slice_check(task: str, slices: list[dict], eval_cfg) -> dict:
+    threshold = eval_cfg.min_slice_score
+    if threshold is None and task == "classification":
+        threshold = 0.5
+    sized = [s for s in slices if s["n"] >= eval_cfg.min_slice_rows]
+    if threshold is None or not sized:
+        return _check("worst_slice", True, False, "no slice threshold (eval.min_slice_score) or no slice large enough")
+    worst = sized[0]
+    return _check(
+        "worst_slice",
+        worst["score"] >= threshold,
+        True,
+        f"worst slice {worst['field']}={worst['value']}: {worst['score']:.3f} on {worst['n']} rows "
+        f"(eval.min_slice_score = {threshold}, slices of at least {eval_cfg.min_slice_rows} rows)",
+    )
