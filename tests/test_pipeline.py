@@ -13,6 +13,8 @@ RUN_FILES = {
     "config.yaml",
     "summary.json",
     "test_access.jsonl",
+    "audit/findings.json",
+    "audit/audit.html",
     "split/train.jsonl",
     "split/validation.jsonl",
     "split/test.jsonl",

@@ -57,6 +57,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (default runs/demo)")
     demo.add_argument("--cache-dir", type=Path, help="model cache (default $TUNEWISE_CACHE or ~/.cache/tunewise)")
 
+    evaluate = commands.add_parser(
+        "eval",
+        help="evaluate a run's fine-tuned model (and its base) again",
+        description="Evaluate a finished run's checkpoint and its base model on one split: metrics with 95 % "
+        "intervals, a paired test, slices and a go/no-go decision. Evaluations on the test split are logged.",
+    )
+    evaluate.add_argument("run_dir", type=Path, help="a run directory written by `tunewise run`")
+    evaluate.add_argument("--split", choices=["test", "validation"], default="test", help="default: test")
+    evaluate.add_argument("--no-base", action="store_true", help="skip the base model")
+
+    report = commands.add_parser(
+        "report",
+        help="write the go/no-go report (HTML and Markdown) of a run",
+        description="Render what a run directory holds (audit, splits, training curves, metrics with intervals, "
+        "confusion matrix, slices, decision) as one self-contained HTML page and a Markdown file.",
+    )
+    report.add_argument("run_dir", type=Path, help="a run directory written by `tunewise run`")
+    report.add_argument("--out", type=Path, help="folder for report.html, report.md and plots (default RUN_DIR/report)")
+
     audit = commands.add_parser(
         "audit",
         help="find what is wrong with a data file before training on it",
@@ -156,13 +175,16 @@ def _data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="base model whose tokenizer measures lengths (default: from the config)")
 
 
+HANDLERS = {"eval": "evaluate"}  # commands whose name is a Python builtin
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_libraries(args.debug)
     try:
         from tunewise import commands
 
-        return getattr(commands, args.command)(args) or EXIT_OK
+        return getattr(commands, HANDLERS.get(args.command, args.command))(args) or EXIT_OK
     except ValidationError as exc:  # a value set from the command line that the config model rejects
         if args.debug:
             raise

@@ -38,6 +38,14 @@ def run(args) -> int:
     return 0
 
 
+def evaluate(args) -> int:
+    from tunewise.pipeline import evaluate_run
+
+    summary = evaluate_run(args.run_dir, args.split, False if args.no_base else None)
+    print_summary(summary, args.run_dir)
+    return 0
+
+
 def demo(args) -> int:
     from tunewise.pipeline import run as run_pipeline
 
@@ -228,10 +236,24 @@ def print_summary(summary: dict, run_dir: Path) -> None:
             f"{comparison['metric']} gain {comparison['gain']:+.3f} (95% CI {comparison['ci_low']:+.3f} to "
             f"{comparison['ci_high']:+.3f}), {comparison['test']} p = {comparison['p_value']:.2g}"
         )
-    train = summary["train"]
-    best = f"{train['best_val_loss']:.4f}" if train["best_val_loss"] is not None else "n/a"
-    results.print(
-        f"trained {train['steps']} steps, best validation loss {best} at step "
-        f"{train['best_step']}{' (stopped early)' if train['stopped_early'] else ''}; "
-        f"{summary['seconds']:.0f} s; run directory: {run_dir}"
-    )
+    for warning in summary.get("warnings", []):
+        results.print(f"[yellow]warning[/] {warning}")
+    if "decision" in summary:
+        print_decision(summary["decision"])
+    train = summary.get("train")
+    if train:
+        best = f"{train['best_val_loss']:.4f}" if train["best_val_loss"] is not None else "n/a"
+        results.print(
+            f"trained {train['steps']} steps, best validation loss {best} at step "
+            f"{train['best_step']}{' (stopped early)' if train['stopped_early'] else ''}"
+        )
+    results.print(f"{summary['seconds']:.0f} s; run directory: {run_dir}")
+
+
+def print_decision(decision: dict) -> None:
+    for check in decision["checks"]:
+        mark = "[green]pass[/]" if check["passed"] else ("[red]FAIL[/]" if check["blocking"] else "[yellow]note[/]")
+        results.print(f"  {mark} {check['check']}: {check['message']}")
+    colour = "green" if decision["verdict"] == "go" else "red"
+    why = f" (decided by: {', '.join(decision['deciding'])})" if decision["deciding"] else ""
+    results.print(f"verdict: [bold {colour}]{decision['verdict']}[/]{why}")

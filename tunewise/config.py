@@ -189,6 +189,7 @@ Severity = Literal["error", "warning", "info"]
 class AuditConfig(_Section):
     """The data audit: which checks run, how severe each one is, and their thresholds."""
 
+    in_run: StrictBool = Field(True, description="`tunewise run` audits the data first (findings go in the report).")
     checks: list[CheckName] | None = Field(None, description="Checks to run; default: all of them.")
     severity: dict[CheckName, Severity] = Field(
         default_factory=dict, description="Override a check's severity, e.g. {near_duplicate: error}."

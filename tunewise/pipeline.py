@@ -33,12 +33,14 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None) -> dict:
     start = time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(_resolved(cfg), sort_keys=False))
+    model_path, renderer = _model_and_renderer(cfg)
     splits, task = split_stage(cfg, run_dir / "split")
+    if cfg.audit.in_run:
+        audit_stage(cfg, model_path, run_dir / "audit")
     if task == "preference":
         raise TunewiseError(
             f"{cfg.data.path}: preference data needs DPO training, which `tunewise run` does not do yet"
         )
-    model_path, renderer = _model_and_renderer(cfg)
     result = train_stage(cfg, model_path, renderer, splits, task, run_dir / "train")
     metrics = evaluate_stage(cfg, model_path, renderer, splits, task, result.checkpoint, run_dir / "evaluate")
     looked = _record_test_access(cfg, run_dir, "run")
@@ -62,6 +64,51 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None) -> dict:
     }
     atomic_write_json(run_dir / "summary.json", summary)
     return summary
+
+
+def evaluate_run(run_dir: Path, split: str = "test", compare_base: bool | None = None) -> dict:
+    """`tunewise eval`: evaluate a finished run's checkpoint (and the base model) on one of its splits again.
+    On the test split this also logs the look and refreshes summary.json with the new numbers and decision."""
+    cfg = load_run_config(run_dir)
+    if compare_base is not None:
+        cfg.eval.compare_base = compare_base
+    splits = {}
+    for name in ("train", "validation", "test"):
+        path = run_dir / "split" / f"{name}.jsonl"
+        if not path.exists():
+            raise TunewiseError(f"{path}: missing; the run's split stage did not finish (rerun tunewise run)")
+        splits[name] = _read_jsonl(path)
+    checkpoint = run_dir / "train" / "checkpoint"
+    if not checkpoint.is_dir():
+        raise TunewiseError(f"{checkpoint}: missing; the run's training did not finish (rerun tunewise run)")
+    task = json.loads((run_dir / "split" / "manifest.json").read_text())["task"]
+    model_path, renderer = _model_and_renderer(cfg)
+    out = run_dir / ("evaluate" if split == "test" else f"evaluate-{split}")
+    start = time.perf_counter()
+    metrics = evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint, out, split)
+    summary_file = run_dir / "summary.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+    update = {"task": task, "model": cfg.model.name, "method": cfg.train.method, **_headline(metrics)}
+    if split != "test":
+        return {
+            **summary,
+            **update,
+            "split_evaluated": split,
+            "warnings": metrics["warnings"],
+            "seconds": round(time.perf_counter() - start, 1),
+        }
+    looked = _record_test_access(cfg, run_dir, "eval")
+    summary.pop("base", None), summary.pop("comparison", None)
+    summary.update(update, warnings=metrics["warnings"] + looked, decision=decide_run(cfg, run_dir, task, metrics))
+    atomic_write_json(summary_file, summary)
+    return {**summary, "seconds": round(time.perf_counter() - start, 1)}
+
+
+def load_run_config(run_dir: Path) -> TunewiseConfig:
+    path = run_dir / "config.yaml"
+    if not path.exists():
+        raise TunewiseError(f"{run_dir}: not a tunewise run directory (no config.yaml)")
+    return TunewiseConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
 def _headline(metrics: dict) -> dict:
@@ -94,6 +141,25 @@ def _read_jsonl(path: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def audit_stage(cfg: TunewiseConfig, model_path: str, out: Path) -> dict:
+    """Audit the training data (against the test file, if any); the findings inform the report, and the
+    split stage already keeps duplicates together and test inputs out of training."""
+    from tunewise.data.audit import audit_file
+    from tunewise.data.audit.report import html
+
+    against = [cfg.resolve_path(cfg.data.test_path)] if cfg.data.test_path else []
+    result, _ = audit_file(cfg, cfg.resolve_path(cfg.data.path), against, model_path)
+    found = result.to_json()
+    atomic_write_json(out / "findings.json", found)
+    atomic_write_text(out / "audit.html", html(result))
+    flagged = {f.check: len(f.rows) for f in result.findings if f.rows}
+    console.print(
+        f"audit: {found['summary']['flagged_rows']} of {result.rows} rows flagged"
+        + (f" ({', '.join(f'{k} {v}' for k, v in flagged.items())}); see {out / 'audit.html'}" if flagged else "")
+    )
+    return found
 
 
 def split_stage(
