@@ -46,6 +46,15 @@ def evaluate(args) -> int:
     return 0
 
 
+def report(args) -> int:
+    from tunewise.report import write_report
+
+    written = write_report(args.run_dir, args.out)
+    results.print(f"verdict: {written['verdict']}")
+    results.print(f"wrote {written['html']} and {written['markdown']}")
+    return 0
+
+
 def demo(args) -> int:
     from tunewise.pipeline import run as run_pipeline
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from tunewise._io import atomic_write_json, atomic_write_jsonl, atomic_write_text, sha256_file
+from tunewise._io import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_jsonl, sha256_file
 from tunewise._progress import console
 from tunewise.config import TunewiseConfig
 from tunewise.data.formats import input_text, to_conversation
@@ -77,7 +77,7 @@ def evaluate_run(run_dir: Path, split: str = "test", compare_base: bool | None =
         path = run_dir / "split" / f"{name}.jsonl"
         if not path.exists():
             raise TunewiseError(f"{path}: missing; the run's split stage did not finish (rerun tunewise run)")
-        splits[name] = _read_jsonl(path)
+        splits[name] = read_jsonl(path)
     checkpoint = run_dir / "train" / "checkpoint"
     if not checkpoint.is_dir():
         raise TunewiseError(f"{checkpoint}: missing; the run's training did not finish (rerun tunewise run)")
@@ -119,7 +119,7 @@ def decide_run(cfg, run_dir: Path, task: str, metrics: dict) -> dict:
     """The go/no-go decision from what the run directory holds: metrics, training log, split manifest."""
     from tunewise.evaluate.verdict import decide, generalization
 
-    train_log = _read_jsonl(run_dir / "train" / "metrics.jsonl")
+    train_log = read_jsonl(run_dir / "train" / "metrics.jsonl", missing_ok=True)
     result_file = run_dir / "train" / "result.json"
     best_step = json.loads(result_file.read_text())["best_step"] if result_file.exists() else None
     manifest = json.loads((run_dir / "split" / "manifest.json").read_text())
@@ -135,12 +135,6 @@ def _record_test_access(cfg, run_dir: Path, command: str) -> list[str]:
     if warning:
         console.print(f"[yellow]warning[/] {warning}")
     return [warning] if warning else []
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def audit_stage(cfg: TunewiseConfig, model_path: str, out: Path) -> dict:

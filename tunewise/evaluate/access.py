@@ -9,7 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from tunewise._io import atomic_write_jsonl, sha256_file
+from tunewise._io import atomic_write_jsonl, read_jsonl, sha256_file
 
 LOG = "test_access.jsonl"
 IGNORED_SECTIONS = ("name", "output_dir", "eval")  # settings that do not change the trained model
@@ -33,10 +33,7 @@ def record_access(run_dir: Path, test_file: Path, config: dict, command: str) ->
 
 
 def read_log(run_dir: Path) -> list[dict]:
-    path = run_dir / LOG
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(run_dir / LOG, missing_ok=True)
 
 
 def repeated_looks(run_dir: Path, entry: dict) -> list[str]:

@@ -1,0 +1,57 @@
+"""`tunewise report RUN_DIR`: one self-contained HTML page (plots inlined) and a Markdown file with its PNGs."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+from tunewise._io import atomic_write_bytes, atomic_write_text
+from tunewise.report import plots
+from tunewise.report.collect import collect
+
+
+def write_report(run_dir: Path, out: Path | None = None) -> dict:
+    """Render the run's report into ``out`` (default run_dir/report); return the paths and the verdict."""
+    out = Path(out or run_dir / "report")
+    data = collect(run_dir)
+    images = _figures(data)
+    for name, png in images.items():
+        atomic_write_bytes(out / f"{name}.png", png)
+    inline = {name: "data:image/png;base64," + base64.b64encode(png).decode() for name, png in images.items()}
+    files = {name: f"{name}.png" for name in images}
+    audit_link = os.path.relpath(run_dir / "audit" / "audit.html", out)
+    atomic_write_text(out / "report.html", _render("report.html.j2", data, inline, audit_link))
+    atomic_write_text(out / "report.md", _render("report.md.j2", data, files, audit_link))
+    verdict = data["decision"]["verdict"] if data["decision"] else "not evaluated"
+    return {"html": out / "report.html", "markdown": out / "report.md", "verdict": verdict, "data": data}
+
+
+def _figures(data: dict) -> dict[str, bytes]:
+    metrics, result = data["metrics"], data["train_result"] or {}
+    figures = {
+        "training_curves": plots.training_curves(
+            data["train_log"], result.get("best_step"), bool(result.get("stopped_early"))
+        )
+    }
+    if metrics:
+        keys = ["accuracy", "macro_f1"] if data["task"] == "classification" else ["rougeL", "rouge1", "chrf"]
+        figures["metrics"] = plots.metric_bars(metrics, keys)
+        figures["slices"] = plots.slice_bars(metrics.get("slices", []))
+        if data["task"] == "classification":
+            figures["confusion"] = plots.confusion_heatmap(metrics["tuned"]["confusion"])
+    return {name: png for name, png in figures.items() if png}
+
+
+def _render(template: str, data: dict, images: dict[str, str], audit_link: str) -> str:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    environment = Environment(
+        loader=PackageLoader("tunewise.report", "templates"),
+        autoescape=select_autoescape(["html.j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["pct"] = lambda value: f"{100 * value:.1f} %"
+    environment.filters["num"] = lambda value, digits=3: f"{value:.{digits}f}" if value is not None else "n/a"
+    return environment.get_template(template).render(**data, images=images, audit_link=audit_link)

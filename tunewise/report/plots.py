@@ -1,0 +1,111 @@
+"""The report's figures as PNG bytes (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+BASE, TUNED, WARN = "#9aa5b1", "#2563eb", "#dc2626"
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def training_curves(train_log: list[dict], kept_step: int | None, stopped_early: bool) -> bytes | None:
+    """Training and validation loss by step, with the kept checkpoint (and the early stop) marked."""
+    train = [r for r in train_log if r.get("split") == "train"]
+    validation = [r for r in train_log if r.get("split") == "validation"]
+    if not train and not validation:
+        return None
+    figure, axis = plt.subplots(figsize=(7, 3.4))
+    if train:
+        axis.plot([r["step"] for r in train], [r["loss"] for r in train], color=BASE, label="training loss")
+    if validation:
+        axis.plot(
+            [r["step"] for r in validation], [r["loss"] for r in validation], "o-", color=TUNED, label="validation loss"
+        )
+    if kept_step is not None:
+        axis.axvline(kept_step, color="#16a34a", linestyle="--", label=f"kept checkpoint (step {kept_step})")
+    if stopped_early and validation:
+        axis.axvline(validation[-1]["step"], color=WARN, linestyle=":", label="early stop")
+    axis.set_xlabel("step")
+    axis.set_ylabel("loss")
+    axis.set_yscale("log")
+    axis.legend(frameon=False)
+    axis.grid(alpha=0.3)
+    return _png(figure)
+
+
+def metric_bars(metrics: dict, keys: list[str]) -> bytes:
+    """Base vs tuned for the headline metrics, with 95 % intervals where known."""
+    figure, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3.2), squeeze=False)
+    for axis, key in zip(axes[0], keys, strict=True):
+        systems = [name for name in ("base", "tuned") if name in metrics]
+        values = [metrics[name][key] for name in systems]
+        errors = []
+        for name, value in zip(systems, values, strict=True):
+            low, high = metrics[name].get(f"{key}_ci", [value, value])
+            errors.append([value - low, high - value])
+        axis.bar(
+            systems,
+            values,
+            color=[BASE if s == "base" else TUNED for s in systems],
+            yerr=list(zip(*errors, strict=True)),
+            capsize=6,
+        )
+        for index, value in enumerate(values):
+            axis.text(index, value / 2, f"{value:.3f}", ha="center", color="white", fontweight="bold")
+        axis.set_title(key)
+        axis.set_ylim(0, max(1.0, max(values) * 1.15) if key not in ("bleu", "chrf") else max(values) * 1.3 + 1)
+    return _png(figure)
+
+
+def slice_bars(slices: list[dict], limit: int = 15) -> bytes | None:
+    """The worst slices: tuned score with its interval, the base score as a dot."""
+    shown = slices[:limit]
+    if not shown:
+        return None
+    figure, axis = plt.subplots(figsize=(7, 0.38 * len(shown) + 1.2))
+    names = [f"{s['field']}={s['value']} (n={s['n']})" for s in shown][::-1]
+    scores = [s["score"] for s in shown][::-1]
+    errors = [[s["score"] - s["ci"][0] for s in shown][::-1], [s["ci"][1] - s["score"] for s in shown][::-1]]
+    axis.barh(names, scores, xerr=errors, color=TUNED, capsize=3, label="fine-tuned (95 % CI)")
+    if all("base_score" in s for s in shown):
+        axis.plot([s["base_score"] for s in shown][::-1], names, "o", color=BASE, label="base")
+    axis.set_xlim(0, 1.05)
+    axis.set_xlabel("score")
+    axis.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+    axis.grid(axis="x", alpha=0.3)
+    return _png(figure)
+
+
+def confusion_heatmap(confusion: dict, max_labels: int = 40) -> bytes | None:
+    """Row-normalised confusion matrix (true label by row); skipped beyond ``max_labels`` labels."""
+    import numpy as np
+
+    labels, matrix = confusion["labels"], np.asarray(confusion["matrix"], float)
+    if not labels or len(labels) > max_labels:
+        return None
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    size = 2.5 + 0.32 * len(labels)
+    figure, axis = plt.subplots(figsize=(size + 1.5, size))
+    image = axis.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    axis.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
+    axis.set_yticks(range(len(labels)), labels, fontsize=8)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    for (row, column), count in np.ndenumerate(matrix):
+        if count:
+            colour = "white" if shares[row, column] > 0.5 else "black"
+            axis.text(column, row, int(count), ha="center", va="center", fontsize=7, color=colour)
+    figure.colorbar(image, ax=axis, fraction=0.04, label="share of the true label's rows")
+    return _png(figure)
