@@ -19,6 +19,8 @@ COMMANDS = [
     ["inject"],
     ["models"],
     ["models", "prepare"],
+    ["eval"],
+    ["report"],
 ]
 
 
@@ -113,3 +115,10 @@ def test_skip_invalid_flag_lists_skipped_lines_and_goes_on(tmp_path, tiny_model_
     manifest = json.loads((tmp_path / "run" / "split" / "manifest.json").read_text())
     assert [line.split(": ")[0] for line in manifest["skipped"]] == [f"{data}:4", f"{data}:11"]
     assert sum(manifest["sizes"].values()) == 54
+
+
+@pytest.mark.parametrize("command", ["eval", "report"])
+def test_eval_and_report_need_a_run_directory(command, tmp_path):
+    result = run_cli(command, str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {tmp_path}: not a tunewise run directory (no config.yaml)"

@@ -7,7 +7,8 @@ import pytest
 
 from tests.conftest import classification_rows, write_jsonl
 from tunewise.config import load_config
-from tunewise.pipeline import run
+from tunewise.pipeline import evaluate_run, run
+from tunewise.report import write_report
 
 RUN_FILES = {
     "config.yaml",
@@ -98,6 +99,41 @@ def test_summary_holds_a_decision_slices_and_a_test_access_log(classification_ru
     assert entry["command"] == "run" and len(entry["test_sha256"]) == 64
 
 
+def test_eval_on_validation_leaves_the_test_split_and_its_log_alone(classification_runs):
+    _, run_dir = classification_runs[1]
+    before = (run_dir / "test_access.jsonl").read_text()
+    result = evaluate_run(run_dir, "validation")
+    metrics = json.loads((run_dir / "evaluate-validation" / "metrics.json").read_text())
+    assert metrics["split"] == "validation" and metrics["tuned"]["n"] == result["tuned"]["n"]
+    assert (run_dir / "test_access.jsonl").read_text() == before
+
+
+def test_eval_again_logs_the_look_and_refreshes_the_summary(classification_runs):
+    first, run_dir = classification_runs[1]
+    result = evaluate_run(run_dir, "test", compare_base=False)
+    log = [json.loads(line) for line in (run_dir / "test_access.jsonl").read_text().splitlines()]
+    assert [entry["command"] for entry in log] == ["run", "eval"]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert "base" not in summary and "comparison" not in summary and summary["tuned"] == first["tuned"]
+    assert summary["decision"]["verdict"] == "no-go" and "gain_over_base" in summary["decision"]["deciding"]
+    assert result["train"] == first["train"]  # what eval does not redo stays in the summary
+
+
+def test_report_is_one_self_contained_page_and_a_markdown_file(classification_runs):
+    _, run_dir = classification_runs[0]
+    written = write_report(run_dir)
+    page = written["html"].read_text()
+    assert written["verdict"] == "no-go" and "NO-GO" in page and "Decided by" in page
+    assert page.count("data:image/png;base64,") >= 3  # curves, metrics, slices (+ confusion)
+    assert 'src="http' not in page and "<link" not in page
+    for section in ("decision", "metrics", "training", "data", "slices", "classes", "review", "test-access"):
+        assert f'id="{section}"' in page
+    markdown = written["markdown"].read_text()
+    assert "## Decision: **NO-GO**" in markdown and "| test_size | FAIL |" in markdown
+    for image in ("training_curves", "metrics", "slices", "confusion"):
+        assert f"({image}.png)" in markdown and (run_dir / "report" / f"{image}.png").stat().st_size > 1000
+
+
 def test_metrics_log_has_train_and_validation_loss_and_best_step(classification_runs):
     summary, run_dir = classification_runs[0]
     rows = [json.loads(line) for line in (run_dir / "train" / "metrics.jsonl").read_text().splitlines()]
@@ -147,7 +183,11 @@ def test_early_stopping_stops_when_validation_loss_stops_improving(tiny_model_di
 def test_generation_task_reports_rouge_bleu_chrf(tiny_model_dir, tmp_path):
     words = ["card", "pin", "rate", "loan", "euro", "phone", "branch", "limit", "fee", "cash"]
     rows = [
-        {"dialogue": f"#Person1#: my {a} and my {b}?\n#Person2#: {c} {a}", "summary": f"they talk about {a} and {b}"}
+        {
+            "dialogue": f"#Person1#: my {a} and my {b}?\n#Person2#: {c} {a}",
+            "summary": f"they talk about {a} and {b}",
+            "summary2": f"{a} and {b} are discussed",
+        }
         for a, b, c in ((words[i % 10], words[(i * 3 + 1) % 10], words[(i * 7 + 2) % 10]) for i in range(30))
     ]
     write_jsonl(tmp_path / "dialogues.jsonl", rows)
@@ -155,9 +195,18 @@ def test_generation_task_reports_rouge_bleu_chrf(tiny_model_dir, tmp_path):
     config = make_config(tmp_path, tiny_model_dir, "dialogues.jsonl", extra)
     cfg = load_config(
         config,
-        ["data.columns={prompt: dialogue, completion: summary}", "train.method=full", "train.learning_rate=0.001"],
+        [
+            "data.columns={prompt: dialogue, completion: summary}",
+            "train.method=full",
+            "train.learning_rate=0.001",
+            "eval.references=[summary2]",
+        ],
     )
     summary = run(cfg, tmp_path / "run")
+    assert summary["tuned"]["references_per_row"] == 2
+    assert any("human review" in w for w in summary["warnings"])
+    report = write_report(tmp_path / "run")
+    assert "rougeL" in report["html"].read_text() and (tmp_path / "run" / "report" / "metrics.png").is_file()
     assert summary["task"] == "completion" and summary["split"]["test"] == 6
     for name in ("base", "tuned"):
         assert {"rougeL", "rouge1", "rouge2", "bleu", "chrf", "exact_match", "rougeL_ci"} <= set(summary[name])

@@ -11,14 +11,15 @@ MAX_VALUES = 30  # a metadata field with more distinct values than this is an id
 
 
 def slice_fields(rows: list[dict], task: str, wanted: list[str] | None) -> list[str]:
-    """The fields to slice by: those asked for, or the label plus every metadata field with 2-30 values."""
+    """The fields to slice by: those asked for, or the label plus every metadata field with 2-30 values
+    (and at least two rows per value on average)."""
     if wanted is not None:
         return wanted
     fields = ["label"] if task == "classification" else []
     meta_keys = sorted({key for row in rows for key in row.get("meta", {})})
     for key in meta_keys:
         values = {_value(row, key) for row in rows}
-        if 2 <= len(values) <= MAX_VALUES:
+        if 2 <= len(values) <= min(MAX_VALUES, len(rows) / 2):  # rows per value >= 2, or it is an id
             fields.append(key)
     return fields
 

@@ -1,0 +1,27 @@
+from tunewise.evaluate.access import looks_warning, read_log, record_access
+
+
+def test_repeated_looks_at_one_test_set_by_different_settings_warn(tmp_path):
+    test_file = tmp_path / "test.jsonl"
+    test_file.write_text('{"text": "x", "label": "a"}\n')
+    entries = []
+    for i in range(3):
+        run_dir = tmp_path / "runs" / f"run{i}"
+        run_dir.mkdir(parents=True)
+        config = {"name": f"r{i}", "train": {"learning_rate": 10.0**-i}, "eval": {"batch_size": i}}
+        entries.append(record_access(run_dir, test_file, config, "run"))
+    assert looks_warning(tmp_path / "runs" / "run0", entries[0], limit=4) is None
+    warning = looks_warning(tmp_path / "runs" / "run2", entries[2], limit=3)
+    assert warning and "3 differently configured runs" in warning and "--split validation" in warning
+
+
+def test_same_settings_looked_at_again_count_once(tmp_path):
+    test_file = tmp_path / "test.jsonl"
+    test_file.write_text("{}\n")
+    runs = tmp_path / "runs"
+    for name in ("a", "b", "c"):  # only the name and eval settings differ: the same trained model
+        (runs / name).mkdir(parents=True)
+        entry = record_access(runs / name, test_file, {"name": name, "eval": {"max_rows": len(name)}}, "eval")
+    record_access(runs / "c", test_file, {"name": "c"}, "eval")
+    assert len(read_log(runs / "c")) == 2
+    assert looks_warning(runs / "c", entry, limit=2) is None

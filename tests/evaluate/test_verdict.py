@@ -1,0 +1,103 @@
+import pytest
+
+from tunewise.config import EvalConfig
+from tunewise.evaluate.verdict import decide, evidence_warnings, generalization
+
+
+def classification_metrics(n=200, gain=0.3, ci_low=0.2, p=1e-6, mde=0.1, worst=0.8, majority=0.1):
+    tuned = {"n": n, "accuracy": 0.9, "accuracy_ci": [0.85, 0.95], "majority_share": majority}
+    return {
+        "tuned": tuned,
+        "comparison": {
+            "metric": "accuracy",
+            "test": "mcnemar_exact",
+            "gain": gain,
+            "ci_low": ci_low,
+            "ci_high": gain + 0.1,
+            "p_value": p,
+            "mde": mde,
+            "n": n,
+        },
+        "slices": [{"field": "label", "value": "rare", "n": 12, "score": worst, "ci": [0.5, 1.0]}],
+    }
+
+
+GOOD_GAP = {
+    "step": 40,
+    "train_loss": 0.3,
+    "validation_loss": 0.4,
+    "gap": 0.1,
+    "overfit_after_best": False,
+    "final_validation_loss": 0.4,
+    "final_step": 40,
+}
+
+
+def test_a_clear_significant_gain_is_a_go():
+    decision = decide("classification", classification_metrics(), GOOD_GAP, {}, EvalConfig())
+    assert decision["verdict"] == "go" and decision["deciding"] == []
+    assert all(c["passed"] for c in decision["checks"])
+
+
+@pytest.mark.parametrize(
+    "changes, deciding",
+    [
+        ({"ci_low": -0.01, "p": 0.08}, ["gain_over_base"]),
+        ({"n": 60}, ["test_size"]),
+        ({"worst": 0.3}, ["worst_slice"]),
+        ({"n": 60, "worst": 0.3}, ["test_size", "worst_slice"]),
+    ],
+)
+def test_each_failed_blocking_check_is_named(changes, deciding):
+    decision = decide("classification", classification_metrics(**changes), GOOD_GAP, {}, EvalConfig())
+    assert decision["verdict"] == "no-go" and decision["deciding"] == deciding
+
+
+def test_overfitting_gap_blocks_and_says_so():
+    gap = {**GOOD_GAP, "validation_loss": 1.2, "gap": 0.9}
+    decision = decide("classification", classification_metrics(), gap, {}, EvalConfig())
+    assert decision["deciding"] == ["generalization_gap"]
+    check = next(c for c in decision["checks"] if c["check"] == "generalization_gap")
+    assert "gap +0.900" in check["message"]
+
+
+def test_target_and_slice_threshold_come_from_the_config():
+    cfg = EvalConfig(target=0.95, min_slice_score=0.85)
+    decision = decide("classification", classification_metrics(), GOOD_GAP, {}, cfg)
+    assert decision["deciding"] == ["worst_slice", "target"]
+    # a slice smaller than min_slice_rows never decides
+    small = decide("classification", classification_metrics(worst=0.0), GOOD_GAP, {}, EvalConfig(min_slice_rows=50))
+    assert small["verdict"] == "go"
+
+
+def test_leakage_left_out_is_reported():
+    decision = decide(
+        "classification", classification_metrics(), GOOD_GAP, {"left_out_as_test_inputs": ["a", "b"]}, EvalConfig()
+    )
+    check = next(c for c in decision["checks"] if c["check"] == "leakage")
+    assert "2 training rows repeated test inputs" in check["message"]
+
+
+def test_generalization_finds_overfitting_after_the_kept_checkpoint():
+    log = [
+        {"step": 10, "split": "train", "loss": 1.0},
+        {"step": 10, "split": "validation", "loss": 0.9},
+        {"step": 20, "split": "train", "loss": 0.5},
+        {"step": 20, "split": "validation", "loss": 0.6},
+        {"step": 30, "split": "train", "loss": 0.2},
+        {"step": 30, "split": "validation", "loss": 0.8},
+    ]
+    found = generalization(log, best_step=20)
+    assert found["step"] == 20 and found["gap"] == pytest.approx(0.1)
+    assert found["overfit_after_best"] and found["final_validation_loss"] == 0.8
+    assert generalization([{"step": 1, "split": "train", "loss": 1.0}], None) is None
+
+
+def test_weak_evidence_warnings_in_plain_words():
+    warnings = evidence_warnings("classification", classification_metrics(n=40, majority=0.7, gain=0.05), 100)
+    text = " ".join(warnings)
+    assert "only 40 test rows" in text and "70 % of the test rows" in text
+    assert "smaller than the smallest effect" in text
+    generation = {"tuned": {"n": 500, "rougeL_ci": [0.2, 0.3], "references_per_row": 1}}
+    text = " ".join(evidence_warnings("completion", generation, 100))
+    assert "human review" in text and "one reference per row" in text
