@@ -257,6 +257,8 @@ def print_summary(summary: dict, run_dir: Path) -> None:
             f"{train['best_step']}{' (stopped early)' if train['stopped_early'] else ''}"
         )
     results.print(f"{summary['seconds']:.0f} s; run directory: {run_dir}")
+    if (Path(run_dir) / "report" / "report.html").exists():
+        results.print(f"report: {Path(run_dir) / 'report' / 'report.html'}")
 
 
 def print_decision(decision: dict) -> None:

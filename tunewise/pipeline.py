@@ -63,6 +63,9 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None) -> dict:
         "seconds": round(time.perf_counter() - start, 1),
     }
     atomic_write_json(run_dir / "summary.json", summary)
+    from tunewise.report import write_report
+
+    write_report(run_dir)
     return summary
 
 
