@@ -206,10 +206,13 @@ def test_generation_task_reports_rouge_bleu_chrf(tiny_model_dir, tmp_path):
             "train.method=full",
             "train.learning_rate=0.001",
             "eval.references=[summary2]",
+            f"eval.judge={{model: {tiny_model_dir}, max_rows: 4}}",
         ],
     )
     summary = run(cfg, tmp_path / "run")
     assert summary["tuned"]["references_per_row"] == 2
+    judged = json.loads((tmp_path / "run" / "evaluate" / "metrics.json").read_text())["judge"]
+    assert judged["n"] == 4 and judged["wins_1"] + judged["wins_2"] + judged["ties"] == 4
     assert any("human review" in w for w in summary["warnings"])
     report = write_report(tmp_path / "run")
     assert "rougeL" in report["html"].read_text() and (tmp_path / "run" / "report" / "metrics.png").is_file()

@@ -132,6 +132,14 @@ class TrainConfig(_Section):
     lora: LoraConfig = Field(default_factory=LoraConfig)
 
 
+class JudgeConfig(_Section):
+    """A local model that compares base and fine-tuned answers pairwise, in both orders (generation tasks)."""
+
+    model: str = Field(description="Registry name, model folder or hub id of the judge.")
+    rubric: str | None = Field(None, description="What makes an answer better; default: relevance, correctness, use.")
+    max_rows: StrictInt | None = Field(100, ge=1, description="Judge at most this many test rows.")
+
+
 class EvalConfig(_Section):
     """Evaluation of the base and the fine-tuned model on the test split."""
 
@@ -163,6 +171,7 @@ class EvalConfig(_Section):
         0.5, ge=0, description="Validation minus training loss at the kept checkpoint above this is a no-go."
     )
     target: float | None = Field(None, description="Optional score the tuned model must reach (accuracy or ROUGE-L).")
+    judge: JudgeConfig | None = Field(None, description="Optional model-as-judge of base vs fine-tuned answers.")
     max_test_looks: StrictInt = Field(
         3, ge=1, description="Warn when this many differently configured runs beside this one evaluated the same test."
     )

@@ -284,6 +284,8 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
         base_score = {(s["field"], s["value"]): s["score"] for s in base_slices}
         for found in metrics["slices"]:
             found["base_score"] = base_score[(found["field"], found["value"])]
+    if cfg.eval.judge and "base" in predictions and task != "classification":
+        metrics["judge"] = _judge(cfg, rows, task, predictions["base"], predictions["tuned"])
     metrics["warnings"] = evidence_warnings(task, metrics, cfg.eval.min_test_rows)
     atomic_write_jsonl(
         out / "predictions.jsonl",
@@ -301,6 +303,25 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
     return metrics
 
 
+def _judge(cfg, rows: list[dict], task: str, base: list[str], tuned: list[str]) -> dict:
+    """Base (system 1) vs fine-tuned (system 2) as seen by the configured judge model."""
+    from tunewise.evaluate.judge import DEFAULT_RUBRIC, judge_pairs
+
+    judge_cfg = cfg.eval.judge
+    count = judge_cfg.max_rows or len(rows)
+    model_path, renderer = _model_and_renderer(cfg, judge_cfg.model)
+    prompts = ["\n".join(m["content"] for m in to_conversation(r, task, cfg.model.instruction)[0]) for r in rows]
+    verdicts = judge_pairs(
+        _load_for_eval(model_path, None, cfg),
+        renderer,
+        prompts[:count],
+        base[:count],
+        tuned[:count],
+        judge_cfg.rubric or DEFAULT_RUBRIC,
+    )
+    return {"model": judge_cfg.model, "systems": ["base", "tuned"], **verdicts}
+
+
 def _references(cfg, rows: list[dict], task: str) -> list:
     """Each row's reference answer, or its list of references when eval.references names more fields."""
     firsts = [to_conversation(r, task)[1] for r in rows]
@@ -313,25 +334,25 @@ def _references(cfg, rows: list[dict], task: str) -> list:
     return found
 
 
-def _model_and_renderer(cfg):
+def _model_and_renderer(cfg, name: str | None = None, system_prompt: str | None = None):
+    """The model folder and prompt renderer of the config's model (or of another model, e.g. a judge)."""
     from transformers import AutoTokenizer
 
     from tunewise.models.prompts import make_renderer
     from tunewise.models.registry import REGISTRY, resolve_model
 
-    name = cfg.model.name
-    local = cfg.resolve_path(name)
-    if name not in REGISTRY and local is not None and local.is_dir():
-        name = str(local)  # a model folder given relative to the config file
-    model_path = resolve_model(name, cfg.resolve_path(cfg.model.cache_dir))
+    given = name or cfg.model.name
+    local = cfg.resolve_path(given)
+    resolved = str(local) if given not in REGISTRY and local is not None and local.is_dir() else given
+    model_path = resolve_model(resolved, cfg.resolve_path(cfg.model.cache_dir))
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
     except (OSError, ValueError) as exc:
-        raise TunewiseError(
-            f"model '{cfg.model.name}': cannot load its tokenizer ({str(exc).splitlines()[0]})"
-        ) from None
+        raise TunewiseError(f"model '{given}': cannot load its tokenizer ({str(exc).splitlines()[0]})") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if name is not None:
+        return model_path, make_renderer(tokenizer, "auto", system_prompt)
     return model_path, make_renderer(tokenizer, cfg.model.prompt_format, cfg.model.system_prompt)
 
 

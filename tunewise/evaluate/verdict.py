@@ -31,6 +31,12 @@ def evidence_warnings(task: str, metrics: dict, min_test_rows: int) -> list[str]
         )
         if tuned.get("references_per_row", 1) == 1:
             warnings.append("one reference per row: n-gram scores punish valid paraphrases (give eval.references)")
+    judge = metrics.get("judge")
+    if judge and judge["flip_rate"] > 0.3:
+        warnings.append(
+            f"the judge ({judge['model']}) changed its verdict with the answers' order on "
+            f"{100 * judge['flip_rate']:.0f} % of rows: its preferences are weak evidence"
+        )
     comparison = metrics.get("comparison")
     if comparison and abs(comparison["gain"]) < comparison["mde"]:
         warnings.append(
