@@ -234,8 +234,9 @@ def _groups(cfg, records: list[dict], task: str) -> list[str]:
 def train_stage(cfg, model_path, renderer, splits, task, out: Path):
     from tunewise.train import fine_tune
 
-    conversations = {
-        name: [to_conversation(r, task, cfg.model.instruction) for r in rows] for name, rows in splits.items()
+    conversations = {  # training never reads the test split
+        name: [to_conversation(r, task, cfg.model.instruction) for r in splits[name]]
+        for name in ("train", "validation")
     }
     result = fine_tune(
         model_path,
