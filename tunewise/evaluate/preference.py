@@ -1,0 +1,67 @@
+"""Preference data (prompt, chosen, rejected): how often a model prefers the chosen answer.
+
+Without a reference model the preference is the answer's summed log-likelihood; with one it is DPO's
+implicit reward, log pi(answer) - log pi_ref(answer), so preference accuracy measures what preference
+tuning changed rather than what the model already liked.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from tunewise.evaluate.stats import mcnemar, mean_ci
+from tunewise.models.prompts import Renderer
+
+
+def answer_logprobs(
+    model, renderer: Renderer, prompts: list[list[dict]], answers: list[str], batch_size: int = 8
+) -> list[float]:
+    """Summed log-probability of each answer's tokens (end-of-turn included) after its prompt."""
+    pairs = [(renderer.prompt_ids(p), renderer.answer_ids(p, a)) for p, a in zip(prompts, answers, strict=True)]
+    device = next(model.parameters()).device
+    pad = renderer.tokenizer.pad_token_id or 0
+    scores: list[float] = []
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(pairs), batch_size):
+            batch = pairs[start : start + batch_size]
+            width = max(len(p) + len(a) for p, a in batch)
+            ids = torch.full((len(batch), width), pad, dtype=torch.long, device=device)
+            mask = torch.zeros_like(ids)
+            for row, (prompt, answer) in enumerate(batch):  # right padding: positions start at 0 for every row
+                ids[row, : len(prompt) + len(answer)] = torch.tensor(prompt + answer, device=device)
+                mask[row, : len(prompt) + len(answer)] = 1
+            logprobs = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+            for row, (prompt, answer) in enumerate(batch):
+                positions = torch.arange(len(prompt) - 1, len(prompt) + len(answer) - 1, device=device)
+                targets = torch.tensor(answer, device=device)
+                scores.append(float(logprobs[row, positions, targets].sum()))
+    return scores
+
+
+def preference_accuracy(model, renderer: Renderer, rows: list[dict], reference=None, batch_size: int = 8) -> dict:
+    """Share of pairs whose chosen answer gets the higher (implicit) reward, with a 95 % interval."""
+    prompts = [[{"role": "user", "content": r["prompt"]}] for r in rows]
+    rewards = {}
+    for side in ("chosen", "rejected"):
+        answers = [r[side] for r in rows]
+        rewards[side] = answer_logprobs(model, renderer, prompts, answers, batch_size)
+        if reference is not None:
+            base = answer_logprobs(reference, renderer, prompts, answers, batch_size)
+            rewards[side] = [a - b for a, b in zip(rewards[side], base, strict=True)]
+    prefers_chosen = [c > r for c, r in zip(rewards["chosen"], rewards["rejected"], strict=True)]
+    return {
+        "preference_accuracy": sum(prefers_chosen) / len(rows),
+        "preference_accuracy_ci": mean_ci(prefers_chosen),
+        "n": len(rows),
+        "per_row": prefers_chosen,
+    }
+
+
+def compare_preference(base: dict, tuned: dict) -> dict:
+    """Tuned vs base preference accuracy on the same pairs (McNemar's exact test)."""
+    return {
+        "metric": "preference_accuracy",
+        "gain": tuned["preference_accuracy"] - base["preference_accuracy"],
+        **mcnemar(base["per_row"], tuned["per_row"]),
+    }
