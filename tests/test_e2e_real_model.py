@@ -65,4 +65,5 @@ def test_dialogsum_generation_config_runs_and_reports_rouge(smollm2, tmp_path, c
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["task"] == "completion"
     assert 0.0 < summary["tuned"]["rougeL"] <= 1.0
+    assert summary["tuned"]["references_per_row"] == 3  # the official test file's three human summaries
     assert "rougeL" in capsys.readouterr().out
