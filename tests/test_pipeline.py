@@ -119,6 +119,7 @@ def test_eval_again_logs_the_look_and_refreshes_the_summary(classification_runs)
     result = evaluate_run(run_dir, "test", compare_base=False)
     log = [json.loads(line) for line in (run_dir / "test_access.jsonl").read_text().splitlines()]
     assert [entry["command"] for entry in log] == ["run", "eval"]
+    assert log[0]["settings"] == log[1]["settings"]  # the same trained model, however the config was loaded
     summary = json.loads((run_dir / "summary.json").read_text())
     assert "base" not in summary and "comparison" not in summary and summary["tuned"] == first["tuned"]
     assert summary["decision"]["verdict"] == "no-go" and "gain_over_base" in summary["decision"]["deciding"]

@@ -133,7 +133,8 @@ def _record_test_access(cfg, run_dir: Path, command: str) -> list[str]:
     """Log this look at the test split; return a warning when the test set has been looked at too often."""
     from tunewise.evaluate.access import looks_warning, record_access
 
-    entry = record_access(run_dir, run_dir / "split" / "test.jsonl", cfg.model_dump(mode="json"), command)
+    # the resolved form (absolute paths), as saved in run_dir/config.yaml, so `run` and `eval` agree
+    entry = record_access(run_dir, run_dir / "split" / "test.jsonl", _resolved(cfg), command)
     warning = looks_warning(run_dir, entry, cfg.eval.max_test_looks)
     if warning:
         console.print(f"[yellow]warning[/] {warning}")

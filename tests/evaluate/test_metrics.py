@@ -62,6 +62,7 @@ def test_minimum_detectable_effect_shrinks_with_more_rows():
     assert large == pytest.approx(small / 4, rel=0.05)
     assert minimum_detectable_effect([0] * 100) > 0  # identical systems still have a finite, positive MDE
     assert minimum_detectable_effect([1]) == float("inf")
+    assert minimum_detectable_effect([1.0] * 50) > 0  # every row improved by the same amount
 
 
 def test_comparison_reports_the_detectable_effect():

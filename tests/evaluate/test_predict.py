@@ -67,3 +67,20 @@ def test_generation_stops_and_decodes_text(tiny_model_dir, tiny_tokenizer):
     assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
     assert answers[0] == answers[1]
     assert "<|im_end|>" not in answers[0]
+
+
+def test_labels_the_tokenizer_cannot_tell_apart_are_refused(tiny_model_dir, tiny_tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    from tunewise.errors import TunewiseError
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    renderer = make_renderer(tiny_tokenizer, "chat")
+    renderer.tokenizer.chat_template = renderer.tokenizer.chat_template.replace(
+        "message['content']", "message['content'] | trim"
+    )
+    with pytest.raises(TunewiseError, match="same answer"):
+        predict_labels(model, renderer, PROMPTS, ["yes", "yes "])
+    with pytest.raises(TunewiseError, match="at least one label"):
+        predict_labels(model, renderer, PROMPTS, [])
+    assert predict_labels(model, renderer, [], LABELS) == []

@@ -37,7 +37,7 @@ def test_a_model_against_itself_as_reference_prefers_nothing(model_and_renderer)
     plain = preference_accuracy(model, renderer, ROWS)
     assert plain["n"] == 3 and 0 <= plain["preference_accuracy"] <= 1
     against_itself = preference_accuracy(model, renderer, ROWS, reference=model)
-    assert against_itself["preference_accuracy"] == 0.0  # every implicit reward is 0: chosen never wins
+    assert against_itself["preference_accuracy"] == 0.5  # every implicit reward is 0: each pair is a tie
 
 
 def test_comparison_of_two_preference_scores():

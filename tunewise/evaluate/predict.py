@@ -14,6 +14,7 @@ from contextlib import nullcontext
 import torch
 
 from tunewise._progress import progress_bar
+from tunewise.errors import TunewiseError
 from tunewise.models.prompts import Renderer
 
 PROBE = [{"role": "user", "content": "x"}]  # answer tokens do not depend on the question
@@ -28,8 +29,13 @@ def predict_labels(
 ) -> list[str]:
     """The label each prompt's greedy, label-constrained answer spells out. A bf16 model runs under bf16
     autocast (norms and softmax stay in fp32)."""
+    if not conversations:
+        return []
+    if not labels:
+        raise TunewiseError("classification needs at least one label")
     stops = renderer.stop_ids()
     sequences = {label: _until_stop(renderer.answer_ids(PROBE, label), stops) for label in labels}
+    _check_distinct(sequences, stops)
     trie = _build_trie(sequences.values())
     by_sequence = {tuple(ids): label for label, ids in sequences.items()}
     prompts = [renderer.prompt_ids(messages) for messages in conversations]
@@ -46,6 +52,19 @@ def predict_labels(
                 answers[index] = ids
             bar.advance(task, len(batch))
     return [by_sequence[tuple(ids)] for ids in answers]
+
+
+def _check_distinct(sequences: dict[str, list[int]], stops: list[int]) -> None:
+    """Every label must decode to its own token sequence, closed by a stop token, or it could never be answered."""
+    seen: dict[tuple, str] = {}
+    for label, ids in sequences.items():
+        if not ids or ids[-1] not in stops:
+            raise TunewiseError(f"label '{label}': its answer has no end-of-turn token, so it cannot be decoded alone")
+        if tuple(ids) in seen:
+            raise TunewiseError(
+                f"labels '{seen[tuple(ids)]}' and '{label}' are the same answer to the model's tokenizer"
+            )
+        seen[tuple(ids)] = label
 
 
 def _decode_batch(model, prefix_cache, shared: int, rests: list[list[int]], trie: dict) -> list[list[int]]:

@@ -7,9 +7,11 @@ tuning changed rather than what the model already liked.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from tunewise.evaluate.stats import mcnemar, mean_ci
+from tunewise.errors import TunewiseError
+from tunewise.evaluate.stats import mcnemar, mean_ci, minimum_detectable_effect, paired_difference
 from tunewise.models.prompts import Renderer
 
 
@@ -40,7 +42,10 @@ def answer_logprobs(
 
 
 def preference_accuracy(model, renderer: Renderer, rows: list[dict], reference=None, batch_size: int = 8) -> dict:
-    """Share of pairs whose chosen answer gets the higher (implicit) reward, with a 95 % interval."""
+    """Share of pairs whose chosen answer gets the higher (implicit) reward (a tie counts half), with a 95 %
+    interval."""
+    if not rows:
+        raise TunewiseError("preference accuracy needs at least one (prompt, chosen, rejected) row")
     prompts = [[{"role": "user", "content": r["prompt"]}] for r in rows]
     rewards = {}
     for side in ("chosen", "rejected"):
@@ -49,7 +54,9 @@ def preference_accuracy(model, renderer: Renderer, rows: list[dict], reference=N
         if reference is not None:
             base = answer_logprobs(reference, renderer, prompts, answers, batch_size)
             rewards[side] = [a - b for a, b in zip(rewards[side], base, strict=True)]
-    prefers_chosen = [c > r for c, r in zip(rewards["chosen"], rewards["rejected"], strict=True)]
+    prefers_chosen = [
+        float(c > r) + 0.5 * (c == r) for c, r in zip(rewards["chosen"], rewards["rejected"], strict=True)
+    ]
     return {
         "preference_accuracy": sum(prefers_chosen) / len(rows),
         "preference_accuracy_ci": mean_ci(prefers_chosen),
@@ -59,9 +66,9 @@ def preference_accuracy(model, renderer: Renderer, rows: list[dict], reference=N
 
 
 def compare_preference(base: dict, tuned: dict) -> dict:
-    """Tuned vs base preference accuracy on the same pairs (McNemar's exact test)."""
-    return {
-        "metric": "preference_accuracy",
-        "gain": tuned["preference_accuracy"] - base["preference_accuracy"],
-        **mcnemar(base["per_row"], tuned["per_row"]),
-    }
+    """Tuned vs base preference accuracy on the same pairs: paired-bootstrap interval, McNemar's exact test on
+    the pairs each gets right, and the smallest detectable effect."""
+    difference = paired_difference(base["per_row"], tuned["per_row"])
+    test = mcnemar([s == 1 for s in base["per_row"]], [s == 1 for s in tuned["per_row"]])
+    mde = minimum_detectable_effect(np.subtract(tuned["per_row"], base["per_row"], dtype=float))
+    return {"metric": "preference_accuracy", **difference, **test, "mde": mde, "n": len(base["per_row"])}

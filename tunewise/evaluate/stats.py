@@ -61,7 +61,7 @@ def minimum_detectable_effect(per_row_difference, alpha: float = 0.05, power: fl
     diff = np.asarray(per_row_difference, float)
     if len(diff) < 2:
         return float("inf")
-    if not diff.any():  # the systems never disagree: assume one row of disagreement for the spread
-        diff = np.r_[diff[1:], 1.0]
     spread = diff.std(ddof=1)
+    if spread == 0:  # every row differs by the same amount: assume one row that breaks ranks
+        spread = np.r_[diff[1:], diff[0] + 1.0].std(ddof=1)
     return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * spread / np.sqrt(max(len(diff), 1)))

@@ -139,7 +139,9 @@ def _leakage_check(manifest: dict) -> dict:
         return _check(
             "leakage", True, True, f"{leaked} training rows repeated test inputs; they were left out of training"
         )
-    return _check("leakage", True, True, "no training input repeats a test input")
+    return _check(
+        "leakage", True, True, "no training input repeats or nearly repeats a test input (checked by the split stage)"
+    )
 
 
 def _slice_check(task: str, slices: list[dict], eval_cfg) -> dict:

@@ -52,6 +52,13 @@ def _render(template: str, data: dict, images: dict[str, str], audit_link: str) 
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["md"] = _markdown_cell
     environment.filters["pct"] = lambda value: f"{100 * value:.1f} %"
     environment.filters["num"] = lambda value, digits=3: f"{value:.{digits}f}" if value is not None else "n/a"
     return environment.get_template(template).render(**data, images=images, audit_link=audit_link)
+
+
+def _markdown_cell(value) -> str:
+    """Untrusted text inside Markdown: no table-breaking pipes or newlines, no raw HTML."""
+    text = " ".join(str(value).split())
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")

@@ -12,6 +12,11 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 BASE, TUNED, WARN = "#9aa5b1", "#2563eb", "#dc2626"
 
 
+def _text(value) -> str:
+    """Data text shown literally: matplotlib would read "$...$" as mathematics (and fail on bad TeX)."""
+    return str(value).replace("$", r"\$")
+
+
 def _png(figure) -> bytes:
     buffer = io.BytesIO()
     figure.tight_layout()
@@ -75,7 +80,7 @@ def slice_bars(slices: list[dict], limit: int = 15) -> bytes | None:
     if not shown:
         return None
     figure, axis = plt.subplots(figsize=(7, 0.38 * len(shown) + 1.2))
-    names = [f"{s['field']}={s['value']} (n={s['n']})" for s in shown][::-1]
+    names = [_text(f"{s['field']}={s['value']} (n={s['n']})") for s in shown][::-1]
     scores = [s["score"] for s in shown][::-1]
     errors = [[s["score"] - s["ci"][0] for s in shown][::-1], [s["ci"][1] - s["score"] for s in shown][::-1]]
     axis.barh(names, scores, xerr=errors, color=TUNED, capsize=3, label="fine-tuned (95 % CI)")
@@ -92,7 +97,7 @@ def confusion_heatmap(confusion: dict, max_labels: int = 40) -> bytes | None:
     """Row-normalised confusion matrix (true label by row); skipped beyond ``max_labels`` labels."""
     import numpy as np
 
-    labels, matrix = confusion["labels"], np.asarray(confusion["matrix"], float)
+    labels, matrix = [_text(label) for label in confusion["labels"]], np.asarray(confusion["matrix"], float)
     if not labels or len(labels) > max_labels:
         return None
     shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
