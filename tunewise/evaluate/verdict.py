@@ -27,7 +27,7 @@ def evidence_warnings(task: str, metrics: dict, min_test_rows: int) -> list[str]
     if task != "classification":
         warnings.append(
             "ROUGE, BLEU and chrF count words shared with the references, not whether an answer is right or "
-            "useful: for open-ended outputs, run a blind human review (tunewise review) before deciding"
+            "useful: for open-ended outputs, do a blind human review of the outputs before deciding"
         )
         if tuned.get("references_per_row", 1) == 1:
             warnings.append("one reference per row: n-gram scores punish valid paraphrases (give eval.references)")
