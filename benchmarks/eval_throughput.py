@@ -20,12 +20,11 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
-from tunewise.config import TunewiseConfig
+from tunewise._io import read_jsonl
 from tunewise.data.formats import to_conversation
 from tunewise.evaluate.predict import generate_answers, predict_labels
-from tunewise.pipeline import _labels, _load_for_eval, _model_and_renderer
+from tunewise.pipeline import _labels, _load_for_eval, _model_and_renderer, load_run_config
 
 BANKING77_TEST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "banking77" / "test.csv"
 
@@ -49,8 +48,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
     torch.set_num_threads(torch.get_num_threads())
-    cfg = TunewiseConfig.model_validate(yaml.safe_load((args.run / "config.yaml").read_text()))
-    splits = {name: _read_jsonl(args.run / "split" / f"{name}.jsonl") for name in ("train", "validation")}
+    cfg = load_run_config(args.run)
+    splits = {name: read_jsonl(args.run / "split" / f"{name}.jsonl") for name in ("train", "validation")}
     labels = _labels(cfg, splits)
     rows = load_rows(labels, args.rows)
     model_path, renderer = _model_and_renderer(cfg)
@@ -91,10 +90,6 @@ def main() -> None:
         "tunewise_accuracy": round(accuracy(fast), 4),
     }
     print(json.dumps(result))
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 if __name__ == "__main__":
