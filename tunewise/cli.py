@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config keys, e.g. train.epochs=2")
     run.add_argument("--out", type=Path, help="run directory (default: output_dir from the config, or runs/<name>)")
     run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run in --out from its last checkpoint (same config and seed)",
+    )
+    run.add_argument(
         "--skip-invalid",
         action="store_true",
         help="skip invalid data rows (each one listed) instead of stopping at the first",

@@ -33,7 +33,7 @@ def run(args) -> int:
     overrides = list(args.overrides) + (["data.skip_invalid=true"] if args.skip_invalid else [])
     cfg = load_config(args.config, overrides)
     run_dir = args.out or cfg.run_dir()
-    summary = run_pipeline(cfg, run_dir)
+    summary = run_pipeline(cfg, run_dir, resume=args.resume)
     print_summary(summary, run_dir)
     return 0
 

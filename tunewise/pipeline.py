@@ -27,11 +27,14 @@ from tunewise.data.split import check_fractions, duplicate_groups, split_indices
 from tunewise.errors import TunewiseError
 
 
-def run(cfg: TunewiseConfig, run_dir: Path | None = None) -> dict:
-    """Run the whole pipeline and return the summary (also written to run_dir/summary.json)."""
+def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) -> dict:
+    """Run the whole pipeline and return the summary (also written to run_dir/summary.json). With ``resume``,
+    an interrupted run continues training from its last complete checkpoint (same config, same seed)."""
     run_dir = Path(run_dir or cfg.run_dir())
     start = time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
+    if resume:
+        _check_same_config(run_dir, _resolved(cfg))
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(_resolved(cfg), sort_keys=False))
     model_path, renderer = _model_and_renderer(cfg)
     splits, task = split_stage(cfg, run_dir / "split")
@@ -41,7 +44,7 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None) -> dict:
         raise TunewiseError(
             f"{cfg.data.path}: preference data needs DPO training, which `tunewise run` does not do yet"
         )
-    result = train_stage(cfg, model_path, renderer, splits, task, run_dir / "train")
+    result = train_stage(cfg, model_path, renderer, splits, task, run_dir / "train", resume)
     metrics = evaluate_stage(cfg, model_path, renderer, splits, task, result.checkpoint, run_dir / "evaluate")
     looked = _record_test_access(cfg, run_dir, "run")
     summary = {
@@ -67,6 +70,27 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None) -> dict:
 
     write_report(run_dir)
     return summary
+
+
+def _check_same_config(run_dir: Path, resolved: dict) -> None:
+    """Resuming is only sound with the config the interrupted run started with."""
+    saved_file = run_dir / "config.yaml"
+    if not saved_file.exists():
+        raise TunewiseError(f"--resume: {run_dir} holds no interrupted run (no config.yaml)")
+    saved, now = _flat(yaml.safe_load(saved_file.read_text(encoding="utf-8")) or {}), _flat(resolved)
+    changed = sorted(key for key in saved.keys() | now.keys() if saved.get(key) != now.get(key))
+    if changed:
+        raise TunewiseError(f"--resume: the config differs from the interrupted run's ({', '.join(changed)})")
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value and all(isinstance(k, str) for k in value) and not prefix:
+            flat.update(_flat(value, f"{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
 
 
 def evaluate_run(run_dir: Path, split: str = "test", compare_base: bool | None = None) -> dict:
@@ -232,7 +256,7 @@ def _groups(cfg, records: list[dict], task: str) -> list[str]:
     return duplicate_groups(texts, clusters)
 
 
-def train_stage(cfg, model_path, renderer, splits, task, out: Path):
+def train_stage(cfg, model_path, renderer, splits, task, out: Path, resume: bool = False):
     from tunewise.train import fine_tune
 
     conversations = {  # training never reads the test split
@@ -248,6 +272,7 @@ def train_stage(cfg, model_path, renderer, splits, task, out: Path):
         cfg.model.max_length,
         cfg.seed,
         out,
+        resume,
     )
     if result.truncated_rows:
         console.print(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from transformers import EarlyStoppingCallback, TrainerCallback
 
-from tunewise._io import atomic_write_jsonl
+from tunewise._io import atomic_write_jsonl, read_jsonl
 from tunewise._progress import progress_bar
 
 
@@ -22,9 +22,11 @@ def early_stopping(train_cfg) -> list[TrainerCallback]:
 class MetricsLog(TrainerCallback):
     """Rewrites metrics.jsonl (atomically) with every logged train/validation loss, by step."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, resumed_step: int | None = None):
         self.path = path
         self.rows: list[dict] = []
+        if resumed_step is not None and path.exists():  # keep what was logged up to the resumed checkpoint
+            self.rows = [row for row in read_jsonl(path) if row["step"] <= resumed_step]
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or not state.is_world_process_zero:

@@ -56,10 +56,25 @@ def precision_flags(precision: str) -> dict:
     return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
+def last_complete_checkpoint(work: Path) -> Path | None:
+    """The newest checkpoint-N folder whose trainer state was written (a killed save leaves none)."""
+    found = [p for p in work.glob("checkpoint-*") if (p / "trainer_state.json").is_file()] if work.is_dir() else []
+    return max(found, key=lambda p: int(p.name.rsplit("-", 1)[1]), default=None)
+
+
 def fine_tune(
-    model_path: str, renderer: Renderer, train_conv, val_conv, train_cfg, max_length: int, seed: int, out_dir: Path
+    model_path: str,
+    renderer: Renderer,
+    train_conv,
+    val_conv,
+    train_cfg,
+    max_length: int,
+    seed: int,
+    out_dir: Path,
+    resume: bool = False,
 ) -> TrainResult:
-    """Fine-tune ``model_path`` on the conversations; write metrics.jsonl and the best checkpoint under ``out_dir``."""
+    """Fine-tune ``model_path`` on the conversations; write metrics.jsonl and the best checkpoint under ``out_dir``.
+    With ``resume``, training continues from the last complete checkpoint of an interrupted run."""
     set_seed(seed)
     train_set, truncated = encode_all(renderer, train_conv, max_length)
     val_set, _ = encode_all(renderer, val_conv, max_length)
@@ -67,16 +82,18 @@ def fine_tune(
     if train_cfg.method == "lora":
         model = apply_lora(model, train_cfg.lora)
     work = out_dir / "checkpoints"
+    resume_from = last_complete_checkpoint(work) if resume else None
+    resumed_step = int(resume_from.name.rsplit("-", 1)[1]) if resume_from else None
     trainer = Trainer(
         model=model,
         args=_training_arguments(train_cfg, seed, work),
         train_dataset=train_set,
         eval_dataset=val_set,
         data_collator=DataCollatorForSeq2Seq(renderer.tokenizer, padding=True, label_pad_token_id=-100),
-        callbacks=[MetricsLog(out_dir / "metrics.jsonl"), RichProgress(), *early_stopping(train_cfg)],
+        callbacks=[MetricsLog(out_dir / "metrics.jsonl", resumed_step), RichProgress(), *early_stopping(train_cfg)],
     )
     trainer.remove_callback(PrinterCallback)  # our progress bar and metrics.jsonl replace its raw dict prints
-    trainer.train()
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     state = trainer.state
     checkpoint = out_dir / "checkpoint"
     with atomic_dir(checkpoint) as tmp:  # trainer.model holds the best weights (load_best_model_at_end)

@@ -1,0 +1,90 @@
+"""A run killed with SIGKILL mid-training resumes from its last checkpoint and ends as an uninterrupted run."""
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.conftest import classification_rows, write_jsonl
+from tests.test_pipeline import make_config
+from tunewise.config import load_config
+from tunewise.errors import TunewiseError
+from tunewise.pipeline import run
+
+KILLED_RUN = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    from transformers import Trainer
+
+    save = Trainer._save_checkpoint
+
+    def save_then_die(self, *args, **kwargs):
+        save(self, *args, **kwargs)
+        if self.state.global_step == 4:  # mid-run, right after a checkpoint: as hard as a kill gets
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    Trainer._save_checkpoint = save_then_die
+    from tunewise.config import load_config
+    from tunewise.pipeline import run
+
+    run(load_config(Path(sys.argv[1])), Path(sys.argv[2]))
+    """
+)
+
+
+def rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_killed_run_resumes_and_ends_like_an_uninterrupted_one(tiny_model_dir, tmp_path, monkeypatch):
+    write_jsonl(tmp_path / "intents.jsonl", classification_rows())
+    config = make_config(tmp_path, tiny_model_dir, "intents.jsonl", "audit:\n  in_run: false\n")
+    config.write_text(
+        config.read_text()
+        .replace("max_steps: 6", "max_steps: 8")
+        .replace("learning_rate: 0.01", "learning_rate: 0.003")
+    )
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, str(config), str(tmp_path / "killed")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert not (tmp_path / "killed" / "summary.json").exists()
+    assert (tmp_path / "killed" / "train" / "checkpoints" / "checkpoint-4" / "trainer_state.json").is_file()
+
+    from transformers import Trainer
+
+    steps_taken = []
+    training_step = Trainer.training_step
+    monkeypatch.setattr(
+        Trainer, "training_step", lambda self, *a, **k: steps_taken.append(1) or training_step(self, *a, **k)
+    )
+    cfg = load_config(config)
+    resumed = run(cfg, tmp_path / "killed", resume=True)
+    assert len(steps_taken) == 4, "steps 5-8 only: the first four come from the checkpoint"
+    straight = run(cfg, tmp_path / "straight")
+    assert resumed["train"]["steps"] == straight["train"]["steps"] == 8
+    assert resumed["tuned"] == straight["tuned"] and resumed["train"] == straight["train"]
+    resumed_log, straight_log = (
+        rows(tmp_path / "killed" / "train" / "metrics.jsonl"),
+        rows(tmp_path / "straight" / "train" / "metrics.jsonl"),
+    )
+    assert [r["step"] for r in resumed_log] == [r["step"] for r in straight_log]
+    for a, b in zip(resumed_log, straight_log, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+
+
+def test_resume_refuses_a_changed_config_or_an_empty_folder(tiny_model_dir, tmp_path):
+    write_jsonl(tmp_path / "intents.jsonl", classification_rows())
+    config = make_config(tmp_path, tiny_model_dir, "intents.jsonl", "audit:\n  in_run: false\n")
+    with pytest.raises(TunewiseError, match="no interrupted run"):
+        run(load_config(config), tmp_path / "nothing", resume=True)
+    run(load_config(config), tmp_path / "done")
+    with pytest.raises(TunewiseError, match=r"differs from the interrupted run's \(train.learning_rate\)"):
+        run(load_config(config, ["train.learning_rate=0.5"]), tmp_path / "done", resume=True)
