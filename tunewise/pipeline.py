@@ -125,7 +125,8 @@ def evaluate_run(run_dir: Path, split: str = "test", compare_base: bool | None =
             "seconds": round(time.perf_counter() - start, 1),
         }
     looked = _record_test_access(cfg, run_dir, "eval")
-    summary.pop("base", None), summary.pop("comparison", None)
+    for stale in ("base", "comparison"):  # absent from this evaluation (e.g. --no-base): not kept from the last
+        summary.pop(stale, None)
     summary.update(update, warnings=metrics["warnings"] + looked, decision=decide_run(cfg, run_dir, task, metrics))
     atomic_write_json(summary_file, summary)
     return {**summary, "seconds": round(time.perf_counter() - start, 1)}
@@ -286,28 +287,28 @@ def train_stage(cfg, model_path, renderer, splits, task, out: Path, resume: bool
 def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, out: Path, split: str = "test") -> dict:
     """Evaluate the base model (optional) and the fine-tuned checkpoint on one split: metrics with intervals,
     the paired comparison, slices and the warnings that qualify them."""
-    from tunewise.evaluate.metrics import compare, custom_metrics, row_scores
+    from tunewise.evaluate.metrics import compare_scores, custom_metrics, row_scores
     from tunewise.evaluate.slices import slice_fields, slice_metrics
     from tunewise.evaluate.verdict import evidence_warnings
 
     rows = splits[split][: cfg.eval.max_rows] if cfg.eval.max_rows else splits[split]
     if not rows:
         raise TunewiseError(f"the {split} split is empty: raise split.test or give data.test_path")
-    predictions = {"base": None, "tuned": None}
+    predictions = {}
     if cfg.eval.compare_base:
         predictions["base"] = _predict(cfg, _load_for_eval(model_path, None, cfg), renderer, rows, task, splits)
     predictions["tuned"] = _predict(cfg, _load_for_eval(model_path, checkpoint, cfg), renderer, rows, task, splits)
-    predictions = {name: preds for name, preds in predictions.items() if preds}
     references = _references(cfg, rows, task)
+    scores = {name: row_scores(task, references, preds) for name, preds in predictions.items()}
     metrics: dict = {"split": split, "task": task}
     for name, preds in predictions.items():
         metrics[name] = {**_score(task, references, preds), **custom_metrics(cfg.eval.metrics, references, preds)}
     if "base" in predictions:
-        metrics["comparison"] = compare(task, references, predictions["base"], predictions["tuned"])
+        metrics["comparison"] = compare_scores(task, scores["base"], scores["tuned"])
     fields = slice_fields(rows, task, cfg.eval.slice_by)
-    metrics["slices"] = slice_metrics(rows, row_scores(task, references, predictions["tuned"]), fields)
+    metrics["slices"] = slice_metrics(rows, scores["tuned"], fields)
     if "base" in predictions:
-        base_slices = slice_metrics(rows, row_scores(task, references, predictions["base"]), fields)
+        base_slices = slice_metrics(rows, scores["base"], fields)
         base_score = {(s["field"], s["value"]): s["score"] for s in base_slices}
         for found in metrics["slices"]:
             found["base_score"] = base_score[(found["field"], found["value"])]

@@ -107,7 +107,11 @@ def row_scores(task: str, references: References, predictions: list[str]) -> lis
 def compare(task: str, references: References, base: list[str], tuned: list[str]) -> dict:
     """Tuned vs base on the same rows: the gain, its 95 % paired-bootstrap interval, a p-value and the smallest
     gain this many rows could reliably detect (80 % power, 5 % two-sided)."""
-    base_rows, tuned_rows = row_scores(task, references, base), row_scores(task, references, tuned)
+    return compare_scores(task, row_scores(task, references, base), row_scores(task, references, tuned))
+
+
+def compare_scores(task: str, base_rows: list[float], tuned_rows: list[float]) -> dict:
+    """`compare` on per-row scores already computed (see `row_scores`)."""
     difference = paired_difference(base_rows, tuned_rows)
     mde = minimum_detectable_effect(np.subtract(tuned_rows, base_rows))
     if task == "classification":
