@@ -101,7 +101,13 @@ class ModelConfig(_Section):
 class LoraConfig(_Section):
     r: StrictInt = Field(16, ge=1, description="LoRA rank.")
     alpha: StrictInt = Field(32, ge=1, description="LoRA alpha (scaling = alpha / r).")
-    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA path.")
+    dropout: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Dropout on the LoRA path (PEFT's default, 0: on a CPU its random masks cost a third of each "
+        "step; validation-based early stopping is the main guard against overfitting).",
+    )
     target_modules: list[str] | str = Field("all-linear", description="Modules to adapt; 'all-linear' or a list.")
 
 
@@ -125,9 +131,25 @@ class TrainConfig(_Section):
     patience: StrictInt = Field(3, ge=1, description="Evaluations without improvement before stopping.")
     min_delta: float = Field(0.0, ge=0, description="Smallest decrease in validation loss that counts as improvement.")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto", description="auto: bf16 on a GPU that supports it, fp32 otherwise."
+        "auto",
+        description="auto: bf16 where the hardware computes it natively (CUDA, AVX-512 BF16 CPUs), fp32 otherwise. "
+        "With LoRA the frozen base weights are held in bf16; trainable weights always stay fp32.",
     )
-    group_by_length: StrictBool = Field(True, description="Batch examples of similar length together (less padding).")
+    batching: Literal["aligned", "packed", "padded"] = Field(
+        "aligned",
+        description="aligned: length-grouped, left-padded batches, so every answer ends at the last position and "
+        "the vocabulary is scored only there; packed: one padding-free row per batch (attention kept inside each "
+        "example), also answer-only; padded: plain right-padded batches scored at every position.",
+    )
+    group_by_length: StrictBool = Field(
+        True, description="Batch examples of similar length together (less padding; not used by packed)."
+    )
+    attention: Literal["auto", "eager", "sdpa"] = Field(
+        "auto", description="Attention kernel; auto: eager on a CPU (faster for short rows), sdpa on a GPU."
+    )
+    neftune_alpha: float | None = Field(
+        None, gt=0, description="NEFTune noise on input embeddings (e.g. 5); off by default."
+    )
     report_to: list[str] = Field(default_factory=list, description="Trackers, e.g. [tensorboard, mlflow, wandb].")
     lora: LoraConfig = Field(default_factory=LoraConfig)
 

@@ -4,6 +4,8 @@ validation loss every `eval_steps`, early stopping, and only the best checkpoint
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,9 @@ from transformers import (
 
 from tunewise._io import atomic_dir
 from tunewise.errors import TunewiseError
+from tunewise.evaluate.predict import bf16_supported
 from tunewise.models.prompts import Renderer, encode_example
+from tunewise.train.batching import answer_aligned_batch, answer_loss, pack_answer_batch
 from tunewise.train.guards import MetricsLog, RichProgress, early_stopping
 from tunewise.train.lora import apply_lora
 
@@ -46,14 +50,30 @@ def encode_all(renderer: Renderer, conversations: list[tuple[list[dict], str]], 
     return examples, truncated
 
 
-def precision_flags(precision: str) -> dict:
-    """bf16 mixed precision on a GPU that supports it under 'auto'; fp32 elsewhere."""
+def resolve_precision(precision: str) -> str:
+    """'auto' becomes bf16 where the hardware computes it natively (CUDA, AVX-512 BF16 CPUs), else fp32."""
     cuda = torch.cuda.is_available()
     if precision == "fp16" and not cuda:
         raise TunewiseError("train.precision: fp16 needs a CUDA GPU (use fp32 or bf16 on a CPU)")
     if precision == "auto":
-        precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
-    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
+        return "bf16" if bf16_supported(torch.device("cuda" if cuda else "cpu")) else "fp32"
+    return precision
+
+
+def load_trainable_model(model_path: str, train_cfg, precision: str):
+    """The model to train: LoRA keeps its frozen base in bf16 when training in bf16 (half the memory, no
+    per-step weight casts) while PEFT keeps the adapter weights in fp32; full fine-tuning keeps fp32
+    master weights under autocast."""
+    attention = train_cfg.attention
+    if attention == "auto":
+        attention = "sdpa" if torch.cuda.is_available() else "eager"
+    base_dtype = torch.bfloat16 if precision == "bf16" and train_cfg.method == "lora" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=base_dtype, attn_implementation=attention)
+    model.config.use_cache = False  # training needs no KV cache, and packed rows are only recognised without one
+    # Answer-aligned batches keep a strided slice of the last positions; a strided 3-D input sends the output
+    # layer to a batched matmul that copies its 49k-row weight per example (measured: 3x slower steps).
+    model.get_output_embeddings().register_forward_pre_hook(lambda _, args: (args[0].contiguous(), *args[1:]))
+    return apply_lora(model, train_cfg.lora) if train_cfg.method == "lora" else model
 
 
 def last_complete_checkpoint(work: Path) -> Path | None:
@@ -78,20 +98,11 @@ def fine_tune(
     set_seed(seed)
     train_set, truncated = encode_all(renderer, train_conv, max_length)
     val_set, _ = encode_all(renderer, val_conv, max_length)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-    if train_cfg.method == "lora":
-        model = apply_lora(model, train_cfg.lora)
     work = out_dir / "checkpoints"
     resume_from = last_complete_checkpoint(work) if resume else None
     resumed_step = int(resume_from.name.rsplit("-", 1)[1]) if resume_from else None
-    trainer = Trainer(
-        model=model,
-        args=_training_arguments(train_cfg, seed, work),
-        train_dataset=train_set,
-        eval_dataset=val_set,
-        data_collator=DataCollatorForSeq2Seq(renderer.tokenizer, padding=True, label_pad_token_id=-100),
-        callbacks=[MetricsLog(out_dir / "metrics.jsonl", resumed_step), RichProgress(), *early_stopping(train_cfg)],
-    )
+    callbacks = [MetricsLog(out_dir / "metrics.jsonl", resumed_step), RichProgress(), *early_stopping(train_cfg)]
+    trainer = build_trainer(model_path, renderer, train_set, val_set, train_cfg, seed, work, callbacks)
     trainer.remove_callback(PrinterCallback)  # our progress bar and metrics.jsonl replace its raw dict prints
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     state = trainer.state
@@ -112,7 +123,36 @@ def fine_tune(
     )
 
 
-def _training_arguments(train_cfg, seed: int, work: Path) -> TrainingArguments:
+def build_trainer(
+    model_path: str, renderer: Renderer, train_set, val_set, train_cfg, seed: int, work: Path, callbacks=(), **overrides
+) -> Trainer:
+    """A transformers Trainer set up the tunewise way (see `training_arguments`); ``overrides`` replace
+    individual TrainingArguments."""
+    precision = resolve_precision(train_cfg.precision)
+    args = training_arguments(train_cfg, seed, work, precision)
+    if overrides:
+        args = dataclasses.replace(args, **overrides)
+    return Trainer(
+        model=load_trainable_model(model_path, train_cfg, precision),
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=val_set,
+        data_collator=_collator(train_cfg.batching, renderer.tokenizer),
+        compute_loss_func=None if train_cfg.batching == "padded" else answer_loss,
+        callbacks=list(callbacks),
+    )
+
+
+def _collator(batching: str, tokenizer):
+    if batching == "packed":
+        return pack_answer_batch
+    if batching == "aligned":
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        return functools.partial(answer_aligned_batch, pad_id=pad_id)
+    return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
+
+
+def training_arguments(train_cfg, seed: int, work: Path, precision: str) -> TrainingArguments:
     return TrainingArguments(
         output_dir=str(work),
         per_device_train_batch_size=train_cfg.batch_size,
@@ -134,12 +174,18 @@ def _training_arguments(train_cfg, seed: int, work: Path) -> TrainingArguments:
         metric_for_best_model="eval_loss",
         greater_is_better=False,
         logging_steps=train_cfg.logging_steps,
-        train_sampling_strategy="group_by_length" if train_cfg.group_by_length else "random",
+        train_sampling_strategy="group_by_length"
+        if train_cfg.group_by_length and train_cfg.batching != "packed"
+        else "random",
+        neftune_noise_alpha=train_cfg.neftune_alpha,
+        prediction_loss_only=True,
         report_to=train_cfg.report_to or "none",
         seed=seed,
         data_seed=seed,
         disable_tqdm=True,
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
-        **precision_flags(train_cfg.precision),
+        use_cpu=not torch.cuda.is_available(),  # transformers refuses bf16 without a GPU unless told
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
     )

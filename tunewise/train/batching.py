@@ -1,0 +1,67 @@
+"""Padding-free training batches that score the vocabulary only where an answer token is predicted.
+
+A batch of examples becomes one packed row. `position_ids` restart at 0 for every example, which is how
+transformers recognises packed sequences and keeps attention inside each example (this needs the model
+to run without a KV cache: `use_cache=False`). The model is asked for logits only at the positions that
+predict an answer token (`logits_to_keep` as an index tensor), so the 49k-wide output layer runs on a few
+positions per example instead of all of them. Everything stays inside the model's own forward, so the
+same batches work under DDP/FSDP and with the model's own loss function.
+"""
+
+from __future__ import annotations
+
+import torch
+
+IGNORE = -100
+
+
+def pack_answer_batch(examples: list[dict]) -> dict:
+    """Collate tokenised examples ({input_ids, labels}) into one packed row with answer-only targets."""
+    ids, positions, labels = [], [], []
+    for example in examples:
+        ids += example["input_ids"]
+        positions += range(len(example["input_ids"]))
+        # an example's first token is never a target: it would be predicted from the previous example
+        labels += [IGNORE] + example["labels"][1:]
+    next_tokens = labels[1:] + [IGNORE]  # position p predicts token p + 1
+    keep = [p for p, token in enumerate(next_tokens) if token != IGNORE]
+    targets = torch.tensor([[next_tokens[p] for p in keep]])
+    return {
+        "input_ids": torch.tensor([ids]),
+        "position_ids": torch.tensor([positions]),
+        "logits_to_keep": torch.tensor(keep),
+        "labels": targets,  # aligned with the kept logits: see answer_loss
+    }
+
+
+def answer_aligned_batch(examples: list[dict], pad_id: int) -> dict:
+    """Collate examples left-padded, so every answer ends at the last position: logits are needed only for
+    the last K positions, K = the longest answer in the batch plus one."""
+    longest = max(len(e["input_ids"]) for e in examples)
+    answer_span = max(sum(t != IGNORE for t in e["labels"]) for e in examples) + 1
+    ids, mask, positions, targets = [], [], [], []
+    for example in examples:
+        pad = longest - len(example["input_ids"])
+        ids.append([pad_id] * pad + example["input_ids"])
+        mask.append([0] * pad + [1] * len(example["input_ids"]))
+        positions.append([0] * pad + list(range(len(example["input_ids"]))))
+        labels = [IGNORE] * pad + example["labels"]
+        targets.append((labels[1:] + [IGNORE])[-answer_span:])  # what the last K positions predict
+    targets = torch.tensor(targets)
+    return {
+        "input_ids": torch.tensor(ids),
+        "attention_mask": torch.tensor(mask),
+        "position_ids": torch.tensor(positions),
+        "logits_to_keep": answer_span,
+        "labels": targets,
+    }
+
+
+def answer_loss(outputs, labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
+    """Trainer's `compute_loss_func` for these batches: cross-entropy of the kept logits against the aligned
+    targets, over answer tokens only (positions without a target are dropped before the softmax), summed and
+    divided by the answer tokens of the whole accumulated batch so gradient accumulation is exact."""
+    keep = labels != IGNORE
+    logits = outputs.logits[keep].float()
+    loss = torch.nn.functional.cross_entropy(logits, labels[keep], reduction="sum")
+    return loss / (num_items_in_batch if num_items_in_batch is not None else keep.sum())
