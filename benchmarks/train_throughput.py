@@ -34,7 +34,7 @@ import torch
 from tunewise.config import TrainConfig
 from tunewise.models import resolve_model
 from tunewise.models.prompts import make_renderer
-from tunewise.train.batching import pack_answer_batch
+from tunewise.train.batching import answer_loss, pack_answer_batch
 from tunewise.train.sft import build_trainer, encode_all
 
 BANKING77_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "banking77" / "train.csv"
@@ -61,9 +61,9 @@ def validation_loss(model, examples: list[dict]) -> float:
     with torch.no_grad():
         for start in range(0, len(examples), 16):
             batch = pack_answer_batch(examples[start : start + 16])
-            n = batch["labels"].numel()
-            total += model(**batch).loss.item() * n
-            count += n
+            labels = batch.pop("labels")
+            total += answer_loss(model(**batch), labels, num_items_in_batch=1).item()  # summed over tokens
+            count += int((labels != -100).sum())
     return total / count
 
 
