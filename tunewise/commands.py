@@ -14,6 +14,7 @@ from tunewise._io import atomic_write_text
 from tunewise._progress import console
 from tunewise.config import load_config, starter_yaml
 from tunewise.errors import TunewiseError
+from tunewise.evaluate.metrics import headline_keys
 
 DEMO_CONFIG = "demo.yaml"
 results = Console()  # results on stdout; progress and notes go to stderr
@@ -225,7 +226,7 @@ def _with_interval(metrics: dict, key: str) -> str:
 
 def print_summary(summary: dict, run_dir: Path) -> None:
     base, tuned = summary.get("base"), summary["tuned"]
-    keys = ["accuracy", "macro_f1"] if summary["task"] == "classification" else ["rougeL", "rouge1", "bleu", "chrf"]
+    keys = headline_keys(summary["task"], short=True)
     table = Table(title=f"{summary['model']} ({summary['method']}) on {tuned['n']} test rows")
     table.add_column("metric")
     if base:

@@ -150,6 +150,9 @@ class TrainConfig(_Section):
     neftune_alpha: float | None = Field(
         None, gt=0, description="NEFTune noise on input embeddings (e.g. 5); off by default."
     )
+    dpo_beta: float = Field(
+        0.1, gt=0, description="DPO's beta (preference data only): how far the policy may move from the base."
+    )
     report_to: list[str] = Field(default_factory=list, description="Trackers, e.g. [tensorboard, mlflow, wandb].")
     lora: LoraConfig = Field(default_factory=LoraConfig)
 

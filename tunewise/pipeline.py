@@ -40,10 +40,6 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) 
     splits, task = split_stage(cfg, run_dir / "split")
     if cfg.audit.in_run:
         audit_stage(cfg, model_path, run_dir / "audit")
-    if task == "preference":
-        raise TunewiseError(
-            f"{cfg.data.path}: preference data needs DPO training, which `tunewise run` does not do yet"
-        )
     result = train_stage(cfg, model_path, renderer, splits, task, run_dir / "train", resume)
     metrics = evaluate_stage(cfg, model_path, renderer, splits, task, result.checkpoint, run_dir / "evaluate")
     looked = _record_test_access(cfg, run_dir, "run")
@@ -260,6 +256,8 @@ def _groups(cfg, records: list[dict], task: str) -> list[str]:
 def train_stage(cfg, model_path, renderer, splits, task, out: Path, resume: bool = False):
     from tunewise.train import fine_tune
 
+    if task == "preference":
+        return _preference_train_stage(cfg, model_path, renderer, splits, out, resume)
     conversations = {  # training never reads the test split
         name: [to_conversation(r, task, cfg.model.instruction) for r in splits[name]]
         for name in ("train", "validation")
@@ -284,6 +282,58 @@ def train_stage(cfg, model_path, renderer, splits, task, out: Path, resume: bool
     return result
 
 
+def _preference_train_stage(cfg, model_path, renderer, splits, out: Path, resume: bool):
+    from tunewise.train.dpo import preference_tune
+
+    result = preference_tune(
+        model_path,
+        renderer,
+        splits["train"],
+        splits["validation"],
+        cfg.train,
+        cfg.model.max_length,
+        cfg.seed,
+        out,
+        resume,
+    )
+    if result.truncated_rows:
+        console.print(
+            f"[yellow]warning[/] {result.truncated_rows} training prompts were longer than half of "
+            f"model.max_length={cfg.model.max_length} tokens and were cut from the left"
+        )
+    atomic_write_json(out / "result.json", {**result.__dict__, "checkpoint": str(result.checkpoint)})
+    return result
+
+
+def evaluate_preference(cfg, model_path, renderer, rows: list[dict], checkpoint: Path) -> dict:
+    """Preference accuracy on held-out pairs. The tuned model is scored by DPO's implicit reward against the
+    base model (what preference tuning changed), the base model by its own likelihood (what it prefers
+    before tuning); the tuned model's likelihood preference is reported too."""
+    from tunewise.evaluate.preference import accuracy_of, compare_preference, pair_logprobs
+    from tunewise.train.dpo import fit_preference_row
+
+    rows = [fit_preference_row(renderer, r, cfg.model.max_length)[0] for r in rows]  # as DPO saw them
+    base = pair_logprobs(_load_for_eval(model_path, None, cfg), renderer, rows, cfg.eval.batch_size)
+    tuned = pair_logprobs(_load_for_eval(model_path, checkpoint, cfg), renderer, rows, cfg.eval.batch_size)
+    base_likelihood, tuned_likelihood = accuracy_of(base), accuracy_of(tuned)
+    implicit = accuracy_of(tuned, reference=base)
+
+    def public(scores: dict) -> dict:
+        return {k: v for k, v in scores.items() if k != "per_row"}
+
+    return {
+        "base": public(base_likelihood) | {"likelihood_preference_accuracy": base_likelihood["preference_accuracy"]},
+        "tuned": public(implicit)
+        | {
+            "likelihood_preference_accuracy": tuned_likelihood["preference_accuracy"],
+            "likelihood_preference_accuracy_ci": tuned_likelihood["preference_accuracy_ci"],
+        },
+        "comparison": compare_preference(base_likelihood, implicit),
+        "likelihood_comparison": compare_preference(base_likelihood, tuned_likelihood),
+        "slices": [],
+    }
+
+
 def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, out: Path, split: str = "test") -> dict:
     """Evaluate the base model (optional) and the fine-tuned checkpoint on one split: metrics with intervals,
     the paired comparison, slices and the warnings that qualify them."""
@@ -294,6 +344,11 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
     rows = splits[split][: cfg.eval.max_rows] if cfg.eval.max_rows else splits[split]
     if not rows:
         raise TunewiseError(f"the {split} split is empty: raise split.test or give data.test_path")
+    if task == "preference":
+        metrics = {"split": split, "task": task, **evaluate_preference(cfg, model_path, renderer, rows, checkpoint)}
+        metrics["warnings"] = evidence_warnings(task, metrics, cfg.eval.min_test_rows)
+        atomic_write_json(out / "metrics.json", metrics)
+        return metrics
     predictions = {}
     if cfg.eval.compare_base:
         predictions["base"] = _predict(cfg, _load_for_eval(model_path, None, cfg), renderer, rows, task, splits)

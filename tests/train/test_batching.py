@@ -1,6 +1,5 @@
 """Answer-only batches (packed and left-aligned) give the same loss and gradients as plain padded batches."""
 
-
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq
@@ -27,8 +26,6 @@ def batch_and_model(tiny_model_dir):
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="eager")
     model.config.use_cache = False
     return examples, model, tokenizer
-
-
 
 
 def collate(kind, examples, tokenizer):
@@ -103,7 +100,6 @@ def test_gradient_accumulation_divides_by_the_answer_tokens_of_all_micro_batches
     first, second = collate("aligned", examples[:1], tokenizer), collate("aligned", examples[1:], tokenizer)
     total = sum(int((b["labels"] != -100).sum()) for b in (first, second))
     accumulated = sum(
-        answer_loss(model(**{k: v for k, v in b.items() if k != "labels"}), b["labels"], total)
-        for b in (first, second)
+        answer_loss(model(**{k: v for k, v in b.items() if k != "labels"}), b["labels"], total) for b in (first, second)
     )
     torch.testing.assert_close(accumulated, padded_loss(model, tokenizer, examples), rtol=1e-5, atol=1e-5)

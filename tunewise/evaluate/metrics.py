@@ -15,6 +15,15 @@ from tunewise.evaluate.stats import mcnemar, mean_ci, metric_ci, minimum_detecta
 References = list[str] | list[list[str]]
 
 
+def headline_keys(task: str, short: bool = False) -> list[str]:
+    """The metrics shown for a task, most important first (``short``: the ones worth a chart or a terminal)."""
+    if task == "classification":
+        return ["accuracy", "macro_f1"]
+    if task == "preference":
+        return ["preference_accuracy", "likelihood_preference_accuracy"]
+    return ["rougeL", "rouge1", "chrf"] if short else ["rougeL", "rouge1", "rouge2", "bleu", "chrf", "exact_match"]
+
+
 def _macro_f1(references: list[str], predictions: list[str]) -> float:
     from sklearn.metrics import f1_score
 

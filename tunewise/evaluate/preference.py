@@ -14,6 +14,8 @@ from tunewise.errors import TunewiseError
 from tunewise.evaluate.stats import mcnemar, mean_ci, minimum_detectable_effect, paired_difference
 from tunewise.models.prompts import Renderer
 
+SIDES = ("chosen", "rejected")
+
 
 def answer_logprobs(
     model, renderer: Renderer, prompts: list[list[dict]], answers: list[str], batch_size: int = 8
@@ -41,28 +43,36 @@ def answer_logprobs(
     return scores
 
 
-def preference_accuracy(model, renderer: Renderer, rows: list[dict], reference=None, batch_size: int = 8) -> dict:
-    """Share of pairs whose chosen answer gets the higher (implicit) reward (a tie counts half), with a 95 %
-    interval."""
+def pair_logprobs(model, renderer: Renderer, rows: list[dict], batch_size: int = 8) -> dict[str, list[float]]:
+    """Summed log-probability of each row's chosen and rejected answer after its prompt."""
     if not rows:
         raise TunewiseError("preference accuracy needs at least one (prompt, chosen, rejected) row")
     prompts = [[{"role": "user", "content": r["prompt"]}] for r in rows]
-    rewards = {}
-    for side in ("chosen", "rejected"):
-        answers = [r[side] for r in rows]
-        rewards[side] = answer_logprobs(model, renderer, prompts, answers, batch_size)
-        if reference is not None:
-            base = answer_logprobs(reference, renderer, prompts, answers, batch_size)
-            rewards[side] = [a - b for a, b in zip(rewards[side], base, strict=True)]
+    return {side: answer_logprobs(model, renderer, prompts, [r[side] for r in rows], batch_size) for side in SIDES}
+
+
+def accuracy_of(rewards: dict[str, list[float]], reference: dict[str, list[float]] | None = None) -> dict:
+    """Share of pairs whose chosen answer gets the higher reward (a tie counts half), with a 95 % interval.
+    The reward is the log-likelihood, or with ``reference`` DPO's implicit reward log pi - log pi_ref."""
+    if reference is not None:
+        rewards = {side: [a - b for a, b in zip(rewards[side], reference[side], strict=True)] for side in SIDES}
     prefers_chosen = [
         float(c > r) + 0.5 * (c == r) for c, r in zip(rewards["chosen"], rewards["rejected"], strict=True)
     ]
     return {
-        "preference_accuracy": sum(prefers_chosen) / len(rows),
+        "preference_accuracy": sum(prefers_chosen) / len(prefers_chosen),
         "preference_accuracy_ci": mean_ci(prefers_chosen),
-        "n": len(rows),
+        "n": len(prefers_chosen),
         "per_row": prefers_chosen,
     }
+
+
+def preference_accuracy(model, renderer: Renderer, rows: list[dict], reference=None, batch_size: int = 8) -> dict:
+    """Preference accuracy of ``model`` on the rows, by log-likelihood or (with a reference model) by DPO's
+    implicit reward."""
+    rewards = pair_logprobs(model, renderer, rows, batch_size)
+    base = pair_logprobs(reference, renderer, rows, batch_size) if reference is not None else None
+    return accuracy_of(rewards, base)
 
 
 def compare_preference(base: dict, tuned: dict) -> dict:

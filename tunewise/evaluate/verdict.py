@@ -6,6 +6,8 @@ report can recompute it from a run directory alone.
 
 from __future__ import annotations
 
+from tunewise.evaluate.metrics import headline_keys
+
 ALPHA = 0.05
 
 
@@ -14,7 +16,7 @@ def evidence_warnings(task: str, metrics: dict, min_test_rows: int) -> list[str]
     tuned, warnings = metrics["tuned"], []
     n = tuned["n"]
     if n < min_test_rows:
-        low, high = tuned["accuracy_ci"] if task == "classification" else tuned["rougeL_ci"]
+        low, high = tuned[f"{headline_keys(task)[0]}_ci"]
         warnings.append(
             f"only {n} test rows (fewer than eval.min_test_rows={min_test_rows}): the 95 % interval of the "
             f"headline metric is {100 * (high - low):.0f} points wide"
@@ -24,7 +26,12 @@ def evidence_warnings(task: str, metrics: dict, min_test_rows: int) -> list[str]
             f"one class is {100 * tuned['majority_share']:.0f} % of the test rows: accuracy rewards predicting it; "
             "read macro-F1 and the per-class recall"
         )
-    if task != "classification":
+    if task == "preference":
+        warnings.append(
+            "preference accuracy says the tuned model's implicit reward agrees with the recorded preferences; "
+            "whether its own answers got better needs generated answers and a blind human review"
+        )
+    elif task != "classification":
         warnings.append(
             "ROUGE, BLEU and chrF count words shared with the references, not whether an answer is right or "
             "useful: for open-ended outputs, do a blind human review of the outputs before deciding"
@@ -85,7 +92,7 @@ def decide(task: str, metrics: dict, gap: dict | None, manifest: dict, eval_cfg)
         _slice_check(task, metrics.get("slices", []), eval_cfg),
     ]
     if eval_cfg.target is not None:
-        score = metrics["tuned"]["accuracy" if task == "classification" else "rougeL"]
+        score = metrics["tuned"][headline_keys(task)[0]]
         checks.append(
             _check(
                 "target", score >= eval_cfg.target, True, f"tuned score {score:.3f} vs eval.target {eval_cfg.target}"

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from tunewise._io import atomic_write_bytes, atomic_write_text
+from tunewise.evaluate.metrics import headline_keys
 from tunewise.report import plots
 from tunewise.report.collect import collect
 
@@ -35,8 +36,7 @@ def _figures(data: dict) -> dict[str, bytes]:
         )
     }
     if metrics:
-        keys = ["accuracy", "macro_f1"] if data["task"] == "classification" else ["rougeL", "rouge1", "chrf"]
-        figures["metrics"] = plots.metric_bars(metrics, keys)
+        figures["metrics"] = plots.metric_bars(metrics, headline_keys(data["task"], short=True))
         figures["slices"] = plots.slice_bars(metrics.get("slices", []))
         if data["task"] == "classification":
             figures["confusion"] = plots.confusion_heatmap(metrics["tuned"]["confusion"])
@@ -55,7 +55,8 @@ def _render(template: str, data: dict, images: dict[str, str], audit_link: str) 
     environment.filters["md"] = _markdown_cell
     environment.filters["pct"] = lambda value: f"{100 * value:.1f} %"
     environment.filters["num"] = lambda value, digits=3: f"{value:.{digits}f}" if value is not None else "n/a"
-    return environment.get_template(template).render(**data, images=images, audit_link=audit_link)
+    keys = headline_keys(data["task"]) if data["task"] else []
+    return environment.get_template(template).render(**data, images=images, audit_link=audit_link, metric_keys=keys)
 
 
 def _markdown_cell(value) -> str:

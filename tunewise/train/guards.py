@@ -34,10 +34,16 @@ class MetricsLog(TrainerCallback):
         row = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
         if "loss" in logs:
             row.update(split="train", loss=logs["loss"], learning_rate=logs.get("learning_rate"))
+            prefix = ""
         elif "eval_loss" in logs:
             row.update(split="validation", loss=logs["eval_loss"])
+            prefix = "eval_"
         else:
             return
+        if f"{prefix}rewards/accuracies" in logs:  # DPO: share of pairs whose implicit reward prefers `chosen`
+            row.update(
+                reward_accuracy=logs[f"{prefix}rewards/accuracies"], reward_margin=logs.get(f"{prefix}rewards/margins")
+            )
         self.rows.append(row)
         atomic_write_jsonl(self.path, self.rows)
 

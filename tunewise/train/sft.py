@@ -4,7 +4,6 @@ validation loss every `eval_steps`, early stopping, and only the best checkpoint
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import shutil
 from dataclasses import dataclass
@@ -129,9 +128,18 @@ def build_trainer(
     """A transformers Trainer set up the tunewise way (see `training_arguments`); ``overrides`` replace
     individual TrainingArguments."""
     precision = resolve_precision(train_cfg.precision)
-    args = training_arguments(train_cfg, seed, work, precision)
-    if overrides:
-        args = dataclasses.replace(args, **overrides)
+    args = training_arguments(
+        train_cfg,
+        seed,
+        work,
+        precision,
+        train_sampling_strategy="group_by_length"
+        if train_cfg.group_by_length and train_cfg.batching != "packed"
+        else "random",
+        neftune_noise_alpha=train_cfg.neftune_alpha,
+        prediction_loss_only=True,
+        **overrides,
+    )
     return Trainer(
         model=load_trainable_model(model_path, train_cfg, precision),
         args=args,
@@ -152,8 +160,10 @@ def _collator(batching: str, tokenizer):
     return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
 
 
-def training_arguments(train_cfg, seed: int, work: Path, precision: str) -> TrainingArguments:
-    return TrainingArguments(
+def training_arguments(train_cfg, seed: int, work: Path, precision: str, args_class=TrainingArguments, **specific):
+    """The arguments every tunewise training shares (validation cadence, early-stopping bookkeeping, precision,
+    tracking); ``args_class`` may be a TRL config, ``specific`` adds or replaces arguments."""
+    shared = dict(
         output_dir=str(work),
         per_device_train_batch_size=train_cfg.batch_size,
         per_device_eval_batch_size=train_cfg.batch_size * 2,
@@ -174,11 +184,6 @@ def training_arguments(train_cfg, seed: int, work: Path, precision: str) -> Trai
         metric_for_best_model="eval_loss",
         greater_is_better=False,
         logging_steps=train_cfg.logging_steps,
-        train_sampling_strategy="group_by_length"
-        if train_cfg.group_by_length and train_cfg.batching != "packed"
-        else "random",
-        neftune_noise_alpha=train_cfg.neftune_alpha,
-        prediction_loss_only=True,
         report_to=train_cfg.report_to or "none",
         seed=seed,
         data_seed=seed,
@@ -189,3 +194,4 @@ def training_arguments(train_cfg, seed: int, work: Path, precision: str) -> Trai
         bf16=precision == "bf16",
         fp16=precision == "fp16",
     )
+    return args_class(**{**shared, **specific})

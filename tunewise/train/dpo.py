@@ -1,0 +1,135 @@
+"""Preference tuning with DPO (TRL's DPOTrainer) on (prompt, chosen, rejected) rows, under the same guards as
+supervised fine-tuning: validation loss every `eval_steps`, early stopping, the best checkpoint kept,
+metrics.jsonl, resume. With LoRA the reference model is the base with the adapter switched off (no copy).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from transformers import PrinterCallback, set_seed
+
+from tunewise._io import atomic_dir
+from tunewise.models.prompts import Renderer
+from tunewise.train.guards import MetricsLog, RichProgress, early_stopping
+from tunewise.train.sft import (
+    TrainResult,
+    last_complete_checkpoint,
+    load_trainable_model,
+    resolve_precision,
+    training_arguments,
+)
+
+END_OF_TURN_ALLOWANCE = 4  # tokens the template adds after an answer (e.g. "<|im_end|>\n")
+
+
+def fit_preference_row(renderer: Renderer, row: dict, max_length: int) -> tuple[dict, bool]:
+    """The row cut to fit `max_length` tokens: the prompt to at most half of it, from the left (the turn being
+    answered stays), then each answer from the right. No pair is dropped for being long. Returns (row, whether
+    the prompt was cut)."""
+    prompt, cut = _fitting_prompt(renderer, row["prompt"], max_length // 2)
+    room = max_length - len(renderer.prompt_ids([{"role": "user", "content": prompt}]))
+    fitted = {**row, "prompt": prompt}
+    for side in ("chosen", "rejected"):
+        ids = renderer.tokenizer(row[side], add_special_tokens=False)["input_ids"]
+        keep = max(room - END_OF_TURN_ALLOWANCE, 1)
+        fitted[side] = renderer.tokenizer.decode(ids[:keep]) if len(ids) > keep else row[side]
+    return fitted, cut
+
+
+def preference_rows(renderer: Renderer, rows: list[dict], max_length: int) -> tuple[list[dict], int]:
+    """Rows in TRL's format (conversational with a chat template, plain strings otherwise), fitted to
+    `max_length` (see fit_preference_row); returns (rows, number of prompts cut)."""
+    converted, cut = [], 0
+    for original in rows:
+        row, was_cut = fit_preference_row(renderer, original, max_length)
+        cut += was_cut
+        prompt = row["prompt"]
+        messages = renderer._with_system([{"role": "user", "content": prompt}])
+        if renderer.chat:
+            converted.append(
+                {
+                    "prompt": messages,
+                    "chosen": [{"role": "assistant", "content": row["chosen"]}],
+                    "rejected": [{"role": "assistant", "content": row["rejected"]}],
+                }
+            )
+        else:
+            converted.append(
+                {
+                    "prompt": renderer.prompt_text(messages),
+                    "chosen": renderer.answer_text(messages, row["chosen"]),
+                    "rejected": renderer.answer_text(messages, row["rejected"]),
+                }
+            )
+    return converted, cut
+
+
+def _fitting_prompt(renderer: Renderer, text: str, budget: int) -> tuple[str, bool]:
+    overhead = len(renderer.prompt_ids([{"role": "user", "content": ""}]))
+    ids = renderer.tokenizer(text, add_special_tokens=False)["input_ids"]
+    room = max(budget - overhead, 1)
+    if len(ids) <= room:
+        return text, False
+    return renderer.tokenizer.decode(ids[-room:]), True  # keep the end: the turn being answered
+
+
+def preference_tune(
+    model_path: str,
+    renderer: Renderer,
+    train_rows: list[dict],
+    val_rows: list[dict],
+    train_cfg,
+    max_length: int,
+    seed: int,
+    out_dir: Path,
+    resume: bool = False,
+) -> TrainResult:
+    """DPO-tune ``model_path`` on preference rows; write metrics.jsonl and the best checkpoint under ``out_dir``."""
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    set_seed(seed)
+    train_set, cut = preference_rows(renderer, train_rows, max_length)
+    val_set, _ = preference_rows(renderer, val_rows, max_length)
+    precision = resolve_precision(train_cfg.precision)
+    work = out_dir / "checkpoints"
+    resume_from = last_complete_checkpoint(work) if resume else None
+    resumed_step = int(resume_from.name.rsplit("-", 1)[1]) if resume_from else None
+    args = training_arguments(
+        train_cfg,
+        seed,
+        work,
+        precision,
+        DPOConfig,
+        beta=train_cfg.dpo_beta,
+        max_length=max_length,
+        gradient_checkpointing=False,  # TRL turns it on; a small model has the memory, and it costs a third
+    )
+    trainer = DPOTrainer(
+        model=load_trainable_model(model_path, train_cfg, precision),
+        args=args,
+        train_dataset=Dataset.from_list(train_set),
+        eval_dataset=Dataset.from_list(val_set),
+        processing_class=renderer.tokenizer,
+        callbacks=[MetricsLog(out_dir / "metrics.jsonl", resumed_step), RichProgress(), *early_stopping(train_cfg)],
+    )
+    trainer.remove_callback(PrinterCallback)
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    state = trainer.state
+    checkpoint = out_dir / "checkpoint"
+    with atomic_dir(checkpoint) as tmp:
+        trainer.save_model(str(tmp))
+        renderer.tokenizer.save_pretrained(str(tmp))
+    shutil.rmtree(work, ignore_errors=True)
+    best_step = int(state.best_model_checkpoint.rsplit("-", 1)[1]) if state.best_model_checkpoint else None
+    return TrainResult(
+        checkpoint=checkpoint,
+        best_step=best_step,
+        best_val_loss=state.best_metric,
+        steps=state.global_step,
+        stopped_early=state.global_step < state.max_steps,
+        truncated_rows=cut,
+        train_tokens=0,
+    )
