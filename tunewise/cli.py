@@ -62,6 +62,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (default runs/demo)")
     demo.add_argument("--cache-dir", type=Path, help="model cache (default $TUNEWISE_CACHE or ~/.cache/tunewise)")
 
+    curve = commands.add_parser(
+        "learning-curve",
+        help="would more data of this kind help? train on 25/50/100 %% of it",
+        description="Train on nested subsets of the training split (same settings and epochs, so the same budget "
+        "per example), score each on the same validation rows, and say whether more data is likely to help. "
+        "Writes curve.json and curve.png. Never reads the test split.",
+    )
+    curve.add_argument("config", type=Path, help="a tunewise.yaml")
+    curve.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config keys, e.g. train.epochs=2")
+    curve.add_argument("--out", type=Path, help="output folder (default: <run directory>-curve)")
+    curve.add_argument(
+        "--fractions", type=float, nargs="+", default=[0.25, 0.5, 1.0], help="fractions of the training split"
+    )
+
     evaluate = commands.add_parser(
         "eval",
         help="evaluate a run's fine-tuned model (and its base) again",
@@ -180,7 +194,7 @@ def _data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="base model whose tokenizer measures lengths (default: from the config)")
 
 
-HANDLERS = {"eval": "evaluate"}  # commands whose name is a Python builtin
+HANDLERS = {"eval": "evaluate", "learning-curve": "learning_curve"}  # commands whose name is a Python builtin
 
 
 def main(argv: list[str] | None = None) -> int:

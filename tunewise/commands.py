@@ -47,6 +47,26 @@ def evaluate(args) -> int:
     return 0
 
 
+def learning_curve(args) -> int:
+    from tunewise.pipeline import learning_curve as build_curve
+
+    cfg = load_config(args.config, list(args.overrides))
+    out = args.out or Path(f"{cfg.run_dir()}-curve")
+    curve = build_curve(cfg, out, args.fractions)
+    table = Table(title=f"learning curve: validation {curve['metric']} on {curve['validation_rows']} rows")
+    for column in ("training rows", "steps", "best val loss", curve["metric"]):
+        table.add_column(column, justify="right")
+    for point in curve["points"]:
+        low, high = point["score_ci"]
+        loss = f"{point['best_val_loss']:.3f}" if point["best_val_loss"] is not None else "-"
+        score = f"{point['score']:.3f} [{low:.3f}, {high:.3f}]"
+        table.add_row(str(point["train_rows"]), str(point["steps"]), loss, score)
+    results.print(table)
+    results.print(curve["reading"])
+    results.print(f"wrote {out / 'curve.json'} and {out / 'curve.png'}")
+    return 0
+
+
 def report(args) -> int:
     from tunewise.report import write_report
 

@@ -18,7 +18,14 @@ from pathlib import Path
 
 import yaml
 
-from tunewise._io import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_jsonl, sha256_file
+from tunewise._io import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_jsonl,
+    atomic_write_text,
+    read_jsonl,
+    sha256_file,
+)
 from tunewise._progress import console
 from tunewise.config import TunewiseConfig
 from tunewise.data.formats import input_text, to_conversation
@@ -280,6 +287,51 @@ def train_stage(cfg, model_path, renderer, splits, task, out: Path, resume: bool
         )
     atomic_write_json(out / "result.json", {**result.__dict__, "checkpoint": str(result.checkpoint)})
     return result
+
+
+def learning_curve(cfg: TunewiseConfig, out: Path, fractions: list[float]) -> dict:
+    """Train on nested subsets of the training split (same settings, the same number of epochs, hence the same
+    budget per example) and score each on the same validation rows; writes out/curve.json and curve.png."""
+    from tunewise.evaluate.metrics import compare_scores, headline_keys, row_scores
+    from tunewise.evaluate.stats import mean_ci
+    from tunewise.report.plots import learning_curve_plot
+    from tunewise.train.curve import nested_subsets, read_curve
+
+    if not fractions or any(not 0 < f <= 1 for f in fractions) or len(set(fractions)) < 2:
+        raise TunewiseError("--fractions: give at least two different fractions in (0, 1], e.g. 0.25 0.5 1")
+    model_path, renderer = _model_and_renderer(cfg)
+    splits, task = split_stage(cfg, out / "split")
+    if task == "preference":
+        raise TunewiseError("learning-curve: preference data is not supported yet (classification and generation are)")
+    validation = splits["validation"][: cfg.eval.max_rows] if cfg.eval.max_rows else splits["validation"]
+    references = _references(cfg, validation, task)
+    points, per_row = [], []
+    for fraction, subset in nested_subsets(splits["train"], fractions, cfg.seed).items():
+        scaled = cfg.model_copy(deep=True)
+        if cfg.train.max_steps:  # same steps per example
+            scaled.train.max_steps = max(1, round(cfg.train.max_steps * fraction))
+        subset_splits = {**splits, "train": subset}
+        result = train_stage(scaled, model_path, renderer, subset_splits, task, out / f"train-{fraction:g}")
+        model = _load_for_eval(model_path, result.checkpoint, cfg)
+        scores = row_scores(task, references, _predict(cfg, model, renderer, validation, task, splits))
+        per_row.append(scores)
+        points.append(
+            {
+                "fraction": fraction,
+                "train_rows": len(subset),
+                "steps": result.steps,
+                "best_val_loss": result.best_val_loss,
+                "score": sum(scores) / len(scores),
+                "score_ci": mean_ci(scores),
+            }
+        )
+    metric = headline_keys(task)[0]
+    comparison = compare_scores(task, per_row[-2], per_row[-1])
+    curve = {"task": task, "metric": metric, "validation_rows": len(validation), "points": points}
+    curve |= {"comparison": comparison, "reading": read_curve(points, comparison, metric)}
+    atomic_write_json(out / "curve.json", curve)
+    atomic_write_bytes(out / "curve.png", learning_curve_plot(points, metric))
+    return curve
 
 
 def _preference_train_stage(cfg, model_path, renderer, splits, out: Path, resume: bool):

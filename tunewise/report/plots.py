@@ -50,6 +50,22 @@ def training_curves(train_log: list[dict], kept_step: int | None, stopped_early:
     return _png(figure)
 
 
+def learning_curve_plot(points: list[dict], metric: str) -> bytes:
+    """Validation score (with its 95 % interval) against the number of training rows."""
+    figure, axis = plt.subplots(figsize=(5.2, 3.4))
+    rows = [p["train_rows"] for p in points]
+    scores = [p["score"] for p in points]
+    low = [p["score"] - p["score_ci"][0] for p in points]
+    high = [p["score_ci"][1] - p["score"] for p in points]
+    axis.errorbar(rows, scores, yerr=[low, high], marker="o", color=TUNED, capsize=4)
+    axis.set_xscale("log", base=2)
+    axis.set_xticks(rows, [str(n) for n in rows])
+    axis.set_xlabel("training rows")
+    axis.set_ylabel(f"validation {metric}")
+    axis.set_title("learning curve")
+    return _png(figure)
+
+
 def metric_bars(metrics: dict, keys: list[str]) -> bytes:
     """Base vs tuned for the headline metrics, with 95 % intervals where known."""
     figure, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3.2), squeeze=False)
