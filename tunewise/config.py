@@ -192,6 +192,12 @@ class EvalConfig(_Section):
         None, ge=0, le=1, description="Worst slice must score at least this (default 0.5 for classification, off else)."
     )
     min_slice_rows: StrictInt = Field(10, ge=1, description="Slices smaller than this are shown but do not decide.")
+    forgetting_probe: StrictBool = Field(
+        True, description="Score general text (shipped with tunewise) by perplexity before and after tuning."
+    )
+    max_perplexity_increase: float = Field(
+        0.2, ge=0, description="Warn when general-text perplexity rises by more than this fraction (forgetting)."
+    )
     max_generalization_gap: float = Field(
         0.5, ge=0, description="Validation minus training loss at the kept checkpoint above this is a no-go."
     )

@@ -361,12 +361,14 @@ def evaluate_preference(cfg, model_path, renderer, rows: list[dict], checkpoint:
     """Preference accuracy on held-out pairs. The tuned model is scored by DPO's implicit reward against the
     base model (what preference tuning changed), the base model by its own likelihood (what it prefers
     before tuning); the tuned model's likelihood preference is reported too."""
+    from tunewise.evaluate.forgetting import forgetting_probe
     from tunewise.evaluate.preference import accuracy_of, compare_preference, pair_logprobs
     from tunewise.train.dpo import fit_preference_row
 
     rows = [fit_preference_row(renderer, r, cfg.model.max_length)[0] for r in rows]  # as DPO saw them
-    base = pair_logprobs(_load_for_eval(model_path, None, cfg), renderer, rows, cfg.eval.batch_size)
-    tuned = pair_logprobs(_load_for_eval(model_path, checkpoint, cfg), renderer, rows, cfg.eval.batch_size)
+    base_model, tuned_model = _load_for_eval(model_path, None, cfg), _load_for_eval(model_path, checkpoint, cfg)
+    base = pair_logprobs(base_model, renderer, rows, cfg.eval.batch_size)
+    tuned = pair_logprobs(tuned_model, renderer, rows, cfg.eval.batch_size)
     base_likelihood, tuned_likelihood = accuracy_of(base), accuracy_of(tuned)
     implicit = accuracy_of(tuned, reference=base)
 
@@ -383,12 +385,18 @@ def evaluate_preference(cfg, model_path, renderer, rows: list[dict], checkpoint:
         "comparison": compare_preference(base_likelihood, implicit),
         "likelihood_comparison": compare_preference(base_likelihood, tuned_likelihood),
         "slices": [],
+        **(
+            {"forgetting": forgetting_probe(base_model, tuned_model, renderer.tokenizer)}
+            if cfg.eval.forgetting_probe
+            else {}
+        ),
     }
 
 
 def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, out: Path, split: str = "test") -> dict:
     """Evaluate the base model (optional) and the fine-tuned checkpoint on one split: metrics with intervals,
     the paired comparison, slices and the warnings that qualify them."""
+    from tunewise.evaluate.forgetting import forgetting_probe
     from tunewise.evaluate.metrics import compare_scores, custom_metrics, row_scores
     from tunewise.evaluate.slices import slice_fields, slice_metrics
     from tunewise.evaluate.verdict import evidence_warnings
@@ -401,10 +409,9 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
         metrics["warnings"] = evidence_warnings(task, metrics, cfg.eval.min_test_rows)
         atomic_write_json(out / "metrics.json", metrics)
         return metrics
-    predictions = {}
-    if cfg.eval.compare_base:
-        predictions["base"] = _predict(cfg, _load_for_eval(model_path, None, cfg), renderer, rows, task, splits)
-    predictions["tuned"] = _predict(cfg, _load_for_eval(model_path, checkpoint, cfg), renderer, rows, task, splits)
+    models = {"base": _load_for_eval(model_path, None, cfg)} if cfg.eval.compare_base else {}
+    models["tuned"] = _load_for_eval(model_path, checkpoint, cfg)
+    predictions = {name: _predict(cfg, model, renderer, rows, task, splits) for name, model in models.items()}
     references = _references(cfg, rows, task)
     scores = {name: row_scores(task, references, preds) for name, preds in predictions.items()}
     metrics: dict = {"split": split, "task": task}
@@ -419,6 +426,8 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
         base_score = {(s["field"], s["value"]): s["score"] for s in base_slices}
         for found in metrics["slices"]:
             found["base_score"] = base_score[(found["field"], found["value"])]
+    if cfg.eval.forgetting_probe and "base" in models:
+        metrics["forgetting"] = forgetting_probe(models["base"], models["tuned"], renderer.tokenizer)
     if cfg.eval.judge and "base" in predictions and task != "classification":
         metrics["judge"] = _judge(cfg, rows, task, predictions["base"], predictions["tuned"])
     metrics["warnings"] = evidence_warnings(task, metrics, cfg.eval.min_test_rows)

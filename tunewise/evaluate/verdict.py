@@ -91,6 +91,8 @@ def decide(task: str, metrics: dict, gap: dict | None, manifest: dict, eval_cfg)
         _leakage_check(manifest),
         _slice_check(task, metrics.get("slices", []), eval_cfg),
     ]
+    if metrics.get("forgetting"):
+        checks.append(_forgetting_check(metrics["forgetting"], eval_cfg.max_perplexity_increase))
     if eval_cfg.target is not None:
         score = metrics["tuned"][headline_keys(task)[0]]
         checks.append(
@@ -138,6 +140,18 @@ def _gap_check(gap: dict | None, limit: float) -> dict:
             "while training loss fell: overfitting, rolled back to the kept checkpoint"
         )
     return _check("generalization_gap", gap["gap"] <= limit, True, message)
+
+
+def _forgetting_check(forgetting: dict, limit: float) -> dict:
+    change = forgetting["relative_change"]
+    return _check(
+        "forgetting",
+        change <= limit,
+        False,
+        f"perplexity on {forgetting['texts']} general-text paragraphs {forgetting['base_perplexity']:.1f} → "
+        f"{forgetting['tuned_perplexity']:.1f} ({100 * change:+.0f} %; eval.max_perplexity_increase = "
+        f"{100 * limit:.0f} %)" + ("" if change <= limit else ": the tuning overwrote some general ability"),
+    )
 
 
 def _leakage_check(manifest: dict) -> dict:
