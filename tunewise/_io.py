@@ -54,16 +54,21 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     os.chmod(tmp, 0o755)
     try:
         yield tmp
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        replace_dir(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def replace_dir(finished: Path, path: Path) -> None:
+    """Put the finished directory in place of ``path`` (which may exist) by renames only."""
+    if path.exists():
+        old = path.with_name(f".{path.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(path, old)
+        os.replace(finished, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(finished, path)
 
 
 def sha256_file(path: Path) -> str:

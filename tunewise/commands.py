@@ -35,7 +35,8 @@ def run(args) -> int:
     cfg = load_config(args.config, overrides)
     run_dir = args.out or cfg.run_dir()
     summary = run_pipeline(cfg, run_dir, resume=args.resume)
-    print_summary(summary, run_dir)
+    if summary:  # empty on the non-main processes of a distributed launch
+        print_summary(summary, run_dir)
     return 0
 
 

@@ -44,10 +44,13 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) 
         _check_same_config(run_dir, _resolved(cfg))
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(_resolved(cfg), sort_keys=False))
     model_path, renderer = _model_and_renderer(cfg)
-    splits, task = split_stage(cfg, run_dir / "split")
-    if cfg.audit.in_run:
+    splits, task = split_stage(cfg, run_dir / "split")  # every process: the same seed gives the same split
+    main_process = _is_main_process()
+    if cfg.audit.in_run and main_process:
         audit_stage(cfg, model_path, run_dir / "audit")
     result = train_stage(cfg, model_path, renderer, splits, task, run_dir / "train", resume)
+    if not main_process:
+        return {}  # under `accelerate launch` the main process evaluates and reports, once
     metrics = evaluate_stage(cfg, model_path, renderer, splits, task, result.checkpoint, run_dir / "evaluate")
     looked = _record_test_access(cfg, run_dir, "run")
     summary = {
@@ -332,6 +335,13 @@ def learning_curve(cfg: TunewiseConfig, out: Path, fractions: list[float]) -> di
     atomic_write_json(out / "curve.json", curve)
     atomic_write_bytes(out / "curve.png", learning_curve_plot(points, metric))
     return curve
+
+
+def _is_main_process() -> bool:
+    """False on the other processes of an `accelerate launch`/torchrun job (and True when not distributed)."""
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
 
 
 def _preference_train_stage(cfg, model_path, renderer, splits, out: Path, resume: bool):

@@ -5,12 +5,10 @@ metrics.jsonl, resume. With LoRA the reference model is the base with the adapte
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from transformers import PrinterCallback, set_seed
 
-from tunewise._io import atomic_dir
 from tunewise.models.prompts import Renderer
 from tunewise.train.guards import MetricsLog, RichProgress, early_stopping
 from tunewise.train.sft import (
@@ -18,6 +16,7 @@ from tunewise.train.sft import (
     last_complete_checkpoint,
     load_trainable_model,
     resolve_precision,
+    save_best,
     training_arguments,
 )
 
@@ -118,11 +117,7 @@ def preference_tune(
     trainer.remove_callback(PrinterCallback)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     state = trainer.state
-    checkpoint = out_dir / "checkpoint"
-    with atomic_dir(checkpoint) as tmp:
-        trainer.save_model(str(tmp))
-        renderer.tokenizer.save_pretrained(str(tmp))
-    shutil.rmtree(work, ignore_errors=True)
+    checkpoint = save_best(trainer, renderer.tokenizer, out_dir, work)
     best_step = int(state.best_model_checkpoint.rsplit("-", 1)[1]) if state.best_model_checkpoint else None
     return TrainResult(
         checkpoint=checkpoint,

@@ -19,7 +19,7 @@ from transformers import (
     set_seed,
 )
 
-from tunewise._io import atomic_dir
+from tunewise._io import replace_dir
 from tunewise.errors import TunewiseError
 from tunewise.evaluate.predict import bf16_supported
 from tunewise.models.prompts import Renderer, encode_example
@@ -105,11 +105,7 @@ def fine_tune(
     trainer.remove_callback(PrinterCallback)  # our progress bar and metrics.jsonl replace its raw dict prints
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     state = trainer.state
-    checkpoint = out_dir / "checkpoint"
-    with atomic_dir(checkpoint) as tmp:  # trainer.model holds the best weights (load_best_model_at_end)
-        trainer.save_model(str(tmp))
-        renderer.tokenizer.save_pretrained(str(tmp))
-    shutil.rmtree(work, ignore_errors=True)
+    checkpoint = save_best(trainer, renderer.tokenizer, out_dir, work)
     best_step = int(state.best_model_checkpoint.rsplit("-", 1)[1]) if state.best_model_checkpoint else None
     return TrainResult(
         checkpoint=checkpoint,
@@ -120,6 +116,23 @@ def fine_tune(
         truncated_rows=truncated,
         train_tokens=sum(len(e["input_ids"]) for e in train_set),
     )
+
+
+def save_best(trainer: Trainer, tokenizer, out_dir: Path, work: Path) -> Path:
+    """Write the best weights (the Trainer restored them: load_best_model_at_end) to out_dir/checkpoint, which
+    appears only once complete. Under `accelerate launch` every process takes part in the save (FSDP gathers
+    the sharded weights); the main process writes and swaps the folder in."""
+    checkpoint, staging = out_dir / "checkpoint", out_dir / ".checkpoint.staging"
+    if trainer.is_world_process_zero():
+        shutil.rmtree(staging, ignore_errors=True)  # left by a killed run
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(staging))
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(str(staging))
+        replace_dir(staging, checkpoint)
+        shutil.rmtree(work, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    return checkpoint
 
 
 def build_trainer(
