@@ -103,3 +103,16 @@ def test_gradient_accumulation_divides_by_the_answer_tokens_of_all_micro_batches
         answer_loss(model(**{k: v for k, v in b.items() if k != "labels"}), b["labels"], total) for b in (first, second)
     )
     torch.testing.assert_close(accumulated, padded_loss(model, tokenizer, examples), rtol=1e-5, atol=1e-5)
+
+
+def test_a_tracker_that_is_not_installed_is_a_one_line_error(tmp_path):
+    from transformers.integrations import get_available_reporting_integrations
+
+    from tunewise.config import TrainConfig
+    from tunewise.errors import TunewiseError
+    from tunewise.train.sft import training_arguments
+
+    missing = next(n for n in ("tensorboard", "mlflow", "wandb") if n not in get_available_reporting_integrations())
+    with pytest.raises(TunewiseError, match=f"train.report_to: '{missing}' is not installed"):
+        training_arguments(TrainConfig(report_to=[missing]), 0, tmp_path, "fp32")
+    assert training_arguments(TrainConfig(), 0, tmp_path, "fp32").report_to == []

@@ -173,9 +173,23 @@ def _collator(batching: str, tokenizer):
     return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
 
 
+def check_trackers(names: list[str]) -> None:
+    """Fail before training, in one line, when a tracker named in train.report_to is not installed."""
+    from transformers.integrations import get_available_reporting_integrations
+
+    installed = get_available_reporting_integrations()
+    for name in names:
+        if name not in installed:
+            raise TunewiseError(
+                f"train.report_to: '{name}' is not installed here (installed trackers: "
+                f"{', '.join(installed) or 'none'}; e.g. pip install {name})"
+            )
+
+
 def training_arguments(train_cfg, seed: int, work: Path, precision: str, args_class=TrainingArguments, **specific):
     """The arguments every tunewise training shares (validation cadence, early-stopping bookkeeping, precision,
     tracking); ``args_class`` may be a TRL config, ``specific`` adds or replaces arguments."""
+    check_trackers(train_cfg.report_to)
     shared = dict(
         output_dir=str(work),
         per_device_train_batch_size=train_cfg.batch_size,
