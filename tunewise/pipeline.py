@@ -339,9 +339,11 @@ def learning_curve(cfg: TunewiseConfig, out: Path, fractions: list[float]) -> di
 
 def _is_main_process() -> bool:
     """False on the other processes of an `accelerate launch`/torchrun job (and True when not distributed)."""
+    import torch
     from accelerate import PartialState
 
-    return PartialState().is_main_process
+    # the same device choice the Trainer makes (use_cpu without CUDA): the shared state is created once
+    return PartialState(cpu=not torch.cuda.is_available()).is_main_process
 
 
 def _preference_train_stage(cfg, model_path, renderer, splits, out: Path, resume: bool):

@@ -1,6 +1,8 @@
-"""`accelerate launch` with two CPU processes (DDP over gloo): one run, trained jointly, reported once."""
+"""A two-process launch on CPU (torchrun, DDP over gloo; `accelerate launch` does the same on GPUs): one run,
+trained jointly, reported once."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -16,8 +18,7 @@ def test_two_process_launch_trains_once_and_reports_once(tiny_model_dir, tmp_pat
     write_jsonl(tmp_path / "intents.jsonl", classification_rows())
     config = make_config(tmp_path, tiny_model_dir, "intents.jsonl", "audit:\n  in_run: false\n")
     run_dir = tmp_path / "run"
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2"]
-    launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
     done = subprocess.run(
         [*launch, "-m", "tunewise", "run", str(config), "--out", str(run_dir)],
         capture_output=True,
@@ -32,5 +33,8 @@ def test_two_process_launch_trains_once_and_reports_once(tiny_model_dir, tmp_pat
     log = [json.loads(line) for line in (run_dir / "train" / "metrics.jsonl").read_text().splitlines()]
     steps = [(row["split"], row["step"]) for row in log]
     assert len(steps) == len(set(steps)), "each step is logged once, not once per process"
+    train_rows = len((run_dir / "split" / "train.jsonl").read_text().splitlines())
+    last = max(log, key=lambda row: row["step"])  # each step takes 4 examples on each of the two processes
+    assert last["epoch"] == pytest.approx(6 / math.ceil(train_rows / 8), abs=0.01)
     assert (run_dir / "train" / "checkpoint" / "adapter_model.safetensors").is_file()
     assert not (run_dir / "train" / ".checkpoint.staging").exists()
