@@ -265,29 +265,20 @@ def _groups(cfg, records: list[dict], task: str) -> list[str]:
 
 def train_stage(cfg, model_path, renderer, splits, task, out: Path, resume: bool = False):
     from tunewise.train import fine_tune
+    from tunewise.train.dpo import preference_tune
 
+    limit = cfg.model.max_length
     if task == "preference":
-        return _preference_train_stage(cfg, model_path, renderer, splits, out, resume)
-    conversations = {  # training never reads the test split
-        name: [to_conversation(r, task, cfg.model.instruction) for r in splits[name]]
-        for name in ("train", "validation")
-    }
-    result = fine_tune(
-        model_path,
-        renderer,
-        conversations["train"],
-        conversations["validation"],
-        cfg.train,
-        cfg.model.max_length,
-        cfg.seed,
-        out,
-        resume,
-    )
-    if result.truncated_rows:
-        console.print(
-            f"[yellow]warning[/] {result.truncated_rows} training rows were longer than model.max_length="
-            f"{cfg.model.max_length} and were truncated"
+        train, validation = splits["train"], splits["validation"]
+        tune, cut = preference_tune, f"prompts were longer than half of model.max_length={limit} and were cut"
+    else:  # training never reads the test split
+        train, validation = (
+            [to_conversation(r, task, cfg.model.instruction) for r in splits[name]] for name in ("train", "validation")
         )
+        tune, cut = fine_tune, f"rows were longer than model.max_length={limit} and were truncated"
+    result = tune(model_path, renderer, train, validation, cfg.train, limit, cfg.seed, out, resume)
+    if result.truncated_rows:
+        console.print(f"[yellow]warning[/] {result.truncated_rows} training {cut}")
     atomic_write_json(out / "result.json", {**result.__dict__, "checkpoint": str(result.checkpoint)})
     return result
 
@@ -344,29 +335,6 @@ def _is_main_process() -> bool:
 
     # the same device choice the Trainer makes (use_cpu without CUDA): the shared state is created once
     return PartialState(cpu=not torch.cuda.is_available()).is_main_process
-
-
-def _preference_train_stage(cfg, model_path, renderer, splits, out: Path, resume: bool):
-    from tunewise.train.dpo import preference_tune
-
-    result = preference_tune(
-        model_path,
-        renderer,
-        splits["train"],
-        splits["validation"],
-        cfg.train,
-        cfg.model.max_length,
-        cfg.seed,
-        out,
-        resume,
-    )
-    if result.truncated_rows:
-        console.print(
-            f"[yellow]warning[/] {result.truncated_rows} training prompts were longer than half of "
-            f"model.max_length={cfg.model.max_length} tokens and were cut from the left"
-        )
-    atomic_write_json(out / "result.json", {**result.__dict__, "checkpoint": str(result.checkpoint)})
-    return result
 
 
 def evaluate_preference(cfg, model_path, renderer, rows: list[dict], checkpoint: Path) -> dict:

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from transformers import PrinterCallback, set_seed
+from transformers import set_seed
 
 from tunewise.models.prompts import Renderer
-from tunewise.train.guards import MetricsLog, RichProgress, early_stopping
 from tunewise.train.sft import (
     TrainResult,
-    last_complete_checkpoint,
+    guard_callbacks,
     load_trainable_model,
     resolve_precision,
-    save_best,
+    train_and_keep_best,
     training_arguments,
 )
 
@@ -93,13 +92,11 @@ def preference_tune(
     train_set, cut = preference_rows(renderer, train_rows, max_length)
     val_set, _ = preference_rows(renderer, val_rows, max_length)
     precision = resolve_precision(train_cfg.precision)
-    work = out_dir / "checkpoints"
-    resume_from = last_complete_checkpoint(work) if resume else None
-    resumed_step = int(resume_from.name.rsplit("-", 1)[1]) if resume_from else None
+    callbacks, resume_from = guard_callbacks(train_cfg, out_dir, resume)
     args = training_arguments(
         train_cfg,
         seed,
-        work,
+        out_dir / "checkpoints",
         precision,
         DPOConfig,
         beta=train_cfg.dpo_beta,
@@ -112,19 +109,6 @@ def preference_tune(
         train_dataset=Dataset.from_list(train_set),
         eval_dataset=Dataset.from_list(val_set),
         processing_class=renderer.tokenizer,
-        callbacks=[MetricsLog(out_dir / "metrics.jsonl", resumed_step), RichProgress(), *early_stopping(train_cfg)],
+        callbacks=callbacks,
     )
-    trainer.remove_callback(PrinterCallback)
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    state = trainer.state
-    checkpoint = save_best(trainer, renderer.tokenizer, out_dir, work)
-    best_step = int(state.best_model_checkpoint.rsplit("-", 1)[1]) if state.best_model_checkpoint else None
-    return TrainResult(
-        checkpoint=checkpoint,
-        best_step=best_step,
-        best_val_loss=state.best_metric,
-        steps=state.global_step,
-        stopped_early=state.global_step < state.max_steps,
-        truncated_rows=cut,
-        train_tokens=0,
-    )
+    return train_and_keep_best(trainer, renderer.tokenizer, out_dir, resume_from, cut, train_tokens=0)

@@ -97,15 +97,31 @@ def fine_tune(
     set_seed(seed)
     train_set, truncated = encode_all(renderer, train_conv, max_length)
     val_set, _ = encode_all(renderer, val_conv, max_length)
-    work = out_dir / "checkpoints"
-    resume_from = last_complete_checkpoint(work) if resume else None
+    callbacks, resume_from = guard_callbacks(train_cfg, out_dir, resume)
+    trainer = build_trainer(
+        model_path, renderer, train_set, val_set, train_cfg, seed, out_dir / "checkpoints", callbacks
+    )
+    train_tokens = sum(len(e["input_ids"]) for e in train_set)
+    return train_and_keep_best(trainer, renderer.tokenizer, out_dir, resume_from, truncated, train_tokens)
+
+
+def guard_callbacks(train_cfg, out_dir: Path, resume: bool) -> tuple[list, Path | None]:
+    """The callbacks every tunewise training runs with (metrics.jsonl, progress bar, early stopping), and the
+    checkpoint to resume from (with ``resume``: the last complete one under out_dir/checkpoints)."""
+    resume_from = last_complete_checkpoint(out_dir / "checkpoints") if resume else None
     resumed_step = int(resume_from.name.rsplit("-", 1)[1]) if resume_from else None
     callbacks = [MetricsLog(out_dir / "metrics.jsonl", resumed_step), RichProgress(), *early_stopping(train_cfg)]
-    trainer = build_trainer(model_path, renderer, train_set, val_set, train_cfg, seed, work, callbacks)
+    return callbacks, resume_from
+
+
+def train_and_keep_best(
+    trainer: Trainer, tokenizer, out_dir: Path, resume_from: Path | None, truncated: int, train_tokens: int
+) -> TrainResult:
+    """Train (or resume), keep the best checkpoint as out_dir/checkpoint, and say what happened."""
     trainer.remove_callback(PrinterCallback)  # our progress bar and metrics.jsonl replace its raw dict prints
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     state = trainer.state
-    checkpoint = save_best(trainer, renderer.tokenizer, out_dir, work)
+    checkpoint = save_best(trainer, tokenizer, out_dir, Path(trainer.args.output_dir))
     best_step = int(state.best_model_checkpoint.rsplit("-", 1)[1]) if state.best_model_checkpoint else None
     return TrainResult(
         checkpoint=checkpoint,
@@ -114,7 +130,7 @@ def fine_tune(
         steps=state.global_step,
         stopped_early=state.global_step < state.max_steps,
         truncated_rows=truncated,
-        train_tokens=sum(len(e["input_ids"]) for e in train_set),
+        train_tokens=train_tokens,
     )
 
 
