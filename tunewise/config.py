@@ -145,7 +145,9 @@ class TrainConfig(_Section):
         True, description="Batch examples of similar length together (less padding; not used by packed)."
     )
     attention: Literal["auto", "eager", "sdpa"] = Field(
-        "auto", description="Attention kernel; auto: eager on a CPU (measured faster for rows of 40-340 tokens), sdpa on a GPU."
+        "auto",
+        description="Attention kernel; auto: eager on a CPU (measured faster for rows of 40-340 tokens), "
+        "sdpa on a GPU.",
     )
     neftune_alpha: float | None = Field(
         None, gt=0, description="NEFTune noise on input embeddings (e.g. 5); off by default."
