@@ -356,7 +356,11 @@ def evaluate_preference(cfg, model_path, renderer, rows: list[dict], checkpoint:
         return {k: v for k, v in scores.items() if k != "per_row"}
 
     return {
-        "base": public(base_likelihood) | {"likelihood_preference_accuracy": base_likelihood["preference_accuracy"]},
+        "base": public(base_likelihood)
+        | {
+            "likelihood_preference_accuracy": base_likelihood["preference_accuracy"],
+            "likelihood_preference_accuracy_ci": base_likelihood["preference_accuracy_ci"],
+        },
         "tuned": public(implicit)
         | {
             "likelihood_preference_accuracy": tuned_likelihood["preference_accuracy"],

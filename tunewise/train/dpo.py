@@ -111,4 +111,4 @@ def preference_tune(
         processing_class=renderer.tokenizer,
         callbacks=callbacks,
     )
-    return train_and_keep_best(trainer, renderer.tokenizer, out_dir, resume_from, cut, train_tokens=0)
+    return train_and_keep_best(trainer, renderer.tokenizer, out_dir, resume_from, cut, train_tokens=None)

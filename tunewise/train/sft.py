@@ -36,7 +36,7 @@ class TrainResult:
     steps: int
     stopped_early: bool
     truncated_rows: int
-    train_tokens: int
+    train_tokens: int | None  # tokens of the tokenised training set (None where TRL tokenises)
 
 
 def encode_all(renderer: Renderer, conversations: list[tuple[list[dict], str]], max_length: int):
@@ -115,7 +115,7 @@ def guard_callbacks(train_cfg, out_dir: Path, resume: bool) -> tuple[list, Path 
 
 
 def train_and_keep_best(
-    trainer: Trainer, tokenizer, out_dir: Path, resume_from: Path | None, truncated: int, train_tokens: int
+    trainer: Trainer, tokenizer, out_dir: Path, resume_from: Path | None, truncated: int, train_tokens: int | None
 ) -> TrainResult:
     """Train (or resume), keep the best checkpoint as out_dir/checkpoint, and say what happened."""
     trainer.remove_callback(PrinterCallback)  # our progress bar and metrics.jsonl replace its raw dict prints
