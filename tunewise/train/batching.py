@@ -25,12 +25,11 @@ def pack_answer_batch(examples: list[dict]) -> dict:
         labels += [IGNORE] + example["labels"][1:]
     next_tokens = labels[1:] + [IGNORE]  # position p predicts token p + 1
     keep = [p for p, token in enumerate(next_tokens) if token != IGNORE]
-    targets = torch.tensor([[next_tokens[p] for p in keep]])
     return {
         "input_ids": torch.tensor([ids]),
         "position_ids": torch.tensor([positions]),
         "logits_to_keep": torch.tensor(keep),
-        "labels": targets,  # aligned with the kept logits: see answer_loss
+        "labels": _causal_labels(torch.tensor([[next_tokens[p] for p in keep]])),
     }
 
 
@@ -47,21 +46,28 @@ def answer_aligned_batch(examples: list[dict], pad_id: int) -> dict:
         positions.append([0] * pad + list(range(len(example["input_ids"]))))
         labels = [IGNORE] * pad + example["labels"]
         targets.append((labels[1:] + [IGNORE])[-answer_span:])  # what the last K positions predict
-    targets = torch.tensor(targets)
     return {
         "input_ids": torch.tensor(ids),
         "attention_mask": torch.tensor(mask),
         "position_ids": torch.tensor(positions),
         "logits_to_keep": answer_span,
-        "labels": targets,
+        "labels": _causal_labels(torch.tensor(targets)),
     }
+
+
+def _causal_labels(targets: torch.Tensor) -> torch.Tensor:
+    """Targets laid out the way the Trainer reads a causal LM's labels: column j + 1 is what kept logit j must
+    predict and column 0 predicts nothing. The Trainer counts the answer tokens of an accumulated batch from
+    column 1 on (to normalise the loss); without the empty column 0 it would miss one token per row."""
+    return torch.cat([torch.full((targets.shape[0], 1), IGNORE), targets], dim=1)
 
 
 def answer_loss(outputs, labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
     """Trainer's `compute_loss_func` for these batches: cross-entropy of the kept logits against the aligned
     targets, over answer tokens only (positions without a target are dropped before the softmax), summed and
     divided by the answer tokens of the whole accumulated batch so gradient accumulation is exact."""
-    keep = labels != IGNORE
+    targets = labels[:, 1:]
+    keep = targets != IGNORE
     logits = outputs.logits[keep].float()
-    loss = torch.nn.functional.cross_entropy(logits, labels[keep], reduction="sum")
+    loss = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="sum")
     return loss / (num_items_in_batch if num_items_in_batch is not None else keep.sum())
