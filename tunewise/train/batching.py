@@ -1,11 +1,16 @@
-"""Padding-free training batches that score the vocabulary only where an answer token is predicted.
+"""Training batches that score the vocabulary only where an answer token is predicted.
 
-A batch of examples becomes one packed row. `position_ids` restart at 0 for every example, which is how
-transformers recognises packed sequences and keeps attention inside each example (this needs the model
-to run without a KV cache: `use_cache=False`). The model is asked for logits only at the positions that
-predict an answer token (`logits_to_keep` as an index tensor), so the 49k-wide output layer runs on a few
-positions per example instead of all of them. Everything stays inside the model's own forward, so the
-same batches work under DDP/FSDP and with the model's own loss function.
+The output layer is 49k words wide, and a classification answer is a few tokens of a 40-token row, so most
+of a plain step goes into logits nobody needs. Two collators ask the model (through its own
+`logits_to_keep`) for logits only near the answers, and `answer_loss` scores those:
+
+- `answer_aligned_batch` (the default): left-padded rows, so every answer ends at the last position and the
+  last K positions hold all of them; with length-grouped batches there is little padding.
+- `pack_answer_batch`: one padding-free row per batch. `position_ids` restart at 0 for every example, which
+  is how transformers recognises packed sequences and keeps attention inside each example; this only works
+  when the model runs without a KV cache (`use_cache=False`).
+
+The forward stays inside the model, so the batches work under DDP/FSDP like any other.
 """
 
 from __future__ import annotations
