@@ -297,7 +297,7 @@ def learning_curve(cfg: TunewiseConfig, out: Path, fractions: list[float]) -> di
     splits, task = split_stage(cfg, out / "split")
     if task == "preference":
         raise TunewiseError("learning-curve: preference data is not supported yet (classification and generation are)")
-    validation = splits["validation"][: cfg.eval.max_rows] if cfg.eval.max_rows else splits["validation"]
+    validation = splits["validation"][: cfg.eval.max_rows]  # max_rows None keeps them all
     references = _references(cfg, validation, task)
     points, per_row = [], []
     for fraction, subset in nested_subsets(splits["train"], fractions, cfg.seed).items():
@@ -385,7 +385,7 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
     from tunewise.evaluate.slices import slice_fields, slice_metrics
     from tunewise.evaluate.verdict import evidence_warnings
 
-    rows = splits[split][: cfg.eval.max_rows] if cfg.eval.max_rows else splits[split]
+    rows = splits[split][: cfg.eval.max_rows]  # max_rows None keeps them all
     if not rows:
         raise TunewiseError(f"the {split} split is empty: raise split.test or give data.test_path")
     if task == "preference":

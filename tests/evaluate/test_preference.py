@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from tunewise.evaluate.preference import answer_logprobs, compare_preference, preference_accuracy
+from tunewise.evaluate.preference import accuracy_of, answer_logprobs, compare_preference, pair_logprobs
 from tunewise.models.prompts import make_renderer
 
 ROWS = [
@@ -34,9 +34,9 @@ def test_answer_logprobs_match_one_row_at_a_time_and_a_manual_sum(model_and_rend
 
 def test_a_model_against_itself_as_reference_prefers_nothing(model_and_renderer):
     model, renderer = model_and_renderer
-    plain = preference_accuracy(model, renderer, ROWS)
+    plain = accuracy_of(pair_logprobs(model, renderer, ROWS))
     assert plain["n"] == 3 and 0 <= plain["preference_accuracy"] <= 1
-    against_itself = preference_accuracy(model, renderer, ROWS, reference=model)
+    against_itself = accuracy_of(pair_logprobs(model, renderer, ROWS), reference=pair_logprobs(model, renderer, ROWS))
     assert against_itself["preference_accuracy"] == 0.5  # every implicit reward is 0: each pair is a tie
 
 

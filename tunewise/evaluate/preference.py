@@ -67,14 +67,6 @@ def accuracy_of(rewards: dict[str, list[float]], reference: dict[str, list[float
     }
 
 
-def preference_accuracy(model, renderer: Renderer, rows: list[dict], reference=None, batch_size: int = 8) -> dict:
-    """Preference accuracy of ``model`` on the rows, by log-likelihood or (with a reference model) by DPO's
-    implicit reward."""
-    rewards = pair_logprobs(model, renderer, rows, batch_size)
-    base = pair_logprobs(reference, renderer, rows, batch_size) if reference is not None else None
-    return accuracy_of(rewards, base)
-
-
 def compare_preference(base: dict, tuned: dict) -> dict:
     """Tuned vs base preference accuracy on the same pairs: paired-bootstrap interval, McNemar's exact test on
     the pairs each gets right, and the smallest detectable effect."""
