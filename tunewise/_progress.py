@@ -27,3 +27,16 @@ def progress_bar(description: str, total: int | None) -> Iterator[tuple[Progress
     with progress:
         task = progress.add_task(description, total=total, note="")
         yield progress, task
+
+
+def quiet_libraries(debug: bool = False) -> None:
+    """Keep the terminal for tunewise's own progress bars and tables; --debug shows everything."""
+    import os
+    import warnings
+
+    if debug:
+        return
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|peft)\.")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from tunewise._progress import quiet_libraries
 from tunewise.errors import TunewiseError
 
 EXIT_OK, EXIT_INTERNAL = 0, 3
@@ -75,6 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
     curve.add_argument(
         "--fractions", type=float, nargs="+", default=[0.25, 0.5, 1.0], help="fractions of the training split"
     )
+
+    select = commands.add_parser(
+        "select",
+        help="choose the base model on quality and cost: the same probe fine-tune for every candidate",
+        description="For each model in select.candidates: how well it fits the task untuned (bits per byte, zero- and "
+        "few-shot validation score), the validation score after the same short LoRA probe fine-tune, and its measured "
+        "cost (parameters, disk, peak memory, training tokens/s, latency, throughput, serving cost per 1,000 "
+        "requests). Prints a ranked table and a recommendation with reasons; writes selection.json and "
+        "selection.png. Measurements are cached, so adding a candidate measures only it. Never reads the test split.",
+    )
+    select.add_argument("config", type=Path, help="a tunewise.yaml")
+    select.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="override config keys, e.g. select.probe_steps=40"
+    )
+    select.add_argument("--out", type=Path, help="output folder (default: <run directory>-select)")
+    select.add_argument("--json", action="store_true", help="print the selection as JSON on stdout instead of tables")
 
     evaluate = commands.add_parser(
         "eval",
@@ -199,7 +216,7 @@ HANDLERS = {"eval": "evaluate", "learning-curve": "learning_curve"}  # commands 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_libraries(args.debug)
+    quiet_libraries(args.debug)
     try:
         from tunewise import commands
 
@@ -225,19 +242,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
-
-
-def _quiet_libraries(debug: bool) -> None:
-    """Keep the terminal for tunewise's own progress bars and tables; --debug shows everything."""
-    import os
-    import warnings
-
-    if debug:
-        return
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|peft)\.")
 
 
 if __name__ == "__main__":

@@ -68,6 +68,90 @@ def learning_curve(args) -> int:
     return 0
 
 
+def select(args) -> int:
+    from tunewise.select import select_base_model
+
+    cfg = load_config(args.config, list(args.overrides))
+    out = args.out or Path(f"{cfg.run_dir()}-select")
+    selection = select_base_model(cfg, out)
+    if args.json:
+        print(json.dumps(selection_summary(selection), indent=2))
+        return 0
+    print_selection(selection)
+    results.print(f"wrote {out / 'selection.json'} and {out / 'selection.png'}")
+    return 0
+
+
+def selection_summary(selection: dict) -> dict:
+    """The selection without per-row scores (those stay in selection.json)."""
+
+    def public(value):
+        if isinstance(value, dict):
+            return {k: public(v) for k, v in value.items() if k != "per_row"}
+        return [public(v) for v in value] if isinstance(value, list) else value
+
+    return public(selection)
+
+
+def print_selection(selection: dict) -> None:
+    by_name = {c["name"]: c for c in selection["candidates"]}
+    ordered = [by_name[name] for name in selection["ranking"]]
+    metric = selection["metric"]
+    quality = Table(title=f"base-model selection: validation {metric} on {selection['validation_rows']} rows")
+    for column in ("rank", "model", "after probe [95% CI]", "vs best", "zero-shot", "few-shot", "bits/byte"):
+        quality.add_column(column, justify="left" if column == "model" else "right")
+    for position, candidate in enumerate(ordered, 1):
+        gap = candidate["vs_best"]
+        few = candidate["few_shot"]
+        quality.add_row(
+            str(position),
+            candidate["name"] + (" (pick)" if candidate["name"] == selection["pick"] else ""),
+            _with_interval({"s": candidate["probe"]["score"], "s_ci": candidate["probe"]["score_ci"]}, "s"),
+            "best" if gap is None else f"{gap['gain']:+.3f} [{gap['ci_low']:+.3f}, {gap['ci_high']:+.3f}]",
+            f"{candidate['zero_shot']['score']:.3f}",
+            f"{few['score']:.3f}" if few else "-",
+            f"{candidate['bits_per_byte']:.3f}",
+        )
+    results.print(quality)
+    currency = selection["currency"]
+    cost = Table(title=f"measured cost (serving at {selection['price_per_hour']:g} {currency}/hour)")
+    for column in (
+        "model",
+        "parameters",
+        "disk",
+        "peak mem train",
+        "peak mem infer",
+        "train tok/s",
+        "latency",
+        "rows/s",
+        f"{currency}/1k req",
+        "Pareto",
+    ):
+        cost.add_column(column, justify="left" if column == "model" else "right")
+    for candidate in ordered:
+        cost.add_row(
+            candidate["name"],
+            f"{candidate['parameters'] / 1e6:.0f}M",
+            _size(candidate["disk_bytes"]),
+            _size(candidate["train_peak_bytes"]),
+            _size(candidate["inference_peak_bytes"]),
+            f"{candidate['train_tokens_per_second']:.0f}" if candidate["train_tokens_per_second"] else "-",
+            f"{1000 * candidate['latency_seconds']:.0f} ms",
+            f"{candidate['rows_per_second']:.1f}",
+            f"{candidate['cost_per_1k']:.4f}",
+            "yes" if candidate["pareto"] else "no",
+        )
+    results.print(cost)
+    for sentence in selection["reasons"]:
+        results.print(sentence)
+
+
+def _size(count: int | None) -> str:
+    if count is None:
+        return "-"
+    return f"{count / 2**30:.2f} GB" if count >= 2**30 else f"{count / 2**20:.0f} MB"
+
+
 def report(args) -> int:
     from tunewise.report import write_report
 

@@ -82,7 +82,8 @@ class ModelConfig(_Section):
 
     name: str = Field(
         "smollm2-135m-instruct",
-        description="A registry name (see `tunewise models`), a local Hugging Face model folder, or a hub id.",
+        description="A registry name (see `tunewise models`), a local Hugging Face model folder, a hub id, or auto: "
+        "the pick of `tunewise select` among select.candidates.",
     )
     cache_dir: str | None = Field(
         None,
@@ -280,6 +281,32 @@ class CurateConfig(_Section):
     )
 
 
+class SelectConfig(_Section):
+    """Base-model selection (`tunewise select`, or model.name: auto): every candidate gets the same probe
+    fine-tune (train settings, examples and steps) and is ranked on validation score and measured cost."""
+
+    candidates: list[str] = Field(
+        default_factory=lambda: ["smollm2-135m-instruct", "gemma3-270m"],
+        min_length=1,
+        description="Base models to compare: registry names, local model folders or hub ids.",
+    )
+    probe_steps: StrictInt = Field(
+        60, ge=1, description="Optimizer steps of the probe fine-tune; it sees probe_steps x batch_size examples once."
+    )
+    validation_rows: StrictInt = Field(
+        300, ge=10, description="Validation rows every candidate is scored on (zero-shot, few-shot, after the probe)."
+    )
+    prior_rows: StrictInt = Field(
+        200, ge=1, description="Training rows whose text measures how familiar each model is with the task's language."
+    )
+    few_shot: StrictInt = Field(4, ge=0, description="Solved training examples put before each query (0: skip).")
+    latency_rows: StrictInt = Field(16, ge=1, description="Rows answered one at a time to measure latency.")
+    price_per_hour: float = Field(
+        0.10, ge=0, description="Price of one hour of the serving machine, for the cost per 1,000 requests."
+    )
+    currency: str = Field("USD", description="Currency of price_per_hour.")
+
+
 class TunewiseConfig(_Section):
     """A tunewise project: data → split → model → train → eval."""
 
@@ -293,6 +320,7 @@ class TunewiseConfig(_Section):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     curate: CurateConfig = Field(default_factory=CurateConfig)
+    select: SelectConfig = Field(default_factory=SelectConfig)
 
     # Not a config key: the folder relative paths are resolved against.
     _base_dir: Path = Path(".")

@@ -40,6 +40,7 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) 
     run_dir = Path(run_dir or cfg.run_dir())
     start = time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
+    cfg, selection = _choose_model(cfg, run_dir / "select")
     if resume:
         _check_same_config(run_dir, _resolved(cfg))
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(_resolved(cfg), sort_keys=False))
@@ -61,6 +62,7 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) 
         **_headline(metrics),
         "warnings": metrics["warnings"] + looked,
         "decision": decide_run(cfg, run_dir, task, metrics),
+        **({"selection": {k: selection[k] for k in ("pick", "ranking", "reasons")}} if selection else {}),
         "train": {
             "steps": result.steps,
             "best_step": result.best_step,
@@ -76,6 +78,20 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) 
 
     write_report(run_dir)
     return summary
+
+
+def _choose_model(cfg: TunewiseConfig, out: Path) -> tuple[TunewiseConfig, dict | None]:
+    """model.name: auto becomes the pick of the base-model selection (measured once, then cached). Under a
+    distributed launch the main process selects first; the others then find every measurement cached."""
+    if cfg.model.name != "auto":
+        return cfg, None
+    import torch
+    from accelerate import PartialState
+
+    from tunewise.select import with_selected_model
+
+    with PartialState(cpu=not torch.cuda.is_available()).main_process_first():
+        return with_selected_model(cfg, out)
 
 
 def _check_same_config(run_dir: Path, resolved: dict) -> None:
@@ -293,6 +309,7 @@ def learning_curve(cfg: TunewiseConfig, out: Path, fractions: list[float]) -> di
 
     if not fractions or any(not 0 < f <= 1 for f in fractions) or len(set(fractions)) < 2:
         raise TunewiseError("--fractions: give at least two different fractions in (0, 1], e.g. 0.25 0.5 1")
+    cfg, _ = _choose_model(cfg, out / "select")
     model_path, renderer = _model_and_renderer(cfg)
     splits, task = split_stage(cfg, out / "split")
     if task == "preference":

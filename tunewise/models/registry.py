@@ -93,6 +93,10 @@ def resolve_model(name: str, cache_dir: Path | None = None) -> str:
     """Turn a model name into what ``from_pretrained`` loads: a prepared cache folder, a local folder or a hub id."""
     if name in REGISTRY:
         return str(prepare_model(name, cache_dir))
+    if name == "auto":
+        raise TunewiseError(
+            "model.name: auto is chosen by `tunewise select` (and by `tunewise run`); this command needs a model name"
+        )
     local = Path(name).expanduser()
     if local.is_dir():
         if not (local / "config.json").is_file():

@@ -130,3 +130,63 @@ def confusion_heatmap(confusion: dict, max_labels: int = 40) -> bytes | None:
             axis.text(column, row, int(count), ha="center", va="center", fontsize=7, color=colour)
     figure.colorbar(image, ax=axis, fraction=0.04, label="share of the true label's rows")
     return _png(figure)
+
+
+def selection_plot(selection: dict) -> bytes:
+    """Left: validation score after the probe against serving cost per 1,000 requests, the Pareto front joined
+    and the pick ringed. Right: each candidate's score zero-shot, few-shot and after the probe."""
+    candidates, metric = selection["candidates"], selection["metric"]
+    figure, (cost_axis, stage_axis) = plt.subplots(1, 2, figsize=(10, 3.8))
+    priced = selection["price_per_hour"] > 0
+    key = "cost_per_1k" if priced else "seconds_per_1k"
+    front = sorted((c for c in candidates if c["pareto"]), key=lambda c: c[key])
+    if len(front) > 1:
+        cost_axis.plot([c[key] for c in front], [c["probe"]["score"] for c in front], "--", color=BASE, zorder=1)
+    for candidate in candidates:
+        score, (low, high) = candidate["probe"]["score"], candidate["probe"]["score_ci"]
+        picked = candidate["name"] == selection["pick"]
+        cost_axis.errorbar(
+            candidate[key],
+            score,
+            yerr=[[score - low], [high - score]],
+            fmt="o",
+            capsize=4,
+            color=TUNED if picked else BASE,
+            markersize=9 if picked else 6,
+            zorder=2,
+        )
+        label = f"{_text(candidate['name'])}\n{candidate['parameters'] / 1e6:.0f}M" + (" (pick)" if picked else "")
+        cost_axis.annotate(label, (candidate[key], score), textcoords="offset points", xytext=(8, -4), fontsize=8)
+    cost_axis.set_xlabel(
+        f"serving cost per 1,000 requests ({_text(selection['currency'])})" if priced else "seconds per 1,000 requests"
+    )
+    cost_axis.set_ylabel(f"validation {metric} after the probe")
+    cost_axis.set_title("quality vs cost (dashed: Pareto front)")
+    cost_axis.margins(x=0.35, y=0.15)
+    cost_axis.grid(alpha=0.3)
+    stages = [("zero_shot", "zero-shot"), ("few_shot", "few-shot"), ("probe", "after probe")]
+    width = 0.8 / len(candidates)
+    for index, candidate in enumerate(candidates):
+        shown = [(label, candidate[stage]) for stage, label in stages if candidate.get(stage)]
+        positions = [stages.index(next(s for s in stages if s[1] == label)) + index * width for label, _ in shown]
+        values = [found["score"] for _, found in shown]
+        errors = [
+            [v - f["score_ci"][0] for v, (_, f) in zip(values, shown, strict=True)],
+            [f["score_ci"][1] - v for v, (_, f) in zip(values, shown, strict=True)],
+        ]
+        picked = candidate["name"] == selection["pick"]
+        stage_axis.bar(
+            positions,
+            values,
+            width,
+            yerr=errors,
+            capsize=3,
+            label=_text(candidate["name"]),
+            color=TUNED if picked else BASE,
+            alpha=1.0 if picked else 0.5 + 0.4 * index / len(candidates),
+        )
+    stage_axis.set_xticks([i + 0.4 - width / 2 for i in range(len(stages))], [label for _, label in stages])
+    stage_axis.set_ylabel(f"validation {metric}")
+    stage_axis.set_title("before and after the probe fine-tune")
+    stage_axis.legend(frameon=False, fontsize=8)
+    return _png(figure)

@@ -1,0 +1,173 @@
+"""`tunewise select` on two tiny random models: every measurement, the cache, resuming, and model.name: auto."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import classification_rows, write_jsonl
+from tunewise.config import load_config
+from tunewise.select import cache_key, probe_data, select_base_model
+
+PROBE_STEPS, BATCH = 3, 4
+
+
+@pytest.fixture(scope="module")
+def large_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny model's tokenizer with a wider, deeper network: a second candidate with more parameters."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("large-model")
+    for path in tiny_model_dir.iterdir():
+        if "token" in path.name or path.name == "chat_template.jinja":
+            shutil.copy(path, folder / path.name)
+    config = LlamaConfig.from_pretrained(tiny_model_dir)
+    config.hidden_size, config.intermediate_size, config.num_hidden_layers = 64, 128, 3
+    torch.manual_seed(1)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+def write_config(folder: Path, candidates: list[Path], extra: str = "") -> Path:
+    write_jsonl(folder / "intents.jsonl", classification_rows(copies=4))
+    path = folder / "tunewise.yaml"
+    listed = ", ".join(str(c) for c in candidates)
+    path.write_text(
+        f"name: sel\nseed: 3\ndata:\n  path: intents.jsonl\nsplit:\n  validation: 0.2\n  test: 0.2\n"
+        f"model:\n  name: auto\n  max_length: 64\n  cache_dir: {folder / 'cache'}\n"
+        f"train:\n  batch_size: {BATCH}\n  learning_rate: 0.01\n  eval_steps: 2\n  logging_steps: 1\n  max_steps: 6\n"
+        f"eval:\n  batch_size: 8\n"
+        f"select:\n  candidates: [{listed}]\n  probe_steps: {PROBE_STEPS}\n  validation_rows: 12\n  prior_rows: 8\n"
+        f"  few_shot: 2\n  latency_rows: 3\n  price_per_hour: 3.6\n{extra}"
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def selected(tiny_model_dir, large_model_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("select")
+    config = write_config(folder, [tiny_model_dir, large_model_dir])
+    return select_base_model(load_config(config), folder / "out"), folder, config
+
+
+def test_every_candidate_is_measured(selected, tiny_model_dir, large_model_dir):
+    selection, folder, _ = selected
+    small, large = sorted(selection["candidates"], key=lambda c: c["parameters"])
+    assert (small["name"], large["name"]) == (str(tiny_model_dir), str(large_model_dir))
+    for candidate in (small, large):
+        assert candidate["steps"] == PROBE_STEPS and candidate["examples"] == PROBE_STEPS * BATCH
+        for stage in ("zero_shot", "few_shot", "probe"):
+            found = candidate[stage]
+            assert len(found["per_row"]) == selection["validation_rows"] == 12
+            assert found["score"] == pytest.approx(sum(found["per_row"]) / 12)
+            assert found["score_ci"][0] <= found["score"] <= found["score_ci"][1]
+        assert candidate["bits_per_byte"] > 0
+        assert candidate["train_tokens_per_second"] > 0 and candidate["train_tokens"] > PROBE_STEPS * BATCH
+        assert candidate["rows_per_second"] > 0 and candidate["latency_seconds"] > 0
+        # measured in a fresh process each: at least the torch runtime, far below this machine's memory
+        assert 10 * 2**20 < candidate["inference_peak_bytes"] < 20 * 2**30
+        assert 10 * 2**20 < candidate["train_peak_bytes"] < 20 * 2**30
+        weights = Path(candidate["name"]) / "model.safetensors"
+        assert candidate["disk_bytes"] == weights.stat().st_size
+        # 3.6 per hour = 0.001 per second
+        assert candidate["cost_per_1k"] == pytest.approx(candidate["seconds_per_1k"] * 0.001)
+        assert candidate["seconds_per_1k"] == pytest.approx(1000 / candidate["rows_per_second"])
+    assert small["parameters"] < large["parameters"]
+
+
+def test_ranking_pick_and_outputs(selected):
+    selection, folder, _ = selected
+    names = {c["name"] for c in selection["candidates"]}
+    assert set(selection["ranking"]) == names and selection["ranking"][0] == selection["pick"]
+    assert selection["best_score"] in names
+    assert any(selection["pick"] in sentence for sentence in selection["reasons"])
+    assert any(f"{PROBE_STEPS} steps on the same {PROBE_STEPS * BATCH}" in s for s in selection["reasons"])
+    out = folder / "out"
+    assert json.loads((out / "selection.json").read_text())["pick"] == selection["pick"]
+    assert (out / "selection.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert {p.name for p in (out / "split").iterdir()} >= {"train.jsonl", "validation.jsonl", "test.jsonl"}
+
+
+def test_probe_data_never_reads_the_test_split(selected):
+    _, folder, config = selected
+    out = folder / "out" / "split"
+    rows = {
+        name: [json.loads(line) for line in (out / f"{name}.jsonl").open()] for name in ("train", "validation", "test")
+    }
+    data = probe_data(load_config(config), rows, "classification")
+    test_inputs = {r["text"] for r in rows["test"]}
+    used = {messages[-1]["content"] for key in ("probe", "validation", "shots") for messages, _ in data[key]}
+    assert used and not used & test_inputs
+    assert {m[-1]["content"] for m, _ in data["validation"]} <= {r["text"] for r in rows["validation"]}
+    # the probe's examples take the labels in turn
+    labels = [answer for _, answer in data["probe"]]
+    assert labels[:3] == sorted(set(labels[:3])) and len(set(labels[:3])) == 3
+
+
+def test_cache_measures_only_new_or_unfinished_candidates(selected, tiny_model_dir, tmp_path, monkeypatch):
+    import tunewise.select.measure as measure
+
+    selection, folder, config = selected
+    third = tmp_path / "third-model"
+    shutil.copytree(tiny_model_dir, third)
+    cfg = load_config(config, [f"select.candidates=[{tiny_model_dir}, {selection['candidates'][1]['name']}, {third}]"])
+    first_key = cache_key(cfg, str(tiny_model_dir), str(tiny_model_dir), _data(cfg, folder))
+    (folder / "cache" / "select" / first_key / "probe.json").unlink()  # as if killed during its probe
+
+    calls = []
+    real = measure.isolated
+
+    def counting(function, *args):
+        calls.append((function.__name__, args[0].model.name))
+        return real(function, *args)
+
+    monkeypatch.setattr(measure, "isolated", counting)
+    again = select_base_model(cfg, tmp_path / "again")
+    assert sorted(calls) == sorted(
+        [("probe_fine_tune", str(tiny_model_dir)), ("prior_fit", str(third)), ("probe_fine_tune", str(third))]
+    )
+    before = {c["name"]: c for c in selection["candidates"]}
+    after = {c["name"]: c for c in again["candidates"]}
+    for name, candidate in before.items():  # cached figures come back unchanged
+        assert after[name]["zero_shot"] == candidate["zero_shot"]
+        assert after[name]["bits_per_byte"] == candidate["bits_per_byte"]
+    # the same weights in another folder measure the same quality before tuning
+    assert after[str(third)]["zero_shot"]["per_row"] == before[str(tiny_model_dir)]["zero_shot"]["per_row"]
+
+
+def test_cache_key_follows_settings_data_and_model(selected, tiny_model_dir, large_model_dir):
+    _, folder, config = selected
+    cfg = load_config(config)
+    data = _data(cfg, folder)
+    key = cache_key(cfg, str(tiny_model_dir), str(tiny_model_dir), data)
+    assert key == cache_key(
+        load_config(config, ["select.price_per_hour=9"]), str(tiny_model_dir), str(tiny_model_dir), data
+    )
+    assert key != cache_key(
+        load_config(config, ["train.learning_rate=0.02"]), str(tiny_model_dir), str(tiny_model_dir), data
+    )
+    assert key != cache_key(
+        cfg, str(tiny_model_dir), str(tiny_model_dir), {**data, "validation": data["validation"][1:]}
+    )
+    assert key != cache_key(cfg, str(tiny_model_dir), str(large_model_dir), data)
+
+
+def test_run_with_auto_uses_the_pick(selected, tmp_path):
+    from tunewise.pipeline import run
+
+    selection, folder, config = selected
+    summary = run(load_config(config), tmp_path / "run")
+    assert summary["model"] == selection["pick"]
+    assert summary["selection"]["pick"] == selection["pick"] and summary["selection"]["reasons"]
+    assert (tmp_path / "run" / "select" / "selection.json").is_file()
+    assert f"name: {selection['pick']}" in (tmp_path / "run" / "config.yaml").read_text()
+
+
+def _data(cfg, folder: Path) -> dict:
+    split = folder / "out" / "split"
+    rows = {name: [json.loads(line) for line in (split / f"{name}.jsonl").open()] for name in ("train", "validation")}
+    return probe_data(cfg, rows, "classification")

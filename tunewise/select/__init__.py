@@ -1,0 +1,201 @@
+"""Base-model selection: every candidate gets the same prior-fit measurements and the same probe fine-tune on
+the task's own data, its cost is measured, and one is recommended on quality and cost, with reasons.
+
+out/
+  split/          the run's split (the probe reads train and validation, never test)
+  selection.json  every candidate's measurements, the ranking, the pick and the reasons
+  selection.png   validation score vs serving cost (Pareto front), and the scores before and after the probe
+
+Measurements are cached per (candidate, data, settings, machine) under <cache>/select/, one file per phase,
+so adding a candidate measures only the new one and an interrupted selection resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import random
+from collections import defaultdict
+from importlib.metadata import version
+from pathlib import Path
+
+from tunewise._io import atomic_write_bytes, atomic_write_json
+from tunewise._progress import console
+from tunewise.config import TunewiseConfig
+from tunewise.errors import TunewiseError
+
+PHASES = ("prior", "probe")
+
+
+def select_base_model(cfg: TunewiseConfig, out: Path) -> dict:
+    """Measure every candidate of cfg.select (cached), rank them and write out/selection.json and .png."""
+    from tunewise.evaluate.metrics import headline_keys
+    from tunewise.pipeline import split_stage
+    from tunewise.report.plots import selection_plot
+    from tunewise.select.rank import rank
+
+    if "auto" in cfg.select.candidates:
+        raise TunewiseError("select.candidates: 'auto' is not a model (list the models to compare)")
+    splits, task = split_stage(cfg, out / "split")
+    if task == "preference":
+        raise TunewiseError("select: preference data is not supported yet (classification and generation are)")
+    data = probe_data(cfg, splits, task)
+    measured = [measure_candidate(cfg, name, data) for name in dict.fromkeys(cfg.select.candidates)]
+    metric = headline_keys(task)[0]
+    selection = {
+        "task": task,
+        "metric": metric,
+        "price_per_hour": cfg.select.price_per_hour,
+        "currency": cfg.select.currency,
+        "validation_rows": len(data["validation"]),
+        **rank(measured, task, metric),
+        "candidates": measured,
+    }
+    atomic_write_json(out / "selection.json", selection)
+    atomic_write_bytes(out / "selection.png", selection_plot(selection))
+    return selection
+
+
+def probe_data(cfg: TunewiseConfig, splits: dict, task: str) -> dict:
+    """What every candidate is measured on, drawn once with the config's seed: the probe's training examples
+    (spread across labels for classification), the validation rows, the few-shot examples and the texts of
+    the prior fit."""
+    from tunewise.data.formats import to_conversation
+
+    def pairs(rows):
+        return [list(to_conversation(r, task, cfg.model.instruction)) for r in rows]
+
+    rng = random.Random(cfg.seed)
+    train = _spread_across_labels(splits["train"], task, rng)
+    wanted = cfg.select.probe_steps * cfg.train.batch_size * cfg.train.gradient_accumulation
+    probe = train[:wanted]
+    validation = rng.sample(splits["validation"], min(cfg.select.validation_rows, len(splits["validation"])))
+    shots = _shots(train, task, cfg.select.few_shot)
+    labels = None
+    if task == "classification":
+        labels = cfg.data.labels or sorted({r["label"] for name in ("train", "validation") for r in splits[name]})
+    prior = pairs(train[: cfg.select.prior_rows])
+    return {
+        "task": task,
+        "labels": labels,
+        "probe": pairs(probe),
+        "validation": pairs(validation),
+        "shots": pairs(shots),
+        "prior_texts": ["\n".join([*(m["content"] for m in messages), answer]) for messages, answer in prior],
+    }
+
+
+def measure_candidate(cfg: TunewiseConfig, name: str, data: dict) -> dict:
+    """Both phases of one candidate, each from the cache or measured in a fresh process; plus derived costs."""
+    from tunewise.pipeline import _model_and_renderer
+    from tunewise.select.cost import cost_per_1k, seconds_per_1k
+    from tunewise.select.measure import isolated, prior_fit, probe_fine_tune
+
+    candidate_cfg = cfg.model_copy(deep=True)
+    candidate_cfg.model.name = name
+    model_path, _ = _model_and_renderer(candidate_cfg)  # prepares a registry model here, not in the measurement
+    folder = _cache_root(cfg) / cache_key(cfg, name, model_path, data)
+    found: dict = {}
+    for phase, function in (("prior", prior_fit), ("probe", probe_fine_tune)):
+        path = folder / f"{phase}.json"
+        if path.is_file():
+            found.update(json.loads(path.read_text()))
+            console.print(f"{name}: {phase} measurements from the cache ({path.parent})")
+            continue
+        console.print(f"[bold]{name}[/]: {'prior fit and inference cost' if phase == 'prior' else 'probe fine-tune'}")
+        result = isolated(function, candidate_cfg, model_path, data)
+        atomic_write_json(path, result)
+        found.update(result)
+    rate = found["rows_per_second"]
+    return {
+        "name": name,
+        **found,
+        "probe_budget": {"steps": found["steps"], "examples": found["examples"]},
+        "seconds_per_1k": seconds_per_1k(rate),
+        "cost_per_1k": cost_per_1k(rate, cfg.select.price_per_hour),
+    }
+
+
+def cache_key(cfg: TunewiseConfig, name: str, model_path: str, data: dict) -> str:
+    """What the measurements depend on: the model's files, the data, every setting that changes the probe or the
+    predictions, and the machine (speed and memory are measured figures)."""
+    import torch
+
+    settings = {
+        "model": _model_fingerprint(model_path),
+        "data": hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest(),
+        "prompt": cfg.model.model_dump(exclude={"name", "cache_dir"}),
+        "train": cfg.train.model_dump(exclude={"report_to"}),
+        "eval": cfg.eval.model_dump(include={"batch_size", "precision", "max_new_tokens"}),
+        "select": cfg.select.model_dump(include={"probe_steps", "few_shot", "latency_rows"}),
+        "seed": cfg.seed,
+        "machine": [platform.machine(), platform.processor(), torch.get_num_threads(), _gpu_name()],
+        "versions": [version(p) for p in ("tunewise", "torch", "transformers", "peft")],
+    }
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"{_slug(name)}-{digest}"
+
+
+def with_selected_model(cfg: TunewiseConfig, out: Path) -> tuple[TunewiseConfig, dict]:
+    """For model.name: auto, the config with the selection's pick as its model, and the selection."""
+    selection = select_base_model(cfg, out)
+    picked = cfg.model_copy(deep=True)
+    picked.model.name = selection["pick"]
+    console.print(f"model.name: auto → {selection['pick']} ({out / 'selection.json'})")
+    return picked, selection
+
+
+def _spread_across_labels(rows: list[dict], task: str, rng: random.Random) -> list[dict]:
+    """Seeded shuffle; for classification, labels taken in turn so that any prefix covers them evenly."""
+    shuffled = rows[:]
+    rng.shuffle(shuffled)
+    if task != "classification":
+        return shuffled
+    by_label: dict[str, list[dict]] = defaultdict(list)
+    for row in shuffled:
+        by_label[row["label"]].append(row)
+    queues = [by_label[label] for label in sorted(by_label)]
+    return [queue[i] for i in range(max(map(len, queues))) for queue in queues if i < len(queue)]
+
+
+def _shots(train: list[dict], task: str, count: int) -> list[dict]:
+    """Few-shot examples from the end of the training order (apart from the probe's first rows where the
+    split is large enough), with different labels for classification."""
+    shots, seen = [], set()
+    for row in reversed(train):
+        if len(shots) == count:
+            break
+        label = row.get("label") if task == "classification" else None
+        if label is None or label not in seen:
+            shots.append(row)
+            seen.add(label)
+    return shots
+
+
+def _model_fingerprint(model_path: str) -> dict | str:
+    folder = Path(model_path)
+    if not folder.is_dir():
+        return model_path  # a hub id
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    return {p.name: p.stat().st_size if p.suffix in (".safetensors", ".bin") else _sha(p) for p in files}
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _gpu_name() -> str | None:
+    import torch
+
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else None
+
+
+def _cache_root(cfg: TunewiseConfig) -> Path:
+    from tunewise.models.registry import default_cache_dir
+
+    return (cfg.resolve_path(cfg.model.cache_dir) or default_cache_dir()) / "select"
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(name).name or name)[:40]

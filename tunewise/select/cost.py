@@ -1,0 +1,66 @@
+"""What a candidate costs: its size, the memory it needs, how fast it trains and answers, and the serving
+price per 1,000 requests that follows from its measured throughput."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
+
+
+def parameter_count(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def disk_bytes(model_path: str) -> int | None:
+    """Bytes of weight files in a local model folder (None for a hub id: its files are not ours to measure)."""
+    folder = Path(model_path)
+    if not folder.is_dir():
+        return None
+    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
+
+
+def peak_memory_bytes() -> int | None:
+    """This process's peak so far: GPU memory allocated by torch on CUDA, the resident set size on a CPU.
+
+    Candidates are measured in a fresh process each, so the peak is theirs (plus the Python and torch runtime,
+    about 0.5 GB on a CPU)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return int(torch.cuda.max_memory_allocated())
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)  # macOS reports bytes, Linux kibibytes
+
+
+def seconds_per_1k(rows_per_second: float) -> float:
+    return 1000 / rows_per_second if rows_per_second > 0 else float("inf")
+
+
+def cost_per_1k(rows_per_second: float, price_per_hour: float) -> float:
+    """Serving cost of 1,000 requests on a machine rented at ``price_per_hour``, answering at the measured rate."""
+    return seconds_per_1k(rows_per_second) * price_per_hour / 3600
+
+
+class StepTimer(TrainerCallback):
+    """Time spent inside optimizer steps only (no evaluation, saving or start-up), for tokens per second."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self._started: float | None = None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._started = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._started is not None:
+            self.seconds += time.perf_counter() - self._started
+            self._started = None

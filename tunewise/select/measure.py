@@ -1,0 +1,173 @@
+"""The measurements of one candidate, each run in a fresh process (see `isolated`) so that its peak memory
+is its own and nothing of it stays loaded: the prior fit (before any tuning) and the probe fine-tune.
+
+Both read a plain ``data`` dict prepared once for all candidates (see `tunewise.select.probe_data`):
+``task``, ``labels``, ``probe`` / ``validation`` / ``shots`` as [messages, answer] pairs, ``prior_texts``.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import statistics
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from tunewise.select.cost import StepTimer, disk_bytes, parameter_count, peak_memory_bytes
+
+
+def isolated(function, *args):
+    """``function(*args)`` in a fresh process; its exceptions (TunewiseError included) are raised here."""
+    from tunewise._progress import quiet_libraries
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=quiet_libraries) as pool:
+        return pool.submit(function, *args).result()
+
+
+def prior_fit(cfg, model_path: str, data: dict) -> dict:
+    """How well the untuned model fits the task: bits per byte of the task's text, zero- and few-shot validation
+    scores; and its inference cost: size, batched throughput, one-at-a-time latency, peak memory."""
+    from tunewise.pipeline import _load_for_eval, _model_and_renderer
+
+    _, renderer = _model_and_renderer(cfg)
+    model = _load_for_eval(model_path, None, cfg)
+    validation = data["validation"]
+    started = time.perf_counter()
+    zero_shot = _answer(cfg, model, renderer, data, [m for m, _ in validation], cfg.eval.batch_size)
+    batch_seconds = time.perf_counter() - started
+    few_shot = None
+    if data["shots"]:
+        few_shot = _answer(cfg, model, renderer, data, [_with_shots(m, data["shots"]) for m, _ in validation])
+    single = [m for m, _ in validation[: cfg.select.latency_rows]]
+    started = time.perf_counter()
+    _answer(cfg, model, renderer, data, single, batch_size=1)
+    latency = (time.perf_counter() - started) / len(single)
+    return {
+        "parameters": parameter_count(model),
+        "disk_bytes": disk_bytes(model_path),
+        "bits_per_byte": bits_per_byte(model, renderer.tokenizer, data["prior_texts"]),
+        "zero_shot": _scores(data, validation, zero_shot),
+        "few_shot": _scores(data, validation, few_shot) if few_shot is not None else None,
+        "rows_per_second": len(validation) / batch_seconds,
+        "latency_seconds": latency,
+        "inference_peak_bytes": peak_memory_bytes(),
+        "device": str(next(model.parameters()).device),
+        "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
+    }
+
+
+def probe_fine_tune(cfg, model_path: str, data: dict) -> dict:
+    """Fine-tune with the config's train settings for select.probe_steps steps on exactly the probe examples
+    (one pass), then score the validation rows; also measures training speed and peak memory."""
+    import torch
+    from transformers import PrinterCallback
+
+    from tunewise.evaluate.predict import bf16_supported
+    from tunewise.pipeline import _model_and_renderer
+    from tunewise.train.guards import RichProgress
+    from tunewise.train.sft import build_trainer, encode_all
+
+    _, renderer = _model_and_renderer(cfg)
+    train_cfg = cfg.train.model_copy(update={"max_steps": cfg.select.probe_steps, "epochs": 1.0})
+    train_set, truncated = encode_all(renderer, [tuple(pair) for pair in data["probe"]], cfg.model.max_length)
+    timer = StepTimer()
+    with tempfile.TemporaryDirectory(prefix="tunewise-probe-") as work:
+        trainer = build_trainer(
+            model_path,
+            renderer,
+            train_set,
+            None,
+            train_cfg,
+            cfg.seed,
+            Path(work),
+            [RichProgress(), timer],
+            eval_strategy="no",
+            save_strategy="no",
+            load_best_model_at_end=False,
+            include_num_input_tokens_seen="non_padding",
+        )
+        trainer.remove_callback(PrinterCallback)
+        started = time.perf_counter()
+        trainer.train()
+        train_seconds = time.perf_counter() - started
+    state = trainer.state
+    train_peak = peak_memory_bytes()
+    model = trainer.model.merge_and_unload() if cfg.train.method == "lora" else trainer.model
+    device = next(model.parameters()).device
+    wanted = cfg.eval.precision
+    dtype = torch.bfloat16 if wanted == "bf16" or (wanted == "auto" and bf16_supported(device)) else torch.float32
+    model = model.to(dtype=dtype)
+    validation = data["validation"]
+    answers = _answer(cfg, model, renderer, data, [m for m, _ in validation], cfg.eval.batch_size)
+    losses = [row["loss"] for row in state.log_history if "loss" in row]
+    return {
+        "probe": _scores(data, validation, answers),
+        "steps": state.global_step,
+        "examples": len(train_set),
+        "truncated_rows": truncated,
+        "train_loss_first": losses[0] if losses else None,
+        "train_loss_last": losses[-1] if losses else None,
+        "train_tokens": int(state.num_input_tokens_seen),
+        "train_tokens_per_second": int(state.num_input_tokens_seen) / timer.seconds if timer.seconds else None,
+        "train_seconds": train_seconds,
+        "train_peak_bytes": train_peak,
+    }
+
+
+def bits_per_byte(model, tokenizer, texts: list[str], batch_size: int = 16) -> float:
+    """Negative log-likelihood of the texts in bits per UTF-8 byte: unlike perplexity per token it does not
+    depend on the tokenizer, so models with different vocabularies compare fairly. Each text is scored from a
+    start token (BOS, or EOS as a document boundary), so every one of its tokens is predicted."""
+    import torch
+
+    from tunewise._progress import progress_bar
+
+    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    device = next(model.parameters()).device
+    nats, total_bytes = 0.0, 0
+    model.eval()
+    with torch.inference_mode(), progress_bar("prior fit", len(texts)) as (bar, task):
+        for first in range(0, len(texts), batch_size):
+            batch = texts[first : first + batch_size]
+            rows = [[start] + tokenizer(text, add_special_tokens=False)["input_ids"] for text in batch]
+            width = max(len(r) for r in rows)
+            ids = torch.tensor([r + [start] * (width - len(r)) for r in rows], device=device)
+            mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=device)
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+            targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
+            nats += float(torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="sum"))
+            total_bytes += sum(len(text.encode("utf-8")) for text in batch)
+            bar.advance(task, len(batch))
+    return nats / math.log(2) / max(total_bytes, 1)
+
+
+def _with_shots(messages: list[dict], shots: list) -> list[dict]:
+    """Solved examples as earlier turns of the conversation, after its system message if it has one."""
+    turns = [
+        turn for shot_messages, answer in shots for turn in [*shot_messages, {"role": "assistant", "content": answer}]
+    ]
+    turns = [t for t in turns if t["role"] != "system"]
+    if messages and messages[0]["role"] == "system":
+        return [messages[0], *turns, *messages[1:]]
+    return [*turns, *messages]
+
+
+def _answer(cfg, model, renderer, data: dict, conversations: list[list[dict]], batch_size: int | None = None):
+    from tunewise.evaluate import generate_answers, predict_labels
+
+    batch_size = batch_size or cfg.eval.batch_size
+    if data["task"] == "classification":
+        return predict_labels(model, renderer, conversations, data["labels"], batch_size)
+    return generate_answers(model, renderer, conversations, cfg.eval.max_new_tokens, batch_size)
+
+
+def _scores(data: dict, rows: list, answers: list[str]) -> dict:
+    """The headline metric over the rows, its 95 % interval, and the per-row scores for paired comparisons."""
+    from tunewise.evaluate.metrics import row_scores
+    from tunewise.evaluate.stats import mean_ci
+
+    per_row = row_scores(data["task"], [answer for _, answer in rows], answers)
+    return {"score": statistics.fmean(per_row), "score_ci": mean_ci(per_row), "per_row": per_row}

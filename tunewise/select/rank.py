@@ -1,0 +1,152 @@
+"""Rank the measured candidates and say which base model to fine-tune, and why, in plain words.
+
+The rule: the candidate with the best validation score after the probe fine-tune leads; every candidate whose
+paired difference from the leader has a 95 % interval reaching zero is as good within the noise; of those,
+the one cheapest to serve is recommended (then the one with fewer parameters).
+"""
+
+from __future__ import annotations
+
+from tunewise.evaluate.metrics import compare_scores
+
+
+def rank(candidates: list[dict], task: str, metric: str) -> dict:
+    """``candidates``: one dict per model with ``name``, ``parameters``, ``seconds_per_1k`` and
+    ``probe`` = {score, score_ci, per_row}. Returns the ranking, the pick and the reasons."""
+    leader = max(candidates, key=lambda c: c["probe"]["score"])
+    for candidate in candidates:
+        candidate["vs_best"] = (
+            None
+            if candidate is leader
+            else _public(compare_scores(task, leader["probe"]["per_row"], candidate["probe"]["per_row"]))
+        )
+    tied = [c for c in candidates if c is leader or c["vs_best"]["ci_high"] >= 0]
+    pick = min(tied, key=lambda c: (c["seconds_per_1k"], c["parameters"]))
+    front = pareto_front(candidates)
+    for candidate in candidates:
+        candidate["pareto"] = candidate["name"] in front
+        candidate["within_noise_of_best"] = candidate in tied
+    others = sorted((c for c in candidates if c is not pick), key=lambda c: -c["probe"]["score"])
+    ordered = [pick, *others]
+    return {
+        "pick": pick["name"],
+        "best_score": leader["name"],
+        "ranking": [c["name"] for c in ordered],
+        "reasons": reasons(pick, leader, ordered, metric),
+    }
+
+
+def pareto_front(candidates: list[dict]) -> set[str]:
+    """Candidates no other candidate beats on both validation score and serving cost."""
+
+    def dominated(c):
+        return any(
+            o["probe"]["score"] >= c["probe"]["score"]
+            and o["seconds_per_1k"] <= c["seconds_per_1k"]
+            and (o["probe"]["score"] > c["probe"]["score"] or o["seconds_per_1k"] < c["seconds_per_1k"])
+            for o in candidates
+        )
+
+    return {c["name"] for c in candidates if not dominated(c)}
+
+
+def reasons(pick: dict, leader: dict, ordered: list[dict], metric: str) -> list[str]:
+    """The recommendation, why, and what the prior fit said, as sentences."""
+    said = [_verdict(pick, leader, ordered, metric)]
+    prior = _prior_agreement(ordered)
+    if prior:
+        said.append(prior)
+    probe = pick["probe_budget"]
+    said.append(
+        f"Every candidate got the same probe: {probe['steps']} steps on the same {probe['examples']} training "
+        f"examples with the run's train settings, scored on the same {len(pick['probe']['per_row'])} validation "
+        "rows (never the test split). A longer fine-tune can change the gaps; the ranking is what this budget shows."
+    )
+    return said
+
+
+def _verdict(pick: dict, leader: dict, ordered: list[dict], metric: str) -> str:
+    score = _scored(pick, metric)
+    rivals = [c for c in ordered if c is not pick]
+    if not rivals:
+        return f"{pick['name']} is the only candidate: {score}."
+    if pick is not leader:
+        gap = pick["vs_best"]
+        return (
+            f"Recommend {pick['name']}: {leader['name']} scored highest ({_scored(leader, metric)}), but "
+            f"{pick['name']} is within the noise of it ({score}; difference {_difference(gap)}) and is "
+            f"{_cheaper(pick, leader)}. The larger cost buys no gain this validation set can detect."
+        )
+    beaten = [c for c in rivals if not c["within_noise_of_best"]]
+    tied = [c for c in rivals if c["within_noise_of_best"]]
+    parts = [f"Recommend {pick['name']}: it scored highest ({score})"]
+    if beaten:
+        parts.append(
+            "significantly ahead of "
+            + "; ".join(f"{c['name']} ({_difference(_flipped(c['vs_best']))} in its favour)" for c in beaten)
+        )
+    if tied:
+        parts.append(
+            "and is also cheaper to serve than "
+            + ", ".join(f"{c['name']} (within the noise, {_difference(_flipped(c['vs_best']))})" for c in tied)
+        )
+    sentence = ", ".join(parts) + "."
+    smaller_win = [c for c in beaten if c["parameters"] > pick["parameters"]]
+    if smaller_win:
+        sentence += (
+            f" The smaller model wins: {', '.join(c['name'] for c in smaller_win)} "
+            f"{'has' if len(smaller_win) == 1 else 'have'} more parameters and still scored lower."
+        )
+    pricier = [c for c in beaten if c["seconds_per_1k"] < pick["seconds_per_1k"]]
+    if pricier:
+        sentence += (
+            " Its gain over "
+            + ", ".join(
+                f"{c['name']} costs {pick['seconds_per_1k'] / c['seconds_per_1k']:.1f}x as much to serve"
+                for c in pricier
+            )
+            + "; the interval says the gain is real."
+        )
+    return sentence
+
+
+def _prior_agreement(ordered: list[dict]) -> str | None:
+    """Whether the untuned signals (zero-shot score, bits per byte) rank the candidates as the probe does."""
+    if len(ordered) < 2:
+        return None
+    by_probe = [c["name"] for c in sorted(ordered, key=lambda c: -c["probe"]["score"])]
+    by_zero = [c["name"] for c in sorted(ordered, key=lambda c: -c["zero_shot"]["score"])]
+    by_fit = [c["name"] for c in sorted(ordered, key=lambda c: c["bits_per_byte"])]
+    signals = ", ".join(
+        f"{c['name']} {c['zero_shot']['score']:.3f} zero-shot, {c['bits_per_byte']:.3f} bits/byte" for c in ordered
+    )
+    if by_zero == by_probe and by_fit == by_probe:
+        return f"The untuned signals agree with the probe ({signals})."
+    return (
+        f"The untuned signals rank the candidates differently ({signals}): how well a model does before tuning "
+        "does not tell how far a fine-tune takes it, which is why the probe decides."
+    )
+
+
+def _scored(candidate: dict, metric: str) -> str:
+    low, high = candidate["probe"]["score_ci"]
+    return f"{metric} {candidate['probe']['score']:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _difference(gap: dict) -> str:
+    return f"{gap['gain']:+.3f}, 95 % CI {gap['ci_low']:+.3f} to {gap['ci_high']:+.3f}, p = {gap['p_value']:.2g}"
+
+
+def _flipped(gap: dict) -> dict:
+    """A difference seen from the other side: leader minus candidate."""
+    return {**gap, "gain": -gap["gain"], "ci_low": -gap["ci_high"], "ci_high": -gap["ci_low"]}
+
+
+def _cheaper(pick: dict, other: dict) -> str:
+    ratio = other["seconds_per_1k"] / pick["seconds_per_1k"]
+    size = other["parameters"] / pick["parameters"]
+    return f"{ratio:.1f}x cheaper to serve and {size:.1f}x smaller"
+
+
+def _public(comparison: dict) -> dict:
+    return {k: comparison[k] for k in ("gain", "ci_low", "ci_high", "p_value", "mde", "n")}
