@@ -98,8 +98,8 @@ def print_selection(selection: dict) -> None:
     ordered = [by_name[name] for name in selection["ranking"]]
     metric = selection["metric"]
     quality = Table(title=f"base-model selection: validation {metric} on {selection['validation_rows']} rows")
-    for column in ("rank", "model", "after probe [95% CI]", "vs best", "zero-shot", "few-shot", "bits/byte"):
-        quality.add_column(column, justify="left" if column == "model" else "right")
+    for column in ("#", "model", "probe [95% CI]", "vs best [95% CI]", "0-shot", "few-shot", "bits/B"):
+        quality.add_column(column, justify="left" if column == "model" else "right", no_wrap=column != "model")
     for position, candidate in enumerate(ordered, 1):
         gap = candidate["vs_best"]
         few = candidate["few_shot"]
@@ -114,20 +114,24 @@ def print_selection(selection: dict) -> None:
         )
     results.print(quality)
     currency = selection["currency"]
-    cost = Table(title=f"measured cost (serving at {selection['price_per_hour']:g} {currency}/hour)")
-    for column in (
+    cost = Table(
+        title=f"measured cost (peak memory includes the runtime); serving at {selection['price_per_hour']:g} "
+        f"{currency}/hour"
+    )
+    headers = (
         "model",
-        "parameters",
+        "params",
         "disk",
-        "peak mem train",
-        "peak mem infer",
+        "mem train",
+        "mem serve",
         "train tok/s",
         "latency",
         "rows/s",
-        f"{currency}/1k req",
+        "per 1k",
         "Pareto",
-    ):
-        cost.add_column(column, justify="left" if column == "model" else "right")
+    )
+    for column in headers:
+        cost.add_column(column, justify="left" if column == "model" else "right", no_wrap=column != "model")
     for candidate in ordered:
         cost.add_row(
             candidate["name"],
@@ -138,7 +142,7 @@ def print_selection(selection: dict) -> None:
             f"{candidate['train_tokens_per_second']:.0f}" if candidate["train_tokens_per_second"] else "-",
             f"{1000 * candidate['latency_seconds']:.0f} ms",
             f"{candidate['rows_per_second']:.1f}",
-            f"{candidate['cost_per_1k']:.4f}",
+            f"{candidate['cost_per_1k']:.2g} {currency}",
             "yes" if candidate["pareto"] else "no",
         )
     results.print(cost)

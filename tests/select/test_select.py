@@ -165,9 +165,38 @@ def test_run_with_auto_uses_the_pick(selected, tmp_path):
     assert summary["selection"]["pick"] == selection["pick"] and summary["selection"]["reasons"]
     assert (tmp_path / "run" / "select" / "selection.json").is_file()
     assert f"name: {selection['pick']}" in (tmp_path / "run" / "config.yaml").read_text()
+    report = (tmp_path / "run" / "report" / "report.html").read_text()
+    assert f"Base model: {selection['pick']} (chosen by" in report and selection["reasons"][0][:40] in report
+    assert (tmp_path / "run" / "report" / "selection.png").is_file()
 
 
 def _data(cfg, folder: Path) -> dict:
     split = folder / "out" / "split"
     rows = {name: [json.loads(line) for line in (split / f"{name}.jsonl").open()] for name in ("train", "validation")}
     return probe_data(cfg, rows, "classification")
+
+
+def test_cli_prints_tables_or_json_and_rejects_bad_candidates(selected, tmp_path, capsys):
+    from tunewise.cli import main
+
+    selection, folder, config = selected
+    assert main(["select", str(config), "--out", str(tmp_path / "a")]) == 0  # every measurement cached
+    printed = capsys.readouterr().out
+    assert "base-model selection" in printed and "measured cost" in printed and "Recommend" in printed
+    assert main(["select", str(config), "--out", str(tmp_path / "b"), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["pick"] == selection["pick"] and "per_row" not in json.dumps(found)
+    assert main(["select", str(config), "select.candidates=[no-such-model]", "--out", str(tmp_path / "c")]) == 2
+    assert "unknown model 'no-such-model'" in capsys.readouterr().err
+    assert main(["select", str(config), "select.candidates=[auto]", "--out", str(tmp_path / "d")]) == 2
+    assert "'auto' is not a model" in capsys.readouterr().err
+
+
+def test_preference_data_is_refused_before_any_measurement(tiny_model_dir, tmp_path):
+    from tunewise.errors import TunewiseError
+
+    pairs = [{"prompt": r["text"], "chosen": r["label"], "rejected": "no idea"} for r in classification_rows(copies=2)]
+    write_jsonl(tmp_path / "pairs.jsonl", pairs)
+    config = write_config(tmp_path, [tiny_model_dir])
+    with pytest.raises(TunewiseError, match="preference data is not supported"):
+        select_base_model(load_config(config, ["data.path=pairs.jsonl"]), tmp_path / "out")

@@ -35,6 +35,8 @@ def _figures(data: dict) -> dict[str, bytes]:
             data["train_log"], result.get("best_step"), bool(result.get("stopped_early"))
         )
     }
+    if data["selection"]:
+        figures["selection"] = plots.selection_plot(data["selection"])
     if metrics:
         figures["metrics"] = plots.metric_bars(metrics, headline_keys(data["task"], short=True))
         figures["slices"] = plots.slice_bars(metrics.get("slices", []))

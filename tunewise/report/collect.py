@@ -27,6 +27,7 @@ def collect(run_dir: Path) -> dict:
         "train_log": read_jsonl(run_dir / "train" / "metrics.jsonl", missing_ok=True),
         "train_result": _json(run_dir / "train" / "result.json"),
         "audit": _audit(run_dir / "audit" / "findings.json"),
+        "selection": _json(run_dir / "select" / "selection.json"),  # when model.name was auto
         "review": _json(run_dir / "review" / "results.json"),
         "test_access": read_log(run_dir),
     }

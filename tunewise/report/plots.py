@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+from matplotlib.ticker import FormatStrFormatter, MaxNLocator  # noqa: E402
 
 BASE, TUNED, WARN = "#9aa5b1", "#2563eb", "#dc2626"
 
@@ -162,7 +163,10 @@ def selection_plot(selection: dict) -> bytes:
     )
     cost_axis.set_ylabel(f"validation {metric} after the probe")
     cost_axis.set_title("quality vs cost (dashed: Pareto front)")
-    cost_axis.margins(x=0.35, y=0.15)
+    cost_axis.margins(y=0.15)
+    cost_axis.set_xlim(0, 1.45 * max(c[key] for c in candidates) or 1)  # from zero: cost ratios read true
+    cost_axis.xaxis.set_major_locator(MaxNLocator(4))
+    cost_axis.xaxis.set_major_formatter(FormatStrFormatter("%.2g"))
     cost_axis.grid(alpha=0.3)
     stages = [("zero_shot", "zero-shot"), ("few_shot", "few-shot"), ("probe", "after probe")]
     width = 0.8 / len(candidates)

@@ -122,6 +122,8 @@ def cache_key(cfg: TunewiseConfig, name: str, model_path: str, data: dict) -> st
     predictions, and the machine (speed and memory are measured figures)."""
     import torch
 
+    from tunewise.select.measure import VERSION
+
     settings = {
         "model": _model_fingerprint(model_path),
         "data": hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest(),
@@ -131,7 +133,7 @@ def cache_key(cfg: TunewiseConfig, name: str, model_path: str, data: dict) -> st
         "select": cfg.select.model_dump(include={"probe_steps", "few_shot", "latency_rows"}),
         "seed": cfg.seed,
         "machine": [platform.machine(), platform.processor(), torch.get_num_threads(), _gpu_name()],
-        "versions": [version(p) for p in ("tunewise", "torch", "transformers", "peft")],
+        "versions": [VERSION, *(version(p) for p in ("tunewise", "torch", "transformers", "peft"))],
     }
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return f"{_slug(name)}-{digest}"

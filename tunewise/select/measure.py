@@ -17,6 +17,8 @@ from pathlib import Path
 
 from tunewise.select.cost import StepTimer, disk_bytes, parameter_count, peak_memory_bytes
 
+VERSION = 1  # part of the cache key: raise it when a change here changes what is measured
+
 
 def isolated(function, *args):
     """``function(*args)`` in a fresh process; its exceptions (TunewiseError included) are raised here."""
@@ -45,6 +47,7 @@ def prior_fit(cfg, model_path: str, data: dict) -> dict:
     started = time.perf_counter()
     _answer(cfg, model, renderer, data, single, batch_size=1)
     latency = (time.perf_counter() - started) / len(single)
+    serving_peak = peak_memory_bytes()  # before the prior fit, whose full-vocabulary scores no server computes
     return {
         "parameters": parameter_count(model),
         "disk_bytes": disk_bytes(model_path),
@@ -53,7 +56,7 @@ def prior_fit(cfg, model_path: str, data: dict) -> dict:
         "few_shot": _scores(data, validation, few_shot) if few_shot is not None else None,
         "rows_per_second": len(validation) / batch_seconds,
         "latency_seconds": latency,
-        "inference_peak_bytes": peak_memory_bytes(),
+        "inference_peak_bytes": serving_peak,
         "device": str(next(model.parameters()).device),
         "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
     }
@@ -71,7 +74,8 @@ def probe_fine_tune(cfg, model_path: str, data: dict) -> dict:
     from tunewise.train.sft import build_trainer, encode_all
 
     _, renderer = _model_and_renderer(cfg)
-    train_cfg = cfg.train.model_copy(update={"max_steps": cfg.select.probe_steps, "epochs": 1.0})
+    steps = cfg.select.probe_steps
+    train_cfg = cfg.train.model_copy(update={"max_steps": steps, "epochs": 1.0, "logging_steps": max(1, steps // 10)})
     train_set, truncated = encode_all(renderer, [tuple(pair) for pair in data["probe"]], cfg.model.max_length)
     timer = StepTimer()
     with tempfile.TemporaryDirectory(prefix="tunewise-probe-") as work:

@@ -52,7 +52,7 @@ def pareto_front(candidates: list[dict]) -> set[str]:
 
 def reasons(pick: dict, leader: dict, ordered: list[dict], metric: str) -> list[str]:
     """The recommendation, why, and what the prior fit said, as sentences."""
-    said = [_verdict(pick, leader, ordered, metric)]
+    said = [_verdict(pick, leader, ordered, metric), _costs(ordered)]
     prior = _prior_agreement(ordered)
     if prior:
         said.append(prior)
@@ -83,7 +83,7 @@ def _verdict(pick: dict, leader: dict, ordered: list[dict], metric: str) -> str:
     if beaten:
         parts.append(
             "significantly ahead of "
-            + "; ".join(f"{c['name']} ({_difference(_flipped(c['vs_best']))} in its favour)" for c in beaten)
+            + "; ".join(f"{c['name']} ({_difference(_flipped(c['vs_best']), 'in its favour')})" for c in beaten)
         )
     if tied:
         parts.append(
@@ -100,14 +100,25 @@ def _verdict(pick: dict, leader: dict, ordered: list[dict], metric: str) -> str:
     pricier = [c for c in beaten if c["seconds_per_1k"] < pick["seconds_per_1k"]]
     if pricier:
         sentence += (
-            " Its gain over "
+            " It costs "
             + ", ".join(
-                f"{c['name']} costs {pick['seconds_per_1k'] / c['seconds_per_1k']:.1f}x as much to serve"
-                for c in pricier
+                f"{pick['seconds_per_1k'] / c['seconds_per_1k']:.1f}x as much to serve as {c['name']}" for c in pricier
             )
-            + "; the interval says the gain is real."
+            + ", and the interval says that buys a real gain."
         )
     return sentence
+
+
+def _costs(ordered: list[dict]) -> str:
+    """The measured serving figures side by side, so that 'cheaper' has numbers behind it."""
+    figures = "; ".join(
+        f"{c['name']} {c['rows_per_second']:.1f} rows/s, {1000 * c['latency_seconds']:.0f} ms per request alone, "
+        f"{c['inference_peak_bytes'] / 2**30:.2f} GB peak memory"
+        if c.get("inference_peak_bytes")
+        else f"{c['name']} {c['rows_per_second']:.1f} rows/s"
+        for c in ordered
+    )
+    return f"Measured serving cost: {figures}."
 
 
 def _prior_agreement(ordered: list[dict]) -> str | None:
@@ -133,8 +144,9 @@ def _scored(candidate: dict, metric: str) -> str:
     return f"{metric} {candidate['probe']['score']:.3f} [{low:.3f}, {high:.3f}]"
 
 
-def _difference(gap: dict) -> str:
-    return f"{gap['gain']:+.3f}, 95 % CI {gap['ci_low']:+.3f} to {gap['ci_high']:+.3f}, p = {gap['p_value']:.2g}"
+def _difference(gap: dict, side: str = "") -> str:
+    gain = f"{gap['gain']:+.3f}" + (f" {side}" if side else "")
+    return f"{gain}, 95 % CI {gap['ci_low']:+.3f} to {gap['ci_high']:+.3f}, p = {gap['p_value']:.2g}"
 
 
 def _flipped(gap: dict) -> dict:

@@ -1,0 +1,82 @@
+"""The recommendation rule and its reasons, on synthetic measurements with known differences."""
+
+from __future__ import annotations
+
+from tunewise.select.rank import pareto_front, rank
+
+
+def candidate(
+    name: str, correct: int, parameters: float, seconds_per_1k: float, rows: int = 300, offset: int = 0, **extra
+) -> dict:
+    """A candidate whose probe got ``correct`` of ``rows`` validation rows right, from row ``offset`` on."""
+    per_row = [1.0 if offset <= i < offset + correct else 0.0 for i in range(rows)]
+    return {
+        "name": name,
+        "parameters": int(parameters),
+        "seconds_per_1k": seconds_per_1k,
+        "probe": {"score": correct / rows, "score_ci": [0, 1], "per_row": per_row},
+        "zero_shot": {"score": extra.get("zero_shot", 0.1)},
+        "bits_per_byte": extra.get("bits_per_byte", 1.5),
+        "rows_per_second": 1000 / seconds_per_1k,
+        "latency_seconds": 0.05,
+        "inference_peak_bytes": 2**30,
+        "probe_budget": {"steps": 250, "examples": 2000},
+    }
+
+
+def test_a_cheaper_model_within_the_noise_is_recommended():
+    # 150 vs 156 right of 300, each right on rows the other gets wrong: a 2-point gap 300 rows cannot resolve
+    small, large = candidate("small", 150, 135e6, 20.0, offset=100), candidate("large", 156, 270e6, 30.0)
+    result = rank([large, small], "classification", "accuracy")
+    assert result["best_score"] == "large" and result["pick"] == "small"
+    assert result["ranking"] == ["small", "large"]
+    assert small["within_noise_of_best"] and small["vs_best"]["ci_low"] < 0 <= small["vs_best"]["ci_high"]
+    verdict = result["reasons"][0]
+    assert verdict.startswith("Recommend small: large scored highest") and "within the noise" in verdict
+    assert "1.5x cheaper to serve and 2.0x smaller" in verdict
+
+
+def test_a_significantly_better_smaller_model_wins_outright():
+    small, large = candidate("small", 240, 135e6, 20.0), candidate("large", 150, 270e6, 30.0)
+    result = rank([large, small], "classification", "accuracy")
+    assert result["pick"] == "small" == result["best_score"]
+    assert not large["within_noise_of_best"] and large["vs_best"]["ci_high"] < 0
+    assert "significantly ahead of large (+0.300 in its favour" in result["reasons"][0]
+    assert "The smaller model wins" in result["reasons"][0]
+
+
+def test_a_significant_gain_of_a_costlier_model_is_worth_its_price():
+    small, large = candidate("small", 120, 135e6, 20.0), candidate("large", 210, 270e6, 30.0)
+    result = rank([small, large], "classification", "accuracy")
+    assert result["pick"] == "large"
+    assert (
+        "It costs 1.5x as much to serve as small, and the interval says that buys a real gain" in result["reasons"][0]
+    )
+
+
+def test_equal_cost_prefers_fewer_parameters_among_the_tied():
+    a, b = candidate("a", 150, 270e6, 20.0), candidate("b", 150, 135e6, 20.0)
+    assert rank([a, b], "classification", "accuracy")["pick"] == "b"
+
+
+def test_prior_signals_that_disagree_with_the_probe_are_called_out():
+    good_prior = candidate("good-prior", 120, 135e6, 20.0, zero_shot=0.3, bits_per_byte=1.2)
+    good_probe = candidate("good-probe", 210, 270e6, 30.0, zero_shot=0.1, bits_per_byte=1.8)
+    result = rank([good_prior, good_probe], "classification", "accuracy")
+    assert any("rank the candidates differently" in s for s in result["reasons"])
+    agreeing = candidate("a", 210, 270e6, 30.0, zero_shot=0.3, bits_per_byte=1.2)
+    result = rank([agreeing, candidate("b", 120, 135e6, 20.0)], "classification", "accuracy")
+    assert any("agree with the probe" in s for s in result["reasons"])
+
+
+def test_pareto_front_drops_dominated_candidates():
+    cheap_good = candidate("cheap-good", 200, 1e6, 10.0)
+    pricey_bad = candidate("pricey-bad", 150, 2e6, 30.0)
+    pricey_best = candidate("pricey-best", 250, 3e6, 40.0)
+    assert pareto_front([cheap_good, pricey_bad, pricey_best]) == {"cheap-good", "pricey-best"}
+
+
+def test_a_single_candidate_is_profiled_and_picked():
+    only = candidate("only", 100, 1e6, 10.0)
+    result = rank([only], "classification", "accuracy")
+    assert result["pick"] == "only" and result["reasons"][0].startswith("only is the only candidate")
