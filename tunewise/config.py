@@ -176,7 +176,12 @@ class EvalConfig(_Section):
         "auto", description="auto: bf16 where the hardware computes it natively (CUDA, AVX-512 BF16 CPUs), else fp32."
     )
     max_new_tokens: StrictInt = Field(64, ge=1, description="Longest generated answer (generation tasks).")
-    max_rows: StrictInt | None = Field(None, ge=1, description="Evaluate only the first N test rows.")
+    max_rows: StrictInt | None = Field(
+        None,
+        ge=1,
+        description="Evaluate a seeded random sample of N test rows (file order kept; the first N of a file sorted "
+        "by label would cover a few labels only).",
+    )
     compare_base: StrictBool = Field(True, description="Also evaluate the untuned base model, side by side.")
     references: list[str] = Field(
         default_factory=list, description="Test-file fields holding more references per row, e.g. [summary2, summary3]."

@@ -314,7 +314,7 @@ def learning_curve(cfg: TunewiseConfig, out: Path, fractions: list[float]) -> di
     splits, task = split_stage(cfg, out / "split")
     if task == "preference":
         raise TunewiseError("learning-curve: preference data is not supported yet (classification and generation are)")
-    validation = splits["validation"][: cfg.eval.max_rows]  # max_rows None keeps them all
+    validation = eval_sample(splits["validation"], cfg.eval.max_rows, cfg.seed)
     references = _references(cfg, validation, task)
     points, per_row = [], []
     for fraction, subset in nested_subsets(splits["train"], fractions, cfg.seed).items():
@@ -402,7 +402,7 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
     from tunewise.evaluate.slices import slice_fields, slice_metrics
     from tunewise.evaluate.verdict import evidence_warnings
 
-    rows = splits[split][: cfg.eval.max_rows]  # max_rows None keeps them all
+    rows = eval_sample(splits[split], cfg.eval.max_rows, cfg.seed)
     if not rows:
         raise TunewiseError(f"the {split} split is empty: raise split.test or give data.test_path")
     if task == "preference":
@@ -446,6 +446,15 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
     )
     atomic_write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def eval_sample(rows: list[dict], max_rows: int | None, seed: int) -> list[dict]:
+    """``max_rows`` rows drawn at random with ``seed`` (in their original order), or all of them."""
+    if max_rows is None or max_rows >= len(rows):
+        return rows
+    import random
+
+    return [rows[i] for i in sorted(random.Random(seed).sample(range(len(rows)), max_rows))]
 
 
 def _judge(cfg, rows: list[dict], task: str, base: list[str], tuned: list[str]) -> dict:

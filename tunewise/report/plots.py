@@ -18,6 +18,15 @@ def _text(value) -> str:
     return str(value).replace("$", r"\$")
 
 
+def _error_bars(values: list[float], intervals: list) -> list[list[float]]:
+    """matplotlib's [below, above] distances from each value to its interval's ends, never negative: a percentile
+    bootstrap interval of a biased statistic (macro-F1 on a sample) can miss the point estimate."""
+    return [
+        [max(v - low, 0.0) for v, (low, _) in zip(values, intervals, strict=True)],
+        [max(high - v, 0.0) for v, (_, high) in zip(values, intervals, strict=True)],
+    ]
+
+
 def _png(figure) -> bytes:
     buffer = io.BytesIO()
     figure.tight_layout()
@@ -56,9 +65,9 @@ def learning_curve_plot(points: list[dict], metric: str) -> bytes:
     figure, axis = plt.subplots(figsize=(5.2, 3.4))
     rows = [p["train_rows"] for p in points]
     scores = [p["score"] for p in points]
-    low = [p["score"] - p["score_ci"][0] for p in points]
-    high = [p["score_ci"][1] - p["score"] for p in points]
-    axis.errorbar(rows, scores, yerr=[low, high], marker="o", color=TUNED, capsize=4)
+    axis.errorbar(
+        rows, scores, yerr=_error_bars(scores, [p["score_ci"] for p in points]), marker="o", color=TUNED, capsize=4
+    )
     axis.set_xscale("log", base=2)
     axis.set_xticks(rows, [str(n) for n in rows])
     axis.set_xlabel("training rows")
@@ -73,15 +82,14 @@ def metric_bars(metrics: dict, keys: list[str]) -> bytes:
     for axis, key in zip(axes[0], keys, strict=True):
         systems = [name for name in ("base", "tuned") if name in metrics]
         values = [metrics[name][key] for name in systems]
-        errors = []
-        for name, value in zip(systems, values, strict=True):
-            low, high = metrics[name].get(f"{key}_ci", [value, value])
-            errors.append([value - low, high - value])
+        intervals = [
+            metrics[name].get(f"{key}_ci", [value, value]) for name, value in zip(systems, values, strict=True)
+        ]
         axis.bar(
             systems,
             values,
             color=[BASE if s == "base" else TUNED for s in systems],
-            yerr=list(zip(*errors, strict=True)),
+            yerr=_error_bars(values, intervals),
             capsize=6,
         )
         for index, value in enumerate(values):
@@ -99,7 +107,7 @@ def slice_bars(slices: list[dict], limit: int = 15) -> bytes | None:
     figure, axis = plt.subplots(figsize=(7, 0.38 * len(shown) + 1.2))
     names = [_text(f"{s['field']}={s['value']} (n={s['n']})") for s in shown][::-1]
     scores = [s["score"] for s in shown][::-1]
-    errors = [[s["score"] - s["ci"][0] for s in shown][::-1], [s["ci"][1] - s["score"] for s in shown][::-1]]
+    errors = _error_bars(scores, [s["ci"] for s in shown][::-1])
     axis.barh(names, scores, xerr=errors, color=TUNED, capsize=3, label="fine-tuned (95 % CI)")
     if all("base_score" in s for s in shown):
         axis.plot([s["base_score"] for s in shown][::-1], names, "o", color=BASE, label="base")
@@ -149,7 +157,7 @@ def selection_plot(selection: dict) -> bytes:
         cost_axis.errorbar(
             candidate[key],
             score,
-            yerr=[[score - low], [high - score]],
+            yerr=_error_bars([score], [(low, high)]),
             fmt="o",
             capsize=4,
             color=TUNED if picked else BASE,
@@ -174,10 +182,7 @@ def selection_plot(selection: dict) -> bytes:
         shown = [(label, candidate[stage]) for stage, label in stages if candidate.get(stage)]
         positions = [stages.index(next(s for s in stages if s[1] == label)) + index * width for label, _ in shown]
         values = [found["score"] for _, found in shown]
-        errors = [
-            [v - f["score_ci"][0] for v, (_, f) in zip(values, shown, strict=True)],
-            [f["score_ci"][1] - v for v, (_, f) in zip(values, shown, strict=True)],
-        ]
+        errors = _error_bars(values, [found["score_ci"] for _, found in shown])
         picked = candidate["name"] == selection["pick"]
         stage_axis.bar(
             positions,

@@ -162,8 +162,8 @@ def _spread_across_labels(rows: list[dict], task: str, rng: random.Random) -> li
 
 
 def _shots(train: list[dict], task: str, count: int) -> list[dict]:
-    """Few-shot examples from the end of the training order (apart from the probe's first rows where the
-    split is large enough), with different labels for classification."""
+    """Few-shot examples from the end of the shuffled training order (so, on a large split, not among the probe's
+    examples), with different labels for classification."""
     shots, seen = [], set()
     for row in reversed(train):
         if len(shots) == count:
