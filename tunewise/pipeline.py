@@ -514,11 +514,8 @@ def _load_for_eval(model_path: str, checkpoint: Path | None, cfg):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from tunewise.evaluate.predict import bf16_supported
-
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    wanted = cfg.eval.precision
-    dtype = torch.bfloat16 if wanted == "bf16" or (wanted == "auto" and bf16_supported(device)) else torch.float32
+    dtype = eval_dtype(cfg, device)
     if checkpoint is not None and cfg.train.method == "full":
         return AutoModelForCausalLM.from_pretrained(checkpoint, dtype=dtype).to(device)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
@@ -527,6 +524,16 @@ def _load_for_eval(model_path: str, checkpoint: Path | None, cfg):
 
         model = PeftModel.from_pretrained(model, checkpoint).merge_and_unload()  # merged in fp32, then cast
     return model.to(device=device, dtype=dtype)
+
+
+def eval_dtype(cfg, device):
+    """bf16 when eval.precision asks for it, or is auto and the device computes bf16 natively; else fp32."""
+    import torch
+
+    from tunewise.evaluate.predict import bf16_supported
+
+    wanted = cfg.eval.precision
+    return torch.bfloat16 if wanted == "bf16" or (wanted == "auto" and bf16_supported(device)) else torch.float32
 
 
 def _predict(cfg, model, renderer, rows, task, splits) -> list[str]:

@@ -65,11 +65,9 @@ def prior_fit(cfg, model_path: str, data: dict) -> dict:
 def probe_fine_tune(cfg, model_path: str, data: dict) -> dict:
     """Fine-tune with the config's train settings for select.probe_steps steps on exactly the probe examples
     (one pass), then score the validation rows; also measures training speed and peak memory."""
-    import torch
     from transformers import PrinterCallback
 
-    from tunewise.evaluate.predict import bf16_supported
-    from tunewise.pipeline import _model_and_renderer
+    from tunewise.pipeline import _model_and_renderer, eval_dtype
     from tunewise.train.guards import RichProgress
     from tunewise.train.sft import build_trainer, encode_all
 
@@ -100,10 +98,7 @@ def probe_fine_tune(cfg, model_path: str, data: dict) -> dict:
     state = trainer.state
     train_peak = peak_memory_bytes()
     model = trainer.model.merge_and_unload() if cfg.train.method == "lora" else trainer.model
-    device = next(model.parameters()).device
-    wanted = cfg.eval.precision
-    dtype = torch.bfloat16 if wanted == "bf16" or (wanted == "auto" and bf16_supported(device)) else torch.float32
-    model = model.to(dtype=dtype)
+    model = model.to(dtype=eval_dtype(cfg, next(model.parameters()).device))
     validation = data["validation"]
     answers = _answer(cfg, model, renderer, data, [m for m, _ in validation], cfg.eval.batch_size)
     losses = [row["loss"] for row in state.log_history if "loss" in row]
