@@ -67,3 +67,32 @@ def test_dialogsum_generation_config_runs_and_reports_rouge(smollm2, tmp_path, c
     assert 0.0 < summary["tuned"]["rougeL"] <= 1.0
     assert summary["tuned"]["references_per_row"] == 3  # the official test file's three human summaries
     assert "rougeL" in capsys.readouterr().out
+
+
+def test_select_measures_smollm2_and_gemma_on_banking77(smollm2, tmp_path, monkeypatch):
+    """Both real candidates through every measurement (fresh processes), on the demo's Banking77 subset."""
+    import tunewise.select as select
+
+    monkeypatch.setattr(select, "_cache_root", lambda cfg: tmp_path / "select-cache")  # measure, don't reuse
+    demo = REPO / "tunewise" / "resources" / "demo.yaml"
+    overrides = [
+        "select.candidates=[smollm2-135m-instruct, gemma3-270m]",
+        "select.probe_steps=6",
+        "select.validation_rows=40",
+        "select.prior_rows=20",
+        "select.few_shot=2",
+        "select.latency_rows=4",
+    ]
+    selection = select.select_base_model(load_config(demo, overrides), tmp_path / "select")
+    found = {c["name"]: c for c in selection["candidates"]}
+    small, large = found["smollm2-135m-instruct"], found["gemma3-270m"]
+    assert small["parameters"] == pytest.approx(134.5e6, rel=0.01) and large["parameters"] == pytest.approx(
+        268e6, rel=0.01
+    )
+    assert large["disk_bytes"] > 1.9 * small["disk_bytes"]
+    assert large["inference_peak_bytes"] > small["inference_peak_bytes"]  # twice the weights to hold
+    for candidate in (small, large):
+        assert candidate["steps"] == 6 and candidate["examples"] == 48 and len(candidate["probe"]["per_row"]) == 40
+        assert 0.5 < candidate["bits_per_byte"] < 4 and candidate["train_tokens_per_second"] > 0
+    assert selection["pick"] in found and selection["reasons"]
+    assert (tmp_path / "select" / "selection.png").stat().st_size > 10_000
