@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 checks failed, 2 bad usage or input (config, data, model nam
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -217,6 +218,8 @@ HANDLERS = {"eval": "evaluate", "learning-curve": "learning_curve"}  # commands 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet_libraries(args.debug)
+    if args.debug:
+        os.environ["TUNEWISE_DEBUG"] = "1"  # for the processes tunewise starts (e.g. `select` measurements)
     try:
         from tunewise import commands
 

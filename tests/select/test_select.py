@@ -200,3 +200,21 @@ def test_preference_data_is_refused_before_any_measurement(tiny_model_dir, tmp_p
     config = write_config(tmp_path, [tiny_model_dir])
     with pytest.raises(TunewiseError, match="preference data is not supported"):
         select_base_model(load_config(config, ["data.path=pairs.jsonl"]), tmp_path / "out")
+
+
+def test_a_measurement_process_leaves_the_launchers_process_group(monkeypatch):
+    from tunewise.select.measure import LAUNCHER_VARIABLES, _fresh_process
+
+    for name in LAUNCHER_VARIABLES:
+        monkeypatch.setenv(name, "1")
+    _fresh_process()
+    import os
+
+    assert not any(name in os.environ for name in LAUNCHER_VARIABLES)
+
+
+def test_same_size_weights_in_another_folder_get_their_own_cache_entry(selected, tiny_model_dir, tmp_path):
+    _, folder, config = selected
+    cfg, data = load_config(config), _data(load_config(config), folder)
+    copy = shutil.copytree(tiny_model_dir, tmp_path / "tiny-model0")  # same name, same sizes, other weights
+    assert cache_key(cfg, "m", str(tiny_model_dir), data) != cache_key(cfg, "m", str(copy), data)

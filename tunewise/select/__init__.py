@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import random
 from collections import defaultdict
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from tunewise._io import atomic_write_bytes, atomic_write_json
@@ -26,6 +27,22 @@ from tunewise.config import TunewiseConfig
 from tunewise.errors import TunewiseError
 
 PHASES = ("prior", "probe")
+# the train settings the probe uses (it sets its own steps, and neither evaluates nor stops early)
+PROBE_TRAIN_SETTINGS = {
+    "method",
+    "batch_size",
+    "gradient_accumulation",
+    "learning_rate",
+    "weight_decay",
+    "warmup_ratio",
+    "lr_scheduler",
+    "precision",
+    "batching",
+    "group_by_length",
+    "attention",
+    "neftune_alpha",
+    "lora",
+}
 
 
 def select_base_model(cfg: TunewiseConfig, out: Path) -> dict:
@@ -120,20 +137,18 @@ def measure_candidate(cfg: TunewiseConfig, name: str, data: dict) -> dict:
 def cache_key(cfg: TunewiseConfig, name: str, model_path: str, data: dict) -> str:
     """What the measurements depend on: the model's files, the data, every setting that changes the probe or the
     predictions, and the machine (speed and memory are measured figures)."""
-    import torch
-
     from tunewise.select.measure import VERSION
 
     settings = {
         "model": _model_fingerprint(model_path),
         "data": hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest(),
         "prompt": cfg.model.model_dump(exclude={"name", "cache_dir"}),
-        "train": cfg.train.model_dump(exclude={"report_to"}),
+        "train": cfg.train.model_dump(include=PROBE_TRAIN_SETTINGS),
         "eval": cfg.eval.model_dump(include={"batch_size", "precision", "max_new_tokens"}),
         "select": cfg.select.model_dump(include={"probe_steps", "few_shot", "latency_rows"}),
         "seed": cfg.seed,
-        "machine": [platform.machine(), platform.processor(), torch.get_num_threads(), _gpu_name()],
-        "versions": [VERSION, *(version(p) for p in ("tunewise", "torch", "transformers", "peft"))],
+        "machine": [platform.machine(), platform.processor(), os.cpu_count(), _gpu_name()],
+        "versions": [VERSION, *(_version(p) for p in ("tunewise", "torch", "transformers", "peft"))],
     }
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return f"{_slug(name)}-{digest}"
@@ -176,11 +191,22 @@ def _shots(train: list[dict], task: str, count: int) -> list[dict]:
 
 
 def _model_fingerprint(model_path: str) -> dict | str:
+    """The folder and its files: small ones by content, weights by size and modification time (two fine-tunes
+    of one architecture have weight files of the same size)."""
     folder = Path(model_path)
     if not folder.is_dir():
         return model_path  # a hub id
     files = sorted(p for p in folder.iterdir() if p.is_file())
-    return {p.name: p.stat().st_size if p.suffix in (".safetensors", ".bin") else _sha(p) for p in files}
+    weights = (".safetensors", ".bin")
+    found = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] if p.suffix in weights else _sha(p) for p in files}
+    return {"folder": str(folder.resolve()), **found}
+
+
+def _version(package: str) -> str | None:
+    try:
+        return version(package)
+    except PackageNotFoundError:  # e.g. run from a source folder on PYTHONPATH
+        return None
 
 
 def _sha(path: Path) -> str:

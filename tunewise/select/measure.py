@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import statistics
 import tempfile
 import time
@@ -17,16 +18,33 @@ from pathlib import Path
 
 from tunewise.select.cost import StepTimer, disk_bytes, parameter_count, peak_memory_bytes
 
-VERSION = 1  # part of the cache key: raise it when a change here changes what is measured
+VERSION = 2  # part of the cache key: raise it when a change here changes what is measured
+LAUNCHER_VARIABLES = (
+    "RANK",
+    "WORLD_SIZE",
+    "LOCAL_RANK",
+    "LOCAL_WORLD_SIZE",
+    "GROUP_RANK",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+)
 
 
 def isolated(function, *args):
     """``function(*args)`` in a fresh process; its exceptions (TunewiseError included) are raised here."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_fresh_process) as pool:
+        return pool.submit(function, *args).result()
+
+
+def _fresh_process() -> None:
+    """A measurement is one process on its own, even when started from a torchrun/accelerate worker (whose
+    variables would make its Trainer join the launcher's process group)."""
     from tunewise._progress import quiet_libraries
 
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=quiet_libraries) as pool:
-        return pool.submit(function, *args).result()
+    for name in LAUNCHER_VARIABLES:
+        os.environ.pop(name, None)
+    quiet_libraries(os.environ.get("TUNEWISE_DEBUG") == "1")
 
 
 def prior_fit(cfg, model_path: str, data: dict) -> dict:
@@ -37,17 +55,21 @@ def prior_fit(cfg, model_path: str, data: dict) -> dict:
     _, renderer = _model_and_renderer(cfg)
     model = _load_for_eval(model_path, None, cfg)
     validation = data["validation"]
+    questions = [m for m, _ in validation]
+    _answer(cfg, model, renderer, data, questions[:1], batch_size=1)  # warm-up (first-call set-up is not serving)
     started = time.perf_counter()
-    zero_shot = _answer(cfg, model, renderer, data, [m for m, _ in validation], cfg.eval.batch_size)
+    zero_shot = _answer(cfg, model, renderer, data, questions, cfg.eval.batch_size)
     batch_seconds = time.perf_counter() - started
-    few_shot = None
-    if data["shots"]:
-        few_shot = _answer(cfg, model, renderer, data, [_with_shots(m, data["shots"]) for m, _ in validation])
-    single = [m for m, _ in validation[: cfg.select.latency_rows]]
+    single = questions[: cfg.select.latency_rows]
     started = time.perf_counter()
     _answer(cfg, model, renderer, data, single, batch_size=1)
     latency = (time.perf_counter() - started) / len(single)
-    serving_peak = peak_memory_bytes()  # before the prior fit, whose full-vocabulary scores no server computes
+    # what serving needs, read before the few-shot prompts (longer than any served one) and the prior fit (whose
+    # full-vocabulary scores no server computes) raise the peak
+    serving_peak = peak_memory_bytes()
+    few_shot = None
+    if data["shots"]:
+        few_shot = _answer(cfg, model, renderer, data, [_with_shots(m, data["shots"]) for m in questions])
     return {
         "parameters": parameter_count(model),
         "disk_bytes": disk_bytes(model_path),

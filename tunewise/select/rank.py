@@ -1,13 +1,17 @@
 """Rank the measured candidates and say which base model to fine-tune, and why, in plain words.
 
 The rule: the candidate with the best validation score after the probe fine-tune leads; every candidate whose
-paired difference from the leader has a 95 % interval reaching zero is as good within the noise; of those,
-the one cheapest to serve is recommended (then the one with fewer parameters).
+difference from the leader is not significant (its 95 % paired interval reaches zero, or the paired test's
+p >= 0.05) is as good within the noise; of those, the cheapest to serve is recommended, and among those within
+10 % of that cost (measurement noise) the one with the fewest parameters.
 """
 
 from __future__ import annotations
 
 from tunewise.evaluate.metrics import compare_scores
+
+ALPHA = 0.05
+SAME_COST = 1.10  # serving costs within 10 % of each other are treated as equal: then the smaller model is picked
 
 
 def rank(candidates: list[dict], task: str, metric: str) -> dict:
@@ -20,8 +24,9 @@ def rank(candidates: list[dict], task: str, metric: str) -> dict:
             if candidate is leader
             else _public(compare_scores(task, leader["probe"]["per_row"], candidate["probe"]["per_row"]))
         )
-    tied = [c for c in candidates if c is leader or c["vs_best"]["ci_high"] >= 0]
-    pick = min(tied, key=lambda c: (c["seconds_per_1k"], c["parameters"]))
+    tied = [c for c in candidates if c is leader or _within_noise(c["vs_best"])]
+    cheapest = min(c["seconds_per_1k"] for c in tied)
+    pick = min((c for c in tied if _as_cheap(c, cheapest)), key=lambda c: (c["parameters"], c["seconds_per_1k"]))
     front = pareto_front(candidates)
     for candidate in candidates:
         candidate["pareto"] = candidate["name"] in front
@@ -34,6 +39,14 @@ def rank(candidates: list[dict], task: str, metric: str) -> dict:
         "ranking": [c["name"] for c in ordered],
         "reasons": reasons(pick, leader, ordered, metric),
     }
+
+
+def _within_noise(gap: dict) -> bool:
+    return gap["ci_high"] >= 0 or gap["p_value"] >= ALPHA
+
+
+def _as_cheap(candidate: dict, cost: float) -> bool:
+    return candidate["seconds_per_1k"] <= SAME_COST * cost
 
 
 def pareto_front(candidates: list[dict]) -> set[str]:
@@ -75,36 +88,37 @@ def _verdict(pick: dict, leader: dict, ordered: list[dict], metric: str) -> str:
         return (
             f"Recommend {pick['name']}: {leader['name']} scored highest ({_scored(leader, metric)}), but "
             f"{pick['name']} is within the noise of it ({score}; difference {_difference(gap)}) and is "
-            f"{_cheaper(pick, leader)}. The larger cost buys no gain this validation set can detect."
+            f"{_compared(pick, leader)}. The lead of {leader['name']} is not a gain this validation set can detect."
         )
     beaten = [c for c in rivals if not c["within_noise_of_best"]]
     tied = [c for c in rivals if c["within_noise_of_best"]]
     parts = [f"Recommend {pick['name']}: it scored highest ({score})"]
+    favour = f"in {pick['name']}'s favour"
     if beaten:
         parts.append(
             "significantly ahead of "
-            + "; ".join(f"{c['name']} ({_difference(_flipped(c['vs_best']), 'in its favour')})" for c in beaten)
-        )
-    if tied:
-        parts.append(
-            "and is also cheaper to serve than "
-            + ", ".join(f"{c['name']} (within the noise, {_difference(_flipped(c['vs_best']))})" for c in tied)
+            + "; ".join(f"{c['name']} ({_difference(_flipped(c['vs_best']), favour)})" for c in beaten)
         )
     sentence = ", ".join(parts) + "."
+    for c in tied:
+        sentence += (
+            f" {c['name']} is within the noise of it ({_difference(_flipped(c['vs_best']), favour)}), and "
+            f"{pick['name']} is {_compared(pick, c)}."
+        )
     smaller_win = [c for c in beaten if c["parameters"] > pick["parameters"]]
     if smaller_win:
         sentence += (
             f" The smaller model wins: {', '.join(c['name'] for c in smaller_win)} "
             f"{'has' if len(smaller_win) == 1 else 'have'} more parameters and still scored lower."
         )
-    pricier = [c for c in beaten if c["seconds_per_1k"] < pick["seconds_per_1k"]]
+    pricier = [c for c in beaten if not _as_cheap(pick, c["seconds_per_1k"])]
     if pricier:
         sentence += (
             " It costs "
             + ", ".join(
                 f"{pick['seconds_per_1k'] / c['seconds_per_1k']:.1f}x as much to serve as {c['name']}" for c in pricier
             )
-            + ", and the interval says that buys a real gain."
+            + ", and the paired test says that buys a real gain."
         )
     return sentence
 
@@ -154,10 +168,19 @@ def _flipped(gap: dict) -> dict:
     return {**gap, "gain": -gap["gain"], "ci_low": -gap["ci_high"], "ci_high": -gap["ci_low"]}
 
 
-def _cheaper(pick: dict, other: dict) -> str:
+def _compared(pick: dict, other: dict) -> str:
+    """How ``pick`` compares with ``other`` on serving cost and size, in the direction it goes."""
     ratio = other["seconds_per_1k"] / pick["seconds_per_1k"]
+    if ratio >= SAME_COST:
+        cost = f"{ratio:.1f}x cheaper to serve"
+    elif ratio * SAME_COST <= 1:
+        cost = f"{1 / ratio:.1f}x as costly to serve"
+    else:
+        cost = "as cheap to serve (within 10 %)"
     size = other["parameters"] / pick["parameters"]
-    return f"{ratio:.1f}x cheaper to serve and {size:.1f}x smaller"
+    if size == 1:
+        return f"{cost}, at the same size"
+    return f"{cost} and {size:.1f}x smaller" if size > 1 else f"{cost} and {1 / size:.1f}x larger"
 
 
 def _public(comparison: dict) -> dict:
