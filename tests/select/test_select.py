@@ -218,3 +218,21 @@ def test_same_size_weights_in_another_folder_get_their_own_cache_entry(selected,
     cfg, data = load_config(config), _data(load_config(config), folder)
     copy = shutil.copytree(tiny_model_dir, tmp_path / "tiny-model0")  # same name, same sizes, other weights
     assert cache_key(cfg, "m", str(tiny_model_dir), data) != cache_key(cfg, "m", str(copy), data)
+
+
+def test_generation_tasks_are_scored_by_rouge(tiny_model_dir, tmp_path):
+    """A completion task: generated answers, ROUGE-L per row, few-shot turns as earlier conversation."""
+    rows = [{"prompt": r["text"], "completion": r["label"].replace("_", " ")} for r in classification_rows(copies=4)]
+    config = write_config(tmp_path, [tiny_model_dir])
+    write_jsonl(tmp_path / "completions.jsonl", rows)
+    overrides = [
+        "data.path=completions.jsonl",
+        "data.task=completion",
+        "eval.max_new_tokens=4",
+        "select.validation_rows=10",
+    ]
+    selection = select_base_model(load_config(config, overrides), tmp_path / "out")
+    (only,) = selection["candidates"]
+    assert selection["task"] == "completion" and selection["metric"] == "rougeL" and selection["pick"] == only["name"]
+    for stage in ("zero_shot", "few_shot", "probe"):
+        assert len(only[stage]["per_row"]) == 10 and all(0 <= s <= 1 for s in only[stage]["per_row"])
