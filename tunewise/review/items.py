@@ -1,0 +1,123 @@
+"""The items of a review campaign: read from a JSONL file (validated line by line) or taken from a run's test
+predictions. Nothing is stored until every line is valid.
+
+pairwise  {"id", "prompt", "outputs": {"<system>": "<text>", "<system>": "<text>"}, "meta": {...}}  two systems
+rating    the same shape, one or more systems
+relabel   {"id", "text", "label", "suggested_label", "labels": [...]}  as `tunewise curate` writes its queue
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tunewise.errors import TunewiseError, where
+
+KINDS = ("pairwise", "rating", "relabel")
+FIELDS = {
+    "pairwise": {"id": True, "prompt": True, "outputs": True, "meta": False},
+    "rating": {"id": True, "prompt": True, "outputs": True, "meta": False},
+    "relabel": {"id": True, "text": True, "label": True, "suggested_label": True, "labels": True, "meta": False},
+}
+
+
+def load_items(path: Path, kind: str) -> list[dict]:
+    """Every item of ``path`` for a campaign of ``kind``; a bad line is an error naming file, line and field."""
+    if kind not in KINDS:
+        raise TunewiseError(f"unknown campaign kind '{kind}' (one of: {', '.join(KINDS)})")
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise TunewiseError(f"{path}: items file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TunewiseError(f"{path}: cannot read the items file ({exc})") from None
+    items, first_line = [], {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        item = _item(line, kind, path, number)
+        if item["id"] in first_line:
+            raise TunewiseError(
+                f"{where(path, number, 'id')}: '{item['id']}' repeats the id of line {first_line[item['id']]}"
+            )
+        first_line[item["id"]] = number
+        items.append(item)
+    if not items:
+        raise TunewiseError(f"{path}: no items (the file is empty)")
+    return items
+
+
+def items_from_run(run_dir: Path) -> list[dict]:
+    """Pairwise items from a run's test predictions: the base and the tuned model's answer to each test input."""
+    path = Path(run_dir) / "evaluate" / "predictions.jsonl"
+    if not path.is_file():
+        raise TunewiseError(f"{run_dir}: no evaluate/predictions.jsonl (run `tunewise run` or `tunewise eval` first)")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not rows or "base" not in rows[0]:
+        raise TunewiseError(f"{path}: no base-model predictions to compare with (evaluated with --no-base?)")
+    return [
+        {
+            "id": str(number),
+            "prompt": row["input"],
+            "outputs": {"base": row["base"], "tuned": row["tuned"]},
+            "meta": {"reference": row.get("reference"), **(row.get("meta") or {})},
+        }
+        for number, row in enumerate(rows)
+    ]
+
+
+def _item(line: str, kind: str, path: Path, number: int) -> dict:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise TunewiseError(f"{where(path, number)}: invalid JSON ({exc.msg})") from None
+    if not isinstance(row, dict):
+        raise TunewiseError(f"{where(path, number)}: an item must be a JSON object")
+    fields = FIELDS[kind]
+    for field in row:
+        if field not in fields:
+            raise TunewiseError(f"{where(path, number, field)}: unknown field (allowed: {', '.join(fields)})")
+    for field, required in fields.items():
+        if required and field not in row:
+            raise TunewiseError(f"{where(path, number, field)}: missing")
+    identifier = row["id"]
+    if isinstance(identifier, bool) or not isinstance(identifier, (str, int)) or str(identifier).strip() == "":
+        raise TunewiseError(f"{where(path, number, 'id')}: must be a non-empty string or an integer")
+    meta = row.get("meta", {})
+    if not isinstance(meta, dict):
+        raise TunewiseError(f"{where(path, number, 'meta')}: must be an object")
+    item = {"id": str(identifier), "meta": meta}
+    if kind == "relabel":
+        return item | _relabel_fields(row, path, number)
+    return item | {"prompt": _text(row, "prompt", path, number), "outputs": _outputs(row, kind, path, number)}
+
+
+def _outputs(row: dict, kind: str, path: Path, number: int) -> dict[str, str]:
+    outputs = row["outputs"]
+    location = where(path, number, "outputs")
+    if not isinstance(outputs, dict) or not all(isinstance(text, str) for text in outputs.values()):
+        raise TunewiseError(f"{location}: must be an object mapping each system's name to its output text")
+    if any(not name.strip() for name in outputs):
+        raise TunewiseError(f"{location}: a system name is empty")
+    if kind == "pairwise" and len(outputs) != 2:
+        raise TunewiseError(f"{location}: a pairwise item needs exactly two systems, got {len(outputs)}")
+    if not outputs:
+        raise TunewiseError(f"{location}: a rating item needs at least one system")
+    return outputs
+
+
+def _relabel_fields(row: dict, path: Path, number: int) -> dict:
+    found = {field: _text(row, field, path, number) for field in ("text", "label", "suggested_label")}
+    labels = row["labels"]
+    if not isinstance(labels, list) or not labels or not all(isinstance(label, str) for label in labels):
+        raise TunewiseError(f"{where(path, number, 'labels')}: must be a non-empty list of label strings")
+    for field in ("label", "suggested_label"):
+        if found[field] not in labels:
+            raise TunewiseError(f"{where(path, number, field)}: '{found[field]}' is not one of 'labels'")
+    return found | {"labels": labels}
+
+
+def _text(row: dict, field: str, path: Path, number: int) -> str:
+    if not isinstance(row[field], str):
+        raise TunewiseError(f"{where(path, number, field)}: must be a string")
+    return row[field]
