@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import classification_rows, write_jsonl
+from tunewise._io import read_jsonl
 from tunewise.config import load_config
 from tunewise.select import cache_key, probe_data, select_base_model
 
@@ -95,9 +96,7 @@ def test_ranking_pick_and_outputs(selected):
 def test_probe_data_never_reads_the_test_split(selected):
     _, folder, config = selected
     out = folder / "out" / "split"
-    rows = {
-        name: [json.loads(line) for line in (out / f"{name}.jsonl").open()] for name in ("train", "validation", "test")
-    }
+    rows = {name: read_jsonl(out / f"{name}.jsonl") for name in ("train", "validation", "test")}
     data = probe_data(load_config(config), rows, "classification")
     test_inputs = {r["text"] for r in rows["test"]}
     used = {messages[-1]["content"] for key in ("probe", "validation", "shots") for messages, _ in data[key]}
@@ -172,7 +171,7 @@ def test_run_with_auto_uses_the_pick(selected, tmp_path):
 
 def _data(cfg, folder: Path) -> dict:
     split = folder / "out" / "split"
-    rows = {name: [json.loads(line) for line in (split / f"{name}.jsonl").open()] for name in ("train", "validation")}
+    rows = {name: read_jsonl(split / f"{name}.jsonl") for name in ("train", "validation")}
     return probe_data(cfg, rows, "classification")
 
 

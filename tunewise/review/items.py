@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tunewise._io import read_jsonl
 from tunewise.errors import TunewiseError, where
 
 KINDS = ("pairwise", "rating", "relabel")
@@ -52,7 +53,7 @@ def items_from_run(run_dir: Path) -> list[dict]:
     path = Path(run_dir) / "evaluate" / "predictions.jsonl"
     if not path.is_file():
         raise TunewiseError(f"{run_dir}: no evaluate/predictions.jsonl (run `tunewise run` or `tunewise eval` first)")
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = read_jsonl(path)
     if not rows or "base" not in rows[0]:
         raise TunewiseError(f"{path}: no base-model predictions to compare with (evaluated with --no-base?)")
     return [

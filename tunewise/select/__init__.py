@@ -21,7 +21,7 @@ from collections import defaultdict
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from tunewise._io import atomic_write_bytes, atomic_write_json
+from tunewise._io import atomic_write_bytes, atomic_write_json, sha256_file
 from tunewise._progress import console
 from tunewise.config import TunewiseConfig
 from tunewise.errors import TunewiseError
@@ -198,7 +198,9 @@ def _model_fingerprint(model_path: str) -> dict | str:
         return model_path  # a hub id
     files = sorted(p for p in folder.iterdir() if p.is_file())
     weights = (".safetensors", ".bin")
-    found = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] if p.suffix in weights else _sha(p) for p in files}
+    found = {
+        p.name: [p.stat().st_size, p.stat().st_mtime_ns] if p.suffix in weights else sha256_file(p)[:16] for p in files
+    }
     return {"folder": str(folder.resolve()), **found}
 
 
@@ -207,10 +209,6 @@ def _version(package: str) -> str | None:
         return version(package)
     except PackageNotFoundError:  # e.g. run from a source folder on PYTHONPATH
         return None
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def _gpu_name() -> str | None:
