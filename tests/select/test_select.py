@@ -235,3 +235,15 @@ def test_generation_tasks_are_scored_by_rouge(tiny_model_dir, tmp_path):
     assert selection["task"] == "completion" and selection["metric"] == "rougeL" and selection["pick"] == only["name"]
     for stage in ("zero_shot", "few_shot", "probe"):
         assert len(only[stage]["per_row"]) == 10 and all(0 <= s <= 1 for s in only[stage]["per_row"])
+
+
+def test_a_measurement_process_reports_its_own_peak_not_its_parents():
+    """Linux carries ru_maxrss over fork and exec: a big test process once made both candidates report its peak."""
+    from tunewise.select.cost import peak_memory_bytes
+    from tunewise.select.measure import isolated
+
+    ballast = bytearray(1_500_000_000)
+    ballast[::4096] = b"\x01" * len(range(0, len(ballast), 4096))  # touch every page so it is resident
+    assert peak_memory_bytes() > 1_500_000_000
+    assert isolated(peak_memory_bytes) < 1_000_000_000
+    del ballast

@@ -33,12 +33,23 @@ def peak_memory_bytes() -> int | None:
 
     if torch.cuda.is_available():
         return int(torch.cuda.max_memory_allocated())
+    if sys.platform.startswith("linux"):
+        return _linux_high_water_mark()
     try:
         import resource
     except ImportError:  # Windows
         return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)  # macOS reports bytes, Linux kibibytes
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # macOS reports bytes
+
+
+def _linux_high_water_mark() -> int:
+    """VmHWM: the peak resident set of this process image only. Linux carries ``ru_maxrss`` over fork and exec,
+    so a spawned child of a 6 GB parent would report the parent's 6 GB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    raise RuntimeError("/proc/self/status has no VmHWM line")
 
 
 def seconds_per_1k(rows_per_second: float) -> float:

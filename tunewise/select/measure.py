@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tunewise.select.cost import StepTimer, disk_bytes, parameter_count, peak_memory_bytes
 
-VERSION = 2  # part of the cache key: raise it when a change here changes what is measured
+VERSION = 3  # part of the cache key: raise it when a change here changes what is measured
 LAUNCHER_VARIABLES = (
     "RANK",
     "WORLD_SIZE",
