@@ -187,7 +187,99 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("name", help="registry name, see `tunewise models`")
     prepare.add_argument("--force", action="store_true", help="rebuild even if cached")
     prepare.add_argument("--cache-dir", type=Path, dest="prepare_cache_dir", help=argparse.SUPPRESS)
+    _review_parser(commands)
     return parser
+
+
+def _review_parser(commands) -> None:
+    review = commands.add_parser(
+        "review",
+        help="human review: blind pairwise votes, rubric ratings, relabelling; agreement and results",
+        description="Run a human-review campaign: create it from an items file or a run's test predictions, "
+        "invite reviewers (login links), serve the review pages, read the results with agreement statistics, "
+        "and export the votes as DPO preferences or a relabel patch for `tunewise curate`.",
+    )
+    actions = review.add_subparsers(dest="review_command", required=True, metavar="ACTION")
+
+    def action(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
+        parser = actions.add_parser(name, help=help_text, description=description)
+        parser.add_argument(
+            "--db",
+            metavar="URL",
+            help="sqlite:///FILE, a file path, or postgresql://user@host/db "
+            "(default: $TUNEWISE_REVIEW_DB or ./review.db)",
+        )
+        return parser
+
+    serve = action("serve", "serve the review pages", "Serve the review app (FastAPI) until interrupted.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+
+    create = action(
+        "create",
+        "create a campaign from an items file or a run",
+        "Create a campaign. Items file lines: pairwise/rating {id, prompt, outputs: {system: text}, meta}; "
+        "relabel {id, text, label, suggested_label, labels} as `tunewise curate` writes relabel_queue.jsonl.",
+    )
+    create.add_argument("name", help="campaign name")
+    create.add_argument("--kind", required=True, choices=["pairwise", "rating", "relabel"], help="campaign kind")
+    source = create.add_mutually_exclusive_group(required=True)
+    source.add_argument("--items", type=Path, metavar="FILE.jsonl", help="the items, one JSON object per line")
+    source.add_argument("--from-run", type=Path, metavar="RUN_DIR", help="base vs tuned test predictions of a run")
+    create.add_argument("--per-item", type=int, default=2, metavar="K", help="reviewers per item (default 2)")
+    create.add_argument(
+        "--rubric",
+        type=Path,
+        metavar="FILE.yaml",
+        help="rating criteria (default: relevance, "
+        "coherence, tone, persuasiveness), a list of {name, question, anchors: [5 texts]}",
+    )
+
+    invite = action(
+        "invite",
+        "print a login URL for a reviewer",
+        "Invite a reviewer: the last line printed is their login URL. Only the token's hash is stored.",
+    )
+    invite.add_argument("name", help="campaign name")
+    invite.add_argument("--reviewer", required=True, metavar="WHO", help="the reviewer's name")
+    invite.add_argument("--admin", action="store_true", help="may see the results page")
+    invite.add_argument("--base-url", default="http://127.0.0.1:8765", help="where the app is served")
+    invite.add_argument("--days", type=float, default=14, help="days until the link expires (default 14)")
+
+    revoke = action(
+        "revoke", "revoke a reviewer's login links", "Revoke every login link of a reviewer and end their sessions."
+    )
+    revoke.add_argument("name", help="campaign name")
+    revoke.add_argument("--reviewer", required=True, metavar="WHO", help="the reviewer's name")
+
+    results = action(
+        "results",
+        "agreement, win rates, scores",
+        "Print a campaign's results: agreement "
+        "(Cohen's kappa, Krippendorff's alpha), Wilson win rates, Bradley-Terry scores, criterion means.",
+    )
+    results.add_argument("name", help="campaign name")
+    results.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    results.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE.json",
+        help="also write them here (RUN_DIR/review/results.json puts them in the run's report)",
+    )
+
+    export = action(
+        "export",
+        "votes as DPO data or a relabel patch",
+        "Export a pairwise campaign's decisive votes "
+        "as DPO rows (prompt, chosen, rejected; ties and both-bad left out), or a relabel campaign's "
+        "majority labels as a patch for `tunewise curate --relabel-patch`.",
+    )
+    export.add_argument("name", help="campaign name")
+    target = export.add_mutually_exclusive_group(required=True)
+    target.add_argument("--preferences", type=Path, metavar="OUT.jsonl", help="DPO rows (pairwise campaigns)")
+    target.add_argument("--patch", type=Path, metavar="OUT.jsonl", help="relabel patch (relabel campaigns)")
+
+    action("list", "list campaigns", "List the campaigns with their items, reviewers and votes.")
 
 
 def _against_option(parser: argparse.ArgumentParser, help_text: str) -> None:

@@ -378,3 +378,9 @@ def print_decision(decision: dict) -> None:
     colour = "green" if decision["verdict"] == "go" else "red"
     why = f" (decided by: {', '.join(decision['deciding'])})" if decision["deciding"] else ""
     results.print(f"verdict: [bold {colour}]{decision['verdict']}[/]{why}")
+
+
+def review(args) -> int:
+    from tunewise.review.commands import run_action
+
+    return run_action(args, results)

@@ -1,0 +1,331 @@
+"""Campaigns, reviewers and votes: every rule of the review app that is not HTTP.
+
+Plain functions over a SQLAlchemy session; the caller commits. A reviewer belongs to one campaign, gets each
+item at most once (a unique constraint, not only a query), and an item goes to ``per_item`` reviewers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tunewise.errors import TunewiseError
+from tunewise.review.db import Assignment, Campaign, Item, Reviewer, Token, Vote, WebSession, now
+from tunewise.review.items import KINDS
+
+TOKEN_DAYS = 14
+SESSION_HOURS = 12
+CHOICES = {"A": "a", "B": "b", "tie": "tie", "both_bad": "both_bad"}
+SCALE = (1, 2, 3, 4, 5)
+DEFAULT_RUBRIC = [
+    {
+        "name": "relevance",
+        "question": "Does the response answer what was asked?",
+        "anchors": ["Off-topic", "Mostly beside the point", "Partly answers", "Answers it", "Answers it fully"],
+    },
+    {
+        "name": "coherence",
+        "question": "Is it clear, consistent and well organised?",
+        "anchors": ["Incoherent", "Hard to follow", "Understandable", "Clear", "Clear and well organised"],
+    },
+    {
+        "name": "tone",
+        "question": "Is the tone right for the audience?",
+        "anchors": ["Offensive or wrong", "Inappropriate", "Acceptable", "Appropriate", "Exactly right"],
+    },
+    {
+        "name": "persuasiveness",
+        "question": "Would it convince the reader?",
+        "anchors": ["Not at all", "Barely", "Somewhat", "Convincing", "Very convincing"],
+    },
+]
+
+
+class Refused(TunewiseError):
+    """A request the rules turn down; ``status`` is the HTTP status the app answers with."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def digest(secret: str) -> str:
+    """Tokens are 256 random bits, so one SHA-256 is enough to store them safely (no password stretching)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_campaign(
+    db: Session,
+    name: str,
+    kind: str,
+    items: list[dict],
+    per_item: int = 2,
+    rubric: list[dict] | None = None,
+    source: str = "",
+) -> Campaign:
+    """A new campaign with its items; an existing name or bad settings are refused before anything is stored."""
+    if kind not in KINDS:
+        raise TunewiseError(f"unknown campaign kind '{kind}' (one of: {', '.join(KINDS)})")
+    if not name.strip() or len(name) > 200:
+        raise TunewiseError("a campaign name must be 1 to 200 characters")
+    if per_item < 1:
+        raise TunewiseError(f"--per-item must be at least 1, got {per_item}")
+    if db.scalar(select(Campaign).where(Campaign.name == name)) is not None:
+        raise TunewiseError(f"campaign '{name}' already exists (pick another name)")
+    rubric = check_rubric(rubric or DEFAULT_RUBRIC) if kind == "rating" else []
+    campaign = Campaign(name=name, kind=kind, per_item=per_item, rubric=rubric, source=source)
+    db.add(campaign)
+    db.flush()
+    db.add_all(
+        Item(campaign_id=campaign.id, key=item["id"], position=position, payload=item)
+        for position, item in enumerate(items)
+    )
+    db.flush()
+    return campaign
+
+
+def check_rubric(rubric: list) -> list[dict]:
+    """A rubric is a list of criteria, each with a name, a question and five anchors (what 1 ... 5 mean)."""
+    if not isinstance(rubric, list) or not rubric:
+        raise TunewiseError("rubric: must be a non-empty list of criteria")
+    names = set()
+    for number, criterion in enumerate(rubric, 1):
+        where = f"rubric: criterion {number}"
+        if not isinstance(criterion, dict) or set(criterion) != {"name", "question", "anchors"}:
+            raise TunewiseError(f"{where}: needs exactly the fields name, question, anchors")
+        anchors = criterion["anchors"]
+        if not isinstance(anchors, list) or len(anchors) != len(SCALE) or not all(isinstance(a, str) for a in anchors):
+            raise TunewiseError(f"{where}: field 'anchors' must list {len(SCALE)} descriptions, for 1 to 5")
+        if not isinstance(criterion["name"], str) or not criterion["name"].isidentifier():
+            raise TunewiseError(f"{where}: field 'name' must be a plain word (letters, digits, _)")
+        if criterion["name"] in names:
+            raise TunewiseError(f"{where}: field 'name' repeats '{criterion['name']}'")
+        names.add(criterion["name"])
+    return rubric
+
+
+def campaign_named(db: Session, name: str) -> Campaign:
+    campaign = db.scalar(select(Campaign).where(Campaign.name == name))
+    if campaign is None:
+        known = db.scalars(select(Campaign.name).order_by(Campaign.name)).all()
+        raise TunewiseError(f"unknown campaign '{name}' (known: {', '.join(known) or 'none yet'})")
+    return campaign
+
+
+def invite(db: Session, name: str, reviewer: str, admin: bool = False, days: float = TOKEN_DAYS) -> str:
+    """A login token for ``reviewer`` (created on first invite); only its hash is stored."""
+    campaign = campaign_named(db, name)
+    if not reviewer.strip():
+        raise TunewiseError("--reviewer must not be empty")
+    if days <= 0:
+        raise TunewiseError(f"--days must be positive, got {days}")
+    person = db.scalar(select(Reviewer).where(Reviewer.campaign_id == campaign.id, Reviewer.name == reviewer))
+    if person is None:
+        person = Reviewer(campaign_id=campaign.id, name=reviewer, is_admin=admin)
+        db.add(person)
+        db.flush()
+    person.is_admin = person.is_admin or admin
+    token = secrets.token_urlsafe(32)
+    db.add(Token(reviewer_id=person.id, token_hash=digest(token), expires_at=now() + timedelta(days=days)))
+    db.flush()
+    return token
+
+
+def revoke(db: Session, name: str, reviewer: str) -> int:
+    """Revoke every token of ``reviewer`` and end their sessions; returns how many tokens were live."""
+    campaign = campaign_named(db, name)
+    person = db.scalar(select(Reviewer).where(Reviewer.campaign_id == campaign.id, Reviewer.name == reviewer))
+    if person is None:
+        raise TunewiseError(f"campaign '{name}' has no reviewer '{reviewer}'")
+    live = db.scalars(select(Token).where(Token.reviewer_id == person.id, Token.revoked.is_(False))).all()
+    for token in live:
+        token.revoked = True
+    for session in db.scalars(select(WebSession).where(WebSession.reviewer_id == person.id)).all():
+        db.delete(session)
+    db.flush()
+    return len(live)
+
+
+def login(db: Session, token: str) -> tuple[str, WebSession]:
+    """Exchange a live login token for a new web session; returns the cookie's secret and the session."""
+    found = db.scalar(select(Token).where(Token.token_hash == digest(token or "")))
+    if found is None or found.revoked:
+        raise Refused("this invite link is not valid (revoked or mistyped): ask for a new one", 403)
+    if found.expires_at <= now():
+        raise Refused("this invite link has expired: ask for a new one", 403)
+    secret = secrets.token_urlsafe(32)
+    session = WebSession(
+        reviewer_id=found.reviewer_id,
+        session_hash=digest(secret),
+        csrf=secrets.token_urlsafe(24),
+        expires_at=min(found.expires_at, now() + timedelta(hours=SESSION_HOURS)),
+    )
+    db.add(session)
+    db.flush()
+    return secret, session
+
+
+def session_of(db: Session, secret: str | None) -> tuple[Reviewer, WebSession] | None:
+    """The reviewer behind a session cookie, or None when it is unknown or expired."""
+    if not secret:
+        return None
+    session = db.scalar(select(WebSession).where(WebSession.session_hash == digest(secret)))
+    if session is None or session.expires_at <= now():
+        return None
+    return db.get(Reviewer, session.reviewer_id), session
+
+
+def next_assignment(db: Session, reviewer: Reviewer) -> Assignment | None:
+    """The reviewer's open assignment, else a new one: an item they have not had that still has fewer than
+    ``per_item`` reviewers, fewest first. None when nothing is left for them."""
+    open_one = db.scalar(
+        select(Assignment).where(Assignment.reviewer_id == reviewer.id, Assignment.done.is_(False)).limit(1)
+    )
+    if open_one is not None:
+        return open_one
+    campaign = db.scalar(select(Campaign).where(Campaign.id == reviewer.campaign_id).with_for_update())
+    taken = (
+        select(Assignment.item_id, func.count().label("reviewers"))
+        .where(Assignment.campaign_id == campaign.id)
+        .group_by(Assignment.item_id)
+        .subquery()
+    )
+    had = select(Assignment.item_id).where(Assignment.reviewer_id == reviewer.id)
+    reviewers = func.coalesce(taken.c.reviewers, 0)
+    item = db.scalar(
+        select(Item)
+        .outerjoin(taken, taken.c.item_id == Item.id)
+        .where(Item.campaign_id == campaign.id, Item.id.not_in(had), reviewers < campaign.per_item)
+        .order_by(reviewers, Item.position)
+        .limit(1)
+    )
+    if item is None:
+        return None
+    order = list(item.payload.get("outputs", {}))
+    random.SystemRandom().shuffle(order)  # left/right drawn for this reviewer and item, kept with the assignment
+    assignment = Assignment(
+        public_id=secrets.token_hex(12),
+        campaign_id=campaign.id,
+        item_id=item.id,
+        reviewer_id=reviewer.id,
+        order=order,
+    )
+    db.add(assignment)
+    try:
+        db.flush()
+    except IntegrityError:  # the same reviewer in two tabs took this item a moment ago
+        db.rollback()
+        raise Refused("this item was just handed out in another window: reload", 409) from None
+    return assignment
+
+
+def submit(db: Session, reviewer: Reviewer, public_id: str, answer: dict, comment: str = "") -> tuple[Vote, bool]:
+    """Store the reviewer's answer to an assignment of theirs. A repeated submit returns the stored vote and
+    False (nothing new is written), so a retried request never counts twice."""
+    assignment = db.scalar(select(Assignment).where(Assignment.public_id == str(public_id)))
+    if assignment is None or assignment.reviewer_id != reviewer.id:
+        raise Refused("no such item for you", 404)
+    existing = db.scalar(select(Vote).where(Vote.assignment_id == assignment.id))
+    if existing is not None:
+        return existing, False
+    campaign = db.get(Campaign, assignment.campaign_id)
+    item = db.get(Item, assignment.item_id)
+    if not isinstance(comment, str) or len(comment) > 5000:
+        raise Refused("a comment is text of at most 5000 characters")
+    vote = Vote(
+        assignment_id=assignment.id,
+        campaign_id=campaign.id,
+        item_id=item.id,
+        reviewer_id=reviewer.id,
+        answer=_checked_answer(campaign, item, assignment, answer),
+        comment=comment.strip(),
+        seconds=max(0.0, (now() - assignment.created_at).total_seconds()),
+    )
+    assignment.done = True
+    db.add(vote)
+    db.flush()
+    return vote, True
+
+
+def progress(db: Session, reviewer: Reviewer) -> dict:
+    """How many items the reviewer has done and how many are still open to them (others may take some)."""
+    campaign = db.get(Campaign, reviewer.campaign_id)
+    done = db.scalar(select(func.count()).where(Vote.reviewer_id == reviewer.id)) or 0
+    had = select(Assignment.item_id).where(Assignment.reviewer_id == reviewer.id)
+    counts = (
+        select(Assignment.item_id)
+        .where(Assignment.campaign_id == campaign.id)
+        .group_by(Assignment.item_id)
+        .having(func.count() >= campaign.per_item)
+    )
+    left = db.scalar(
+        select(func.count())
+        .select_from(Item)
+        .where(Item.campaign_id == campaign.id, Item.id.not_in(had), Item.id.not_in(counts))
+    )
+    open_now = db.scalar(select(func.count()).where(Assignment.reviewer_id == reviewer.id, Assignment.done.is_(False)))
+    return {"done": done, "left": (left or 0) + (open_now or 0)}
+
+
+def _checked_answer(campaign: Campaign, item: Item, assignment: Assignment, answer: dict) -> dict:
+    if not isinstance(answer, dict):
+        raise Refused("the answer must be an object")
+    if campaign.kind == "pairwise":
+        choice = answer.get("choice")
+        if choice not in CHOICES:
+            raise Refused(f"choice must be one of {', '.join(CHOICES)}")
+        return {"choice": choice, "systems": assignment.order, "outcome": CHOICES[choice]}
+    if campaign.kind == "rating":
+        return {"scores": _checked_scores(campaign, assignment, answer.get("scores"))}
+    label = answer.get("label")
+    if label not in item.payload["labels"]:
+        raise Refused("label must be one of the campaign's labels")
+    return {"label": label, "accepted_suggestion": label == item.payload["suggested_label"]}
+
+
+def _checked_scores(campaign: Campaign, assignment: Assignment, scores) -> dict:
+    """Scores arrive per displayed response (1, 2, ...) and are stored per system."""
+    criteria = [criterion["name"] for criterion in campaign.rubric]
+    if not isinstance(scores, dict):
+        raise Refused("scores must map each response to its criteria")
+    found = {}
+    for slot, system in enumerate(assignment.order, 1):
+        given = scores.get(str(slot))
+        if not isinstance(given, dict):
+            raise Refused(f"response {slot}: no scores")
+        found[system] = {}
+        for criterion in criteria:
+            value = given.get(criterion)
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                value = None
+            if value not in SCALE:
+                raise Refused(f"response {slot}: {criterion} needs a score from 1 to 5")
+            found[system][criterion] = value
+    return found
+
+
+def overview(db: Session) -> list[dict]:
+    """Every campaign with its counts of items, reviewers and votes."""
+
+    def count(table, campaign: Campaign) -> int:
+        return db.scalar(select(func.count()).where(table.campaign_id == campaign.id))
+
+    return [
+        {
+            "campaign": campaign.name,
+            "kind": campaign.kind,
+            "items": count(Item, campaign),
+            "per_item": campaign.per_item,
+            "reviewers": count(Reviewer, campaign),
+            "votes": count(Vote, campaign),
+        }
+        for campaign in db.scalars(select(Campaign).order_by(Campaign.name)).all()
+    ]

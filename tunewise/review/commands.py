@@ -1,0 +1,227 @@
+"""What each `tunewise review ACTION` does: call the campaign functions, print tables or JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from rich.table import Table
+
+from tunewise._io import atomic_write_json, atomic_write_jsonl
+from tunewise._progress import console
+from tunewise.errors import TunewiseError
+from tunewise.review import campaigns
+from tunewise.review.db import database_url, transaction
+from tunewise.review.items import items_from_run, load_items
+from tunewise.review.results import preference_pairs, relabel_patch, results
+
+
+def run_action(args, out) -> int:
+    return ACTIONS[args.review_command](args, out)
+
+
+def serve(args, out) -> int:
+    import uvicorn
+
+    from tunewise.review.app import create_app
+
+    app = create_app(args.db)
+    console.print(f"review app on http://{args.host}:{args.port} (database {_shown(args.db)}); Ctrl-C stops it")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def create(args, out) -> int:
+    if args.from_run is not None:
+        if args.kind != "pairwise":
+            raise TunewiseError("--from-run makes a pairwise campaign (base vs tuned): use --kind pairwise")
+        items, source = items_from_run(args.from_run), str(args.from_run)
+    else:
+        items, source = load_items(args.items, args.kind), str(args.items)
+    rubric = _rubric(args.rubric) if args.rubric else None
+    with transaction(args.db) as db:
+        campaign = campaigns.create_campaign(db, args.name, args.kind, items, args.per_item, rubric, source)
+        kind = campaign.kind
+    if args.from_run is not None:  # the run's report says a campaign is ready and how to open it
+        atomic_write_json(
+            Path(args.from_run) / "review" / "campaign.json",
+            {"name": args.name, "kind": kind, "items": len(items), "per_item": args.per_item, "db": _shown(args.db)},
+        )
+    out.print(f"campaign '{args.name}': {len(items)} {kind} items, {args.per_item} reviewers per item")
+    console.print(f"next: tunewise review invite {args.name} --reviewer NAME{_db_flag(args)}")
+    return 0
+
+
+def invite(args, out) -> int:
+    with transaction(args.db) as db:
+        token = campaigns.invite(db, args.name, args.reviewer, admin=args.admin, days=args.days)
+    role = "admin" if args.admin else "reviewer"
+    console.print(f"{args.reviewer} ({role}) invited to '{args.name}'; the link expires in {args.days:g} days")
+    out.print(f"{args.base_url.rstrip('/')}/login?token={token}", soft_wrap=True)
+    return 0
+
+
+def revoke(args, out) -> int:
+    with transaction(args.db) as db:
+        count = campaigns.revoke(db, args.name, args.reviewer)
+    out.print(f"revoked {count} login link(s) of {args.reviewer}; their sessions are ended")
+    return 0
+
+
+def show_results(args, out) -> int:
+    with transaction(args.db) as db:
+        found = results(db, args.name)
+    if args.out:
+        atomic_write_json(args.out, found)
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    for table in result_tables(found):
+        out.print(table)
+    if args.out:
+        console.print(f"wrote {args.out}")
+    return 0
+
+
+def export(args, out) -> int:
+    with transaction(args.db) as db:
+        if args.preferences:
+            rows = preference_pairs(db, args.name)
+            atomic_write_jsonl(args.preferences, rows)
+            out.print(f"wrote {len(rows)} preference pairs to {args.preferences} (ties and both-bad left out)")
+        else:
+            rows = relabel_patch(db, args.name)
+            atomic_write_jsonl(args.patch, rows)
+            out.print(f"wrote {len(rows)} label changes to {args.patch}; apply: tunewise curate DATA --relabel-patch")
+    return 0
+
+
+def list_campaigns(args, out) -> int:
+    with transaction(args.db) as db:
+        rows = campaigns.overview(db)
+    table = Table(title=f"campaigns in {_shown(args.db)}")
+    for column in ("campaign", "kind", "items", "per item", "reviewers", "votes"):
+        table.add_column(column, justify="left" if column in ("campaign", "kind") else "right")
+    for row in rows:
+        table.add_row(*(str(value) for value in row.values()))
+    out.print(table)
+    return 0
+
+
+def result_tables(found: dict) -> list[Table]:
+    """The results as rich tables: the kind's own figures, then one row per reviewer."""
+    title = f"{found['campaign']} ({found['kind']}): {found['votes']} votes on {found['items_reviewed']} items"
+    tables = []
+    if found["kind"] == "pairwise":
+        table = Table(title=title)
+        for column in (
+            "system",
+            "wins",
+            "losses",
+            "ties",
+            "both bad",
+            "win rate [95 % Wilson]",
+            "Bradley-Terry [95 %]",
+        ):
+            table.add_column(column, justify="left" if column == "system" else "right")
+        for system, row in found["win_rates"].items():
+            strength = found["bradley_terry"][system]
+            table.add_row(
+                system,
+                str(row["wins"]),
+                str(row["losses"]),
+                str(row["ties"]),
+                str(row["both_bad"]),
+                _with_ci(row["win_rate"], row["win_rate_ci"]),
+                _with_ci(strength["score"], strength["ci"]),
+            )
+        tables.append(table)
+        tables.append(_agreement_table("agreement on the verdict", found["agreement"]))
+    elif found["kind"] == "rating":
+        table = Table(title=title)
+        for column in ("criterion", "system", "mean [95 %]", "ratings", "alpha"):
+            table.add_column(column, justify="left" if column in ("criterion", "system") else "right")
+        for criterion, values in found["criteria"].items():
+            alpha = values["agreement"]["krippendorff_alpha"]["alpha"]
+            for system, mean in values["means"].items():
+                table.add_row(criterion, system, _with_ci(mean["mean"], mean["ci"]), str(mean["n"]), _number(alpha))
+        tables.append(table)
+    else:
+        table = Table(title=title)
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        accepted = found["suggestion_accepted"]
+        table.add_row("suggested label taken", _with_ci(accepted["rate"], accepted["ci"]))
+        table.add_row("current label kept", _number(found["label_kept"]["rate"]))
+        tables.append(table)
+        tables.append(_agreement_table("agreement on the label", found["agreement"]))
+    reviewers = Table(title="reviewers")
+    for column in ("reviewer", "votes", "median s", "agreement with others", "shared items"):
+        reviewers.add_column(column, justify="left" if column == "reviewer" else "right")
+    for row in found["reviewers"]:
+        reviewers.add_row(
+            row["reviewer"],
+            str(row["votes"]),
+            _number(row["median_seconds"], 1),
+            _number(row["agreement_with_others"]),
+            str(row["shared_items"]),
+        )
+    tables.append(reviewers)
+    return tables
+
+
+def _agreement_table(title: str, agreement: dict) -> Table:
+    table = Table(title=title)
+    table.add_column("reviewers")
+    table.add_column("items", justify="right")
+    table.add_column("statistic", justify="right")
+    alpha = agreement["krippendorff_alpha"]
+    table.add_row("all (Krippendorff's alpha)", str(alpha["items"]), _number(alpha["alpha"]))
+    for pair in agreement["cohen_kappa"]:
+        table.add_row(" · ".join(pair["raters"]) + " (Cohen's kappa)", str(pair["items"]), _number(pair["kappa"]))
+    return table
+
+
+def _rubric(path: Path) -> list[dict]:
+    try:
+        rubric = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TunewiseError(f"{path}: rubric file not found") from None
+    except yaml.YAMLError as exc:
+        raise TunewiseError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    try:
+        return campaigns.check_rubric(rubric)
+    except TunewiseError as exc:
+        raise TunewiseError(f"{path}: {exc}") from None
+
+
+def _with_ci(value, interval) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
+
+
+def _number(value, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _shown(url: str | None) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url(url)).render_as_string(hide_password=True)
+
+
+def _db_flag(args) -> str:
+    return f" --db {args.db}" if args.db else ""
+
+
+ACTIONS = {
+    "serve": serve,
+    "create": create,
+    "invite": invite,
+    "revoke": revoke,
+    "results": show_results,
+    "export": export,
+    "list": list_campaigns,
+}

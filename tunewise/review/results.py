@@ -1,0 +1,226 @@
+"""What a campaign's votes say: agreement between reviewers, win rates, Bradley-Terry scores, per-criterion
+means, reviewer-level figures; and what flows back into training (DPO pairs, a relabel patch)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from statistics import median
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tunewise.review import stats
+from tunewise.review.campaigns import campaign_named
+from tunewise.review.db import Assignment, Item, Reviewer, Vote
+
+
+def campaign_votes(db: Session, name: str) -> tuple[object, list[dict]]:
+    """The campaign and its votes as plain rows: item key and payload, reviewer name, answer, comment, seconds."""
+    campaign = campaign_named(db, name)
+    rows = db.execute(
+        select(Vote, Item, Reviewer)
+        .join(Item, Item.id == Vote.item_id)
+        .join(Reviewer, Reviewer.id == Vote.reviewer_id)
+        .where(Vote.campaign_id == campaign.id)
+        .order_by(Item.position, Vote.id)
+    ).all()
+    votes = [
+        {
+            "item": item.key,
+            "payload": item.payload,
+            "reviewer": reviewer.name,
+            "answer": vote.answer,
+            "comment": vote.comment,
+            "seconds": vote.seconds,
+        }
+        for vote, item, reviewer in rows
+    ]
+    return campaign, votes
+
+
+def results(db: Session, name: str) -> dict:
+    """Every figure of the campaign's results, as JSON-ready data."""
+    campaign, votes = campaign_votes(db, name)
+    found = {
+        "campaign": campaign.name,
+        "kind": campaign.kind,
+        "per_item": campaign.per_item,
+        "items": db.scalar(select(func.count()).where(Item.campaign_id == campaign.id)),
+        "votes": len(votes),
+        "items_reviewed": len({v["item"] for v in votes}),
+        "reviewers": _reviewers(db, campaign, votes),
+    }
+    kind_results = {"pairwise": _pairwise, "rating": _rating, "relabel": _relabel}[campaign.kind]
+    return found | kind_results(votes, campaign)
+
+
+def preference_pairs(db: Session, name: str) -> list[dict]:
+    """DPO rows from a pairwise campaign: one per decisive vote (ties and both-bad carry no preference)."""
+    campaign, votes = campaign_votes(db, name)
+    if campaign.kind != "pairwise":
+        raise _kind_error(campaign, "--preferences", "pairwise")
+    pairs = []
+    for vote in votes:
+        outcome, (left, right) = vote["answer"]["outcome"], vote["answer"]["systems"]
+        if outcome not in ("a", "b"):
+            continue
+        winner, loser = (left, right) if outcome == "a" else (right, left)
+        outputs = vote["payload"]["outputs"]
+        pairs.append(
+            {
+                "prompt": vote["payload"]["prompt"],
+                "chosen": outputs[winner],
+                "rejected": outputs[loser],
+                "meta": {"item": vote["item"], "reviewer": vote["reviewer"], "chosen_system": winner},
+            }
+        )
+    return pairs
+
+
+def relabel_patch(db: Session, name: str, min_votes: int = 1) -> list[dict]:
+    """One change per item whose reviewers' majority label differs from the current label (ties change
+    nothing): ``{"row", "from", "to", "votes", "agreeing"}``, the patch `tunewise curate --relabel-patch` applies."""
+    campaign, votes = campaign_votes(db, name)
+    if campaign.kind != "relabel":
+        raise _kind_error(campaign, "--patch", "relabel")
+    by_item = defaultdict(list)
+    for vote in votes:
+        by_item[vote["item"]].append(vote)
+    patch = []
+    for key, item_votes in by_item.items():
+        (label, agreeing), *rest = Counter(v["answer"]["label"] for v in item_votes).most_common()
+        current = item_votes[0]["payload"]["label"]
+        if len(item_votes) < min_votes or (rest and rest[0][1] == agreeing) or label == current:
+            continue
+        patch.append({"row": key, "from": current, "to": label, "votes": len(item_votes), "agreeing": agreeing})
+    return patch
+
+
+def _pairwise(votes: list[dict], campaign) -> dict:
+    triples = [(v["answer"]["systems"][0], v["answer"]["systems"][1], v["answer"]["outcome"]) for v in votes]
+    verdicts = {}  # each reviewer's verdict named by system, so left/right order does not matter
+    for vote in votes:
+        verdicts.setdefault(vote["item"], {})[vote["reviewer"]] = _comparable(vote)
+    left_share = Counter(v["answer"]["outcome"] for v in votes)
+    decisive = left_share["a"] + left_share["b"]
+    return {
+        "outcomes": {"decisive": decisive, "tie": left_share["tie"], "both_bad": left_share["both_bad"]},
+        "win_rates": stats.win_rates(triples) if triples else {},
+        "bradley_terry": stats.bradley_terry(triples) if triples else {},
+        "agreement": _agreement(verdicts, "nominal"),
+        "position_bias": {
+            "left_chosen": left_share["a"],
+            "decisive": decisive,
+            "left_share": left_share["a"] / decisive if decisive else None,
+            "ci": stats.wilson_interval(left_share["a"], decisive),
+        },
+    }
+
+
+def _rating(votes: list[dict], campaign) -> dict:
+    criteria = [criterion["name"] for criterion in campaign.rubric]
+    by_criterion = {criterion: defaultdict(list) for criterion in criteria}
+    units = {criterion: {} for criterion in criteria}  # (item, system) -> {reviewer: score}, for agreement
+    for vote in votes:
+        for system, scores in vote["answer"]["scores"].items():
+            for criterion in criteria:
+                by_criterion[criterion][system].append(scores[criterion])
+                units[criterion].setdefault(f"{vote['item']}\x00{system}", {})[vote["reviewer"]] = scores[criterion]
+    return {
+        "criteria": {
+            criterion: {
+                "means": {system: _mean_ci(values) for system, values in sorted(by_criterion[criterion].items())},
+                "agreement": _agreement(units[criterion], "ordinal"),
+            }
+            for criterion in criteria
+        }
+    }
+
+
+def _relabel(votes: list[dict], campaign) -> dict:
+    labels = {}
+    for vote in votes:
+        labels.setdefault(vote["item"], {})[vote["reviewer"]] = vote["answer"]["label"]
+    accepted = sum(v["answer"]["accepted_suggestion"] for v in votes)
+    kept = sum(v["answer"]["label"] == v["payload"]["label"] for v in votes)
+    return {
+        "suggestion_accepted": {
+            "votes": accepted,
+            "rate": accepted / len(votes) if votes else None,
+            "ci": stats.wilson_interval(accepted, len(votes)),
+        },
+        "label_kept": {"votes": kept, "rate": kept / len(votes) if votes else None},
+        "agreement": _agreement(labels, "nominal"),
+    }
+
+
+def _agreement(ratings: dict[str, dict], level: str) -> dict:
+    """Krippendorff's alpha over everyone (missing ratings allowed) and Cohen's kappa for each pair of reviewers."""
+    numeric = ratings
+    if level == "nominal":  # krippendorff wants numbers: code each distinct answer
+        codes = {value: i for i, value in enumerate(sorted({str(v) for by in ratings.values() for v in by.values()}))}
+        numeric = {item: {r: codes[str(v)] for r, v in by.items()} for item, by in ratings.items()}
+    return {
+        "krippendorff_alpha": stats.krippendorff_alpha(numeric, level=level),
+        "cohen_kappa": stats.pairwise_kappas(ratings),
+    }
+
+
+def _reviewers(db: Session, campaign, votes: list[dict]) -> list[dict]:
+    """Per reviewer: votes, median seconds per vote, and how often they agree with the others on shared items."""
+    names = db.scalars(select(Reviewer.name).where(Reviewer.campaign_id == campaign.id).order_by(Reviewer.name)).all()
+    assigned = Counter(
+        db.scalars(
+            select(Reviewer.name)
+            .join(Assignment, Assignment.reviewer_id == Reviewer.id)
+            .where(Assignment.campaign_id == campaign.id)
+        ).all()
+    )
+    answers = defaultdict(dict)
+    for vote in votes:
+        answers[vote["item"]][vote["reviewer"]] = _comparable(vote)
+    found = []
+    for name in names:
+        own = [v for v in votes if v["reviewer"] == name]
+        shared = [(by[name], [a for r, a in by.items() if r != name]) for by in answers.values() if name in by]
+        shared = [(mine, others) for mine, others in shared if others]
+        agree = sum(sum(mine == other for other in others) / len(others) for mine, others in shared)
+        found.append(
+            {
+                "reviewer": name,
+                "votes": len(own),
+                "assigned": assigned[name],
+                "median_seconds": median(v["seconds"] for v in own) if own else None,
+                "agreement_with_others": agree / len(shared) if shared else None,
+                "shared_items": len(shared),
+            }
+        )
+    return found
+
+
+def _comparable(vote: dict):
+    answer = vote["answer"]
+    if "outcome" in answer:
+        left, right = answer["systems"]
+        return {"a": left, "b": right}.get(answer["outcome"], answer["outcome"])
+    if "scores" in answer:
+        return tuple(sorted((s, tuple(sorted(c.items()))) for s, c in answer["scores"].items()))
+    return answer["label"]
+
+
+def _mean_ci(values: list[int]) -> dict:
+    from scipy import stats as scipy_stats
+
+    array = np.asarray(values, dtype=float)
+    mean = float(array.mean())
+    if len(array) < 2 or array.std() == 0:
+        return {"mean": mean, "ci": None, "n": len(array)}
+    low, high = scipy_stats.t.interval(stats.LEVEL, len(array) - 1, loc=mean, scale=scipy_stats.sem(array))
+    return {"mean": mean, "ci": [float(low), float(high)], "n": len(array)}
+
+
+def _kind_error(campaign, flag: str, kind: str):
+    from tunewise.errors import TunewiseError
+
+    return TunewiseError(f"{flag}: campaign '{campaign.name}' is a {campaign.kind} campaign, not {kind}")
