@@ -84,3 +84,28 @@ def read_jsonl(path: Path, missing_ok: bool = False) -> list[dict]:
         return []
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+def read_jsonl_objects(path: Path) -> list[tuple[int, dict]]:
+    """``(line number, object)`` for every non-blank line; a missing file, bad JSON or a non-object line is a
+    TunewiseError naming the file and line."""
+    from tunewise.errors import TunewiseError, where
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise TunewiseError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TunewiseError(f"{path}: cannot read it ({exc})") from None
+    found = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TunewiseError(f"{where(path, number)}: invalid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise TunewiseError(f"{where(path, number)}: expected a JSON object")
+        found.append((number, row))
+    return found

@@ -136,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     _data_options(curate)
     curate.add_argument("--out", type=Path, required=True, help="folder for curated.jsonl, changelog.jsonl, ...")
     _against_option(curate, "an evaluation/test file; training rows leaking into it are dropped (repeatable)")
+    curate.add_argument(
+        "--relabel-patch",
+        type=Path,
+        metavar="PATCH.jsonl",
+        help="reviewers' labels from `tunewise review export --patch`, applied first (changelog reason human_review)",
+    )
 
     split = commands.add_parser(
         "split",

@@ -223,7 +223,7 @@ def curate(args) -> int:
     cfg = data_config(args)
     result, ctx = audit_file(cfg, args.data, args.against, _tokenizer_model(cfg))
     results.print(table(result))
-    manifest = apply_plan(result, ctx, cfg.curate, cfg.data.columns, cfg.seed, args.out)
+    manifest = apply_plan(result, ctx, cfg.curate, cfg.data.columns, cfg.seed, args.out, args.relabel_patch)
     view = Table(title=f"curation of {args.data}: {result.rows} rows in, {manifest['output']['rows']} rows out")
     view.add_column("action")
     view.add_column("rows", justify="right")

@@ -31,7 +31,7 @@ def test_pairwise_items_are_normalised(tmp_path):
     ("row", "kind", "message"),
     [
         ("{not json", "pairwise", "items.jsonl:2: invalid JSON"),
-        ([1, 2], "pairwise", "items.jsonl:2: an item must be a JSON object"),
+        ([1, 2], "pairwise", "items.jsonl:2: expected a JSON object"),
         ({"id": 2, "prompt": "p"}, "pairwise", "items.jsonl:2: field 'outputs': missing"),
         ({**PAIR, "id": 2, "output": {}}, "pairwise", "items.jsonl:2: field 'output': unknown field (allowed: id"),
         ({**PAIR, "id": 1}, "pairwise", "items.jsonl:2: field 'id': '1' repeats the id of line 1"),
@@ -59,7 +59,7 @@ def test_relabel_items_follow_the_curate_queue(tmp_path):
 def test_empty_missing_and_unknown_kind_are_one_line_errors(tmp_path):
     with pytest.raises(TunewiseError, match="no items"):
         load_items(write(tmp_path / "empty.jsonl", [""]), "rating")
-    with pytest.raises(TunewiseError, match="items file not found"):
+    with pytest.raises(TunewiseError, match="file not found"):
         load_items(tmp_path / "absent.jsonl", "rating")
     with pytest.raises(TunewiseError, match="unknown campaign kind 'ranking'"):
         load_items(write(tmp_path / "x.jsonl", [PAIR]), "ranking")

@@ -8,13 +8,25 @@ import random
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from tunewise._io import atomic_write_json, atomic_write_jsonl, sha256_file
+from tunewise._io import atomic_write_json, atomic_write_jsonl, read_jsonl_objects, sha256_file
 from tunewise.data.audit import AuditContext, AuditResult
 from tunewise.data.audit.checks.duplicates import answer_key
+from tunewise.errors import TunewiseError, where
 
 
-def curate(result: AuditResult, ctx: AuditContext, plan, columns: dict[str, str], seed: int, out: Path) -> dict:
-    """Write curated.jsonl, changelog.jsonl, relabel_queue.jsonl and manifest.json to ``out``; return the manifest."""
+def curate(
+    result: AuditResult,
+    ctx: AuditContext,
+    plan,
+    columns: dict[str, str],
+    seed: int,
+    out: Path,
+    relabel_patch: Path | None = None,
+) -> dict:
+    """Write curated.jsonl, changelog.jsonl, relabel_queue.jsonl and manifest.json to ``out``; return the manifest.
+
+    ``relabel_patch`` is what `tunewise review export --patch` wrote: the reviewers' labels are applied first and
+    those rows leave the automatic label-issue handling."""
     findings = {f.check: f for f in result.findings}
     changes: list[dict] = []
     removed: set[int] = set()  # record indices
@@ -34,6 +46,7 @@ def curate(result: AuditResult, ctx: AuditContext, plan, columns: dict[str, str]
                 }
             )
 
+    reviewed = _apply_relabel_patch(relabel_patch, ctx, records, changes, columns) if relabel_patch else set()
     for problem in ctx.problems:  # rows that never became records cannot be kept: they are logged as dropped
         reason = "empty" if problem.reason == "empty" else "malformed"
         changes.append(
@@ -55,7 +68,15 @@ def curate(result: AuditResult, ctx: AuditContext, plan, columns: dict[str, str]
                 alive = [index_of_row[r] for r in members if index_of_row[r] not in removed]
                 drop(alive[1:], check, {"kept_row": ctx.row_ids[alive[0]]} if alive else None)
     queue = _label_issues(
-        findings.get("label_issue"), ctx, plan.label_issues, index_of_row, removed, records, changes, drop, columns
+        findings.get("label_issue"),
+        ctx,
+        plan.label_issues,
+        index_of_row,
+        removed | reviewed,
+        records,
+        changes,
+        drop,
+        columns,
     )
     if ctx.task == "classification":
         _rebalance(records, removed, plan, seed, ctx, changes, drop)
@@ -69,6 +90,7 @@ def curate(result: AuditResult, ctx: AuditContext, plan, columns: dict[str, str]
         "output": {"path": str(out / "curated.jsonl"), "sha256": sha256_file(out / "curated.jsonl"), "rows": len(kept)},
         "actions": dict(Counter(f"{c['action']}:{c['reason']}" for c in changes)),
         "relabel_queue": len(queue),
+        "relabel_patch": {"path": str(relabel_patch), "rows": len(reviewed)} if relabel_patch else None,
         "plan": plan.model_dump(),
         "seed": seed,
     }
@@ -80,6 +102,42 @@ def as_file_row(record: dict, columns: dict[str, str]) -> dict:
     """A record with the file's own column names, so the same config reads the curated file."""
     row = {columns.get(k, k): v for k, v in record.items() if k != "meta"}
     return {**row, **record.get("meta", {})}
+
+
+def _apply_relabel_patch(path: Path, ctx, records: list[dict], changes: list[dict], columns) -> set[int]:
+    """Relabel the rows of a review patch (``{"row", "from", "to", ...}`` per line); every line is checked against
+    the data first, so a patch made for other data changes nothing."""
+    index_of_row = {row: i for i, row in enumerate(ctx.row_ids)}
+    planned = []
+    for number, change in read_jsonl_objects(path):
+        for field in ("row", "from", "to"):
+            if field not in change:
+                raise TunewiseError(f"{where(path, number, field)}: missing")
+        row = change["row"]
+        try:
+            index = index_of_row[int(row)]
+        except (KeyError, TypeError, ValueError):
+            raise TunewiseError(f"{where(path, number, 'row')}: no row {row!r} in the data") from None
+        current = records[index].get("label")
+        if current != change["from"]:
+            raise TunewiseError(
+                f"{where(path, number, 'from')}: row {row} is labelled '{current}', the patch expects "
+                f"'{change['from']}' (was the data changed after the review?)"
+            )
+        planned.append((index, change))
+    for index, change in planned:
+        detail = {key: change.get(key) for key in ("from", "to", "votes", "agreeing")}
+        changes.append(
+            {
+                "row": ctx.row_ids[index],
+                "action": "relabel",
+                "reason": "human_review",
+                "detail": detail,
+                "original": as_file_row(ctx.records[index], columns),
+            }
+        )
+        records[index] = {**records[index], "label": change["to"]}
+    return {index for index, _ in planned}
 
 
 def _conflict_losers(members: list[int], ctx, mode: str) -> list[int]:

@@ -8,10 +8,9 @@ relabel   {"id", "text", "label", "suggested_label", "labels": [...]}  as `tunew
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from tunewise._io import read_jsonl
+from tunewise._io import read_jsonl, read_jsonl_objects
 from tunewise.errors import TunewiseError, where
 
 KINDS = ("pairwise", "rating", "relabel")
@@ -26,17 +25,9 @@ def load_items(path: Path, kind: str) -> list[dict]:
     """Every item of ``path`` for a campaign of ``kind``; a bad line is an error naming file, line and field."""
     if kind not in KINDS:
         raise TunewiseError(f"unknown campaign kind '{kind}' (one of: {', '.join(KINDS)})")
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise TunewiseError(f"{path}: items file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TunewiseError(f"{path}: cannot read the items file ({exc})") from None
     items, first_line = [], {}
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        item = _item(line, kind, path, number)
+    for number, row in read_jsonl_objects(path):
+        item = _item(row, kind, path, number)
         if item["id"] in first_line:
             raise TunewiseError(
                 f"{where(path, number, 'id')}: '{item['id']}' repeats the id of line {first_line[item['id']]}"
@@ -67,13 +58,7 @@ def items_from_run(run_dir: Path) -> list[dict]:
     ]
 
 
-def _item(line: str, kind: str, path: Path, number: int) -> dict:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise TunewiseError(f"{where(path, number)}: invalid JSON ({exc.msg})") from None
-    if not isinstance(row, dict):
-        raise TunewiseError(f"{where(path, number)}: an item must be a JSON object")
+def _item(row: dict, kind: str, path: Path, number: int) -> dict:
     fields = FIELDS[kind]
     for field in row:
         if field not in fields:
