@@ -1,0 +1,135 @@
+"""`tunewise review ...` end to end through the CLI: create, invite, vote, results, export, curate the patch."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import write_jsonl
+from tests.review.conftest import SYSTEMS, pairwise_items, relabel_items
+from tunewise.cli import main
+from tunewise.review.app import create_app
+
+
+def _cli(capsys, *argv) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _login(app, url: str) -> tuple[TestClient, str]:
+    client = TestClient(app)
+    path = url.split("8765", 1)[1]
+    assert client.get(path).status_code == 200
+    return client, client.get("/api/session").json()["csrf"]
+
+
+def test_pairwise_campaign_from_the_cli_to_dpo_rows(tmp_path, capsys, sqlite_url):
+    items = tmp_path / "items.jsonl"
+    write_jsonl(items, pairwise_items(3))
+    db = ["--db", sqlite_url]
+    assert _cli(capsys, "review", "create", "c", "--kind", "pairwise", "--items", str(items), *db)[0] == 0
+    code, out, _ = _cli(capsys, "review", "invite", "c", "--reviewer", "ann", "--admin", *db)
+    assert code == 0 and out.strip().splitlines()[-1].startswith("http://127.0.0.1:8765/login?token=")
+    client, csrf = _login(create_app(sqlite_url), out.strip().splitlines()[-1])
+    for choice in ("A", "tie", "B"):
+        assignment = client.get("/api/next").json()["assignment"]
+        client.post(
+            "/api/votes", json={"assignment": assignment, "answer": {"choice": choice}}, headers={"X-CSRF-Token": csrf}
+        )
+    code, out, _ = _cli(
+        capsys, "review", "results", "c", "--json", "--out", str(tmp_path / "run" / "review" / "results.json"), *db
+    )
+    found = json.loads(out)
+    assert code == 0 and found["votes"] == 3 and found["outcomes"] == {"decisive": 2, "tie": 1, "both_bad": 0}
+    assert json.loads((tmp_path / "run" / "review" / "results.json").read_text()) == found
+    code, out, _ = _cli(capsys, "review", "results", "c", *db)
+    assert "Bradley" in out and "Wilson" in out and SYSTEMS[0][:7] in out
+    preferences = tmp_path / "prefs.jsonl"
+    assert _cli(capsys, "review", "export", "c", "--preferences", str(preferences), *db)[0] == 0
+    rows = [json.loads(line) for line in preferences.read_text().splitlines()]
+    assert len(rows) == 2 and all(set(r) >= {"prompt", "chosen", "rejected"} for r in rows)
+    assert "c " in _cli(capsys, "review", "list", *db)[1] + " "
+
+
+def test_relabel_campaign_patch_is_applied_by_curate(tmp_path, capsys, sqlite_url):
+    data = tmp_path / "train.jsonl"
+    arrival = [
+        "where is my card",
+        "my card never came",
+        "card still not delivered",
+        "when will the card arrive",
+        "has my card been posted",
+        "how long does delivery take",
+    ]
+    rates = [
+        "what rate for euros",
+        "exchange rate today",
+        "why was my conversion so bad",
+        "is the dollar rate fixed",
+        "which rate do you apply abroad",
+        "currency conversion fee or rate",
+    ]
+    write_jsonl(
+        data,
+        [{"text": t, "label": "card_arrival"} for t in arrival]
+        + [{"text": t, "label": "exchange_rate"} for t in rates],
+    )
+    queue = tmp_path / "queue.jsonl"
+    write_jsonl(queue, [{**item, "id": 3} for item in relabel_items(1)])  # row 3 of the data file
+    db = ["--db", sqlite_url]
+    _cli(capsys, "review", "create", "l", "--kind", "relabel", "--items", str(queue), "--per-item", "1", *db)
+    url = _cli(capsys, "review", "invite", "l", "--reviewer", "ann", *db)[1].strip().splitlines()[-1]
+    client, csrf = _login(create_app(sqlite_url), url)
+    assignment = client.get("/api/next").json()["assignment"]
+    client.post(
+        "/api/votes", json={"assignment": assignment, "answer": {"label": "card_lost"}}, headers={"X-CSRF-Token": csrf}
+    )
+    patch = tmp_path / "patch.jsonl"
+    assert _cli(capsys, "review", "export", "l", "--patch", str(patch), *db)[0] == 0
+    assert json.loads(patch.read_text()) == {
+        "row": "3",
+        "from": "card_arrival",
+        "to": "card_lost",
+        "votes": 1,
+        "agreeing": 1,
+    }
+    code, _, err = _cli(capsys, "curate", str(data), "--out", str(tmp_path / "cur"), "--relabel-patch", str(patch))
+    assert code in (0, 1), err
+    curated = [json.loads(line) for line in (tmp_path / "cur" / "curated.jsonl").read_text().splitlines()]
+    assert sum(row["label"] == "card_lost" for row in curated) == 1
+    changelog = [json.loads(line) for line in (tmp_path / "cur" / "changelog.jsonl").read_text().splitlines()]
+    assert any(c["reason"] == "human_review" and c["detail"]["to"] == "card_lost" for c in changelog)
+    patch.write_text(json.dumps({"row": 3, "from": "exchange_rate", "to": "card_lost"}) + "\n")
+    code, _, err = _cli(capsys, "curate", str(data), "--out", str(tmp_path / "cur2"), "--relabel-patch", str(patch))
+    assert code == 2 and "patch.jsonl:1: field 'from': row 3 is labelled 'card_arrival'" in err
+    assert not (tmp_path / "cur2" / "curated.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["review", "results", "nope"], "unknown campaign 'nope'"),
+        (["review", "create", "x", "--kind", "pairwise", "--items", "missing.jsonl"], "missing.jsonl: file not found"),
+        (["review", "create", "x", "--kind", "rating", "--from-run", "."], "--from-run makes a pairwise campaign"),
+        (["review", "invite", "nope", "--reviewer", "a"], "unknown campaign"),
+        (["review", "list", "--db", "mysql://x/y"], "unsupported database 'mysql'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys, sqlite_url):
+    if "--db" not in argv:
+        argv = [*argv, "--db", sqlite_url]
+    code, _, err = _cli(capsys, *argv)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_malformed_items_file_names_the_line_and_stores_nothing(tmp_path, capsys, sqlite_url):
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps(pairwise_items(1)[0]) + "\n" + '{"id": 2, "prompt": "p", "outputs": {"a": 1}}\n')
+    code, _, err = _cli(
+        capsys, "review", "create", "c", "--kind", "pairwise", "--items", str(items), "--db", sqlite_url
+    )
+    assert code == 2 and "items.jsonl:2: field 'outputs'" in err
+    assert "c " not in _cli(capsys, "review", "list", "--db", sqlite_url)[1]
