@@ -83,7 +83,7 @@ def create_campaign(
     db.add(campaign)
     db.flush()
     db.add_all(
-        Item(campaign_id=campaign.id, key=item["id"], position=position, payload=item)
+        Item(campaign_id=campaign.id, key=item["id"], position=position, payload=item, reviewers=0)
         for position, item in enumerate(items)
     )
     db.flush()
@@ -189,20 +189,14 @@ def next_assignment(db: Session, reviewer: Reviewer) -> Assignment | None:
     )
     if open_one is not None:
         return open_one
+    # the campaign row is locked (PostgreSQL; SQLite's write transaction already is) so two reviewers cannot
+    # both take an item's last place
     campaign = db.scalar(select(Campaign).where(Campaign.id == reviewer.campaign_id).with_for_update())
-    taken = (
-        select(Assignment.item_id, func.count().label("reviewers"))
-        .where(Assignment.campaign_id == campaign.id)
-        .group_by(Assignment.item_id)
-        .subquery()
-    )
     had = select(Assignment.item_id).where(Assignment.reviewer_id == reviewer.id)
-    reviewers = func.coalesce(taken.c.reviewers, 0)
     item = db.scalar(
         select(Item)
-        .outerjoin(taken, taken.c.item_id == Item.id)
-        .where(Item.campaign_id == campaign.id, Item.id.not_in(had), reviewers < campaign.per_item)
-        .order_by(reviewers, Item.position)
+        .where(Item.campaign_id == campaign.id, Item.reviewers < campaign.per_item, Item.id.not_in(had))
+        .order_by(Item.reviewers, Item.position)
         .limit(1)
     )
     if item is None:
@@ -216,6 +210,7 @@ def next_assignment(db: Session, reviewer: Reviewer) -> Assignment | None:
         reviewer_id=reviewer.id,
         order=order,
     )
+    item.reviewers += 1
     db.add(assignment)
     try:
         db.flush()
@@ -258,16 +253,10 @@ def progress(db: Session, reviewer: Reviewer) -> dict:
     campaign = db.get(Campaign, reviewer.campaign_id)
     done = db.scalar(select(func.count()).where(Vote.reviewer_id == reviewer.id)) or 0
     had = select(Assignment.item_id).where(Assignment.reviewer_id == reviewer.id)
-    counts = (
-        select(Assignment.item_id)
-        .where(Assignment.campaign_id == campaign.id)
-        .group_by(Assignment.item_id)
-        .having(func.count() >= campaign.per_item)
-    )
     left = db.scalar(
         select(func.count())
         .select_from(Item)
-        .where(Item.campaign_id == campaign.id, Item.id.not_in(had), Item.id.not_in(counts))
+        .where(Item.campaign_id == campaign.id, Item.reviewers < campaign.per_item, Item.id.not_in(had))
     )
     open_now = db.scalar(select(func.count()).where(Assignment.reviewer_id == reviewer.id, Assignment.done.is_(False)))
     return {"done": done, "left": (left or 0) + (open_now or 0)}

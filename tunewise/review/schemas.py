@@ -38,3 +38,8 @@ class AssignmentOut(BaseModel):
 class ProgressOut(BaseModel):
     done: int
     left: int
+
+
+class SessionOut(BaseModel):
+    csrf: str
+    reviewer: str

@@ -6,18 +6,22 @@ from fastapi import APIRouter, Request
 
 from tunewise.review.app import templates
 from tunewise.review.db import Campaign
-from tunewise.review.deps import DB, Admin
+from tunewise.review.deps import in_db
 from tunewise.review.results import results
 
 router = APIRouter(prefix="/admin")
 
 
+def _results(db, visitor) -> dict:
+    return results(db, db.get(Campaign, visitor.reviewer.campaign_id).name)
+
+
 @router.get("")
-def results_page(request: Request, visitor: Admin, db: DB):
-    campaign = db.get(Campaign, visitor.reviewer.campaign_id)
-    return templates.TemplateResponse(request, "results.html", {"results": results(db, campaign.name)})
+async def results_page(request: Request):
+    found = await in_db(request, _results, visitor="admin")
+    return templates.TemplateResponse(request, "results.html", {"results": found})
 
 
 @router.get("/results.json")
-def results_json(visitor: Admin, db: DB):
-    return results(db, db.get(Campaign, visitor.reviewer.campaign_id).name)
+async def results_json(request: Request):
+    return await in_db(request, _results, visitor="admin")

@@ -3,42 +3,50 @@ CSRF token in the X-CSRF-Token header."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 
 from tunewise.review.campaigns import next_assignment, progress, submit
 from tunewise.review.db import Campaign, Item
-from tunewise.review.deps import DB, Reviewing, check_csrf
+from tunewise.review.deps import check_csrf, in_db
 from tunewise.review.routes.pages import view_of
-from tunewise.review.schemas import AssignmentOut, ProgressOut, VoteIn, VoteOut
+from tunewise.review.schemas import AssignmentOut, ProgressOut, SessionOut, VoteIn, VoteOut
 
 router = APIRouter(prefix="/api")
 
 
 @router.get("/next", response_model=AssignmentOut | None)
-def next_item(visitor: Reviewing, db: DB):
-    assignment = next_assignment(db, visitor.reviewer)
-    db.commit()
-    if assignment is None:
-        return None
-    campaign = db.get(Campaign, assignment.campaign_id)
-    view = view_of(campaign, db.get(Item, assignment.item_id), assignment)
-    return AssignmentOut(assignment=assignment.public_id, kind=campaign.kind, rubric=campaign.rubric, **view)
+async def next_item(request: Request):
+    def work(db, visitor):
+        assignment = next_assignment(db, visitor.reviewer)
+        db.commit()
+        if assignment is None:
+            return None
+        campaign = db.get(Campaign, assignment.campaign_id)
+        view = view_of(campaign, db.get(Item, assignment.item_id), assignment)
+        return AssignmentOut(assignment=assignment.public_id, kind=campaign.kind, rubric=campaign.rubric, **view)
+
+    return await in_db(request, work)
 
 
 @router.post("/votes", response_model=VoteOut)
-def vote(body: VoteIn, visitor: Reviewing, db: DB, x_csrf_token: str | None = Header(default=None)):
-    check_csrf(visitor, x_csrf_token)
-    stored, created = submit(db, visitor.reviewer, body.assignment, body.answer, body.comment)
-    db.commit()
-    return VoteOut(vote=stored.id, repeated=not created)
+async def vote(body: VoteIn, request: Request, x_csrf_token: str | None = Header(default=None)):
+    def work(db, visitor):
+        check_csrf(visitor, x_csrf_token)
+        stored, created = submit(db, visitor.reviewer, body.assignment, body.answer, body.comment)
+        db.commit()  # acknowledged only once it is on disk
+        return VoteOut(vote=stored.id, repeated=not created)
+
+    return await in_db(request, work)
 
 
 @router.get("/progress", response_model=ProgressOut)
-def my_progress(visitor: Reviewing, db: DB):
-    return ProgressOut(**progress(db, visitor.reviewer))
+async def my_progress(request: Request):
+    return await in_db(request, lambda db, visitor: ProgressOut(**progress(db, visitor.reviewer)))
 
 
-@router.get("/session")
-def session_token(visitor: Reviewing):
+@router.get("/session", response_model=SessionOut)
+async def session_token(request: Request):
     """The CSRF token for scripts that logged in through /login (pages carry it in their forms)."""
-    return {"csrf": visitor.session.csrf, "reviewer": visitor.reviewer.name}
+    return await in_db(
+        request, lambda db, visitor: SessionOut(csrf=visitor.session.csrf, reviewer=visitor.reviewer.name)
+    )

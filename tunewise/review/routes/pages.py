@@ -4,70 +4,74 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 
 from tunewise.review.app import templates
-from tunewise.review.campaigns import Refused, next_assignment, progress, submit
+from tunewise.review.campaigns import next_assignment, progress, submit
 from tunewise.review.db import Assignment, Campaign, Item
-from tunewise.review.deps import DB, Reviewing, check_csrf
+from tunewise.review.deps import check_csrf, in_db
 
 router = APIRouter()
 SLOT_NAMES = "ABCDEFGHIJ"
 
 
 @router.get("/")
-def home(request: Request, visitor: Reviewing, db: DB):
-    campaign = db.get(Campaign, visitor.reviewer.campaign_id)
-    context = {
-        "reviewer": visitor.reviewer.name,
-        "kind": campaign.kind,
-        "progress": progress(db, visitor.reviewer),
-        "is_admin": visitor.reviewer.is_admin,
-        "csrf": visitor.session.csrf,
-    }
-    return templates.TemplateResponse(request, "home.html", context)
+async def home(request: Request):
+    def work(db, visitor):
+        return {
+            "reviewer": visitor.reviewer.name,
+            "kind": db.get(Campaign, visitor.reviewer.campaign_id).kind,
+            "progress": progress(db, visitor.reviewer),
+            "is_admin": visitor.reviewer.is_admin,
+            "csrf": visitor.session.csrf,
+        }
+
+    return templates.TemplateResponse(request, "home.html", await in_db(request, work))
 
 
 @router.get("/review")
-def review(request: Request, visitor: Reviewing, db: DB):
-    assignment = next_assignment(db, visitor.reviewer)
-    db.commit()
-    counts = progress(db, visitor.reviewer)
-    if assignment is None:
-        return templates.TemplateResponse(request, "done.html", {"progress": counts, "csrf": visitor.session.csrf})
-    campaign = db.get(Campaign, assignment.campaign_id)
-    context = {
-        "kind": campaign.kind,
-        "assignment": assignment.public_id,
-        "progress": counts,
-        "csrf": visitor.session.csrf,
-        "rubric": campaign.rubric,
-        **view_of(campaign, db.get(Item, assignment.item_id), assignment),
-    }
-    return templates.TemplateResponse(request, f"{campaign.kind}.html", context)
+async def review(request: Request):
+    def work(db, visitor):
+        assignment = next_assignment(db, visitor.reviewer)
+        db.commit()
+        context = {"progress": progress(db, visitor.reviewer), "csrf": visitor.session.csrf}
+        if assignment is None:
+            return "done.html", context
+        campaign = db.get(Campaign, assignment.campaign_id)
+        context |= {"kind": campaign.kind, "assignment": assignment.public_id, "rubric": campaign.rubric}
+        return f"{campaign.kind}.html", context | view_of(campaign, db.get(Item, assignment.item_id), assignment)
+
+    page, context = await in_db(request, work)
+    return templates.TemplateResponse(request, page, context)
 
 
-@router.post("/review/{assignment}")
-async def vote(assignment: str, request: Request, visitor: Reviewing, db: DB):
+@router.post("/review/{public_id}")
+async def vote(public_id: str, request: Request):
     form = await request.form()
-    check_csrf(visitor, form.get("csrf"))
-    await run_in_threadpool(_store, db, visitor, assignment, form)
+
+    def work(db, visitor):
+        check_csrf(visitor, form.get("csrf"))
+        campaign = db.get(Campaign, visitor.reviewer.campaign_id)
+        assignment = db.query(Assignment).filter_by(public_id=public_id).one_or_none()
+        slots = len(assignment.order) if assignment is not None else 0
+        answer = answer_from_form(campaign.kind, form, campaign.rubric, slots)
+        submit(db, visitor.reviewer, public_id, answer, str(form.get("comment") or ""))  # refuses others' items
+        db.commit()
+
+    await in_db(request, work)
     return RedirectResponse("/review", status_code=303)
 
 
 @router.get("/logged-out")
-def logged_out(request: Request):
+async def logged_out(request: Request):
     return templates.TemplateResponse(request, "error.html", {"message": "You are logged out.", "status": 200})
 
 
-def view_of(campaign: Campaign, item: Item, assignment) -> dict:
+def view_of(campaign: Campaign, item: Item, assignment: Assignment) -> dict:
     """What a reviewer sees of an item: responses by slot in the drawn order, never by system."""
     payload = item.payload
     if campaign.kind == "relabel":
-        keys = ("text", "label", "suggested_label", "labels")
-        return {key: payload[key] for key in keys}
+        return {key: payload[key] for key in ("text", "label", "suggested_label", "labels")}
     names = SLOT_NAMES if campaign.kind == "pairwise" else [str(n) for n in range(1, len(assignment.order) + 1)]
     responses = [
         {"slot": slot, "name": names[slot - 1], "text": payload["outputs"][system]}
@@ -87,13 +91,3 @@ def answer_from_form(kind: str, form, rubric: list[dict], slots: int) -> dict:
             for slot in range(1, slots + 1)
         }
     }
-
-
-def _store(db, visitor, public_id: str, form) -> None:
-    campaign = db.get(Campaign, visitor.reviewer.campaign_id)
-    assignment = db.scalar(select(Assignment).where(Assignment.public_id == public_id))
-    if assignment is None:
-        raise Refused("no such item for you", 404)
-    answer = answer_from_form(campaign.kind, form, campaign.rubric, len(assignment.order))
-    submit(db, visitor.reviewer, public_id, answer, str(form.get("comment") or ""))
-    db.commit()

@@ -27,12 +27,14 @@ def upgrade() -> None:
     op.create_table(
         "items",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("campaign_id", sa.Integer, sa.ForeignKey("campaigns.id"), nullable=False, index=True),
+        sa.Column("campaign_id", sa.Integer, sa.ForeignKey("campaigns.id"), nullable=False),
         sa.Column("key", sa.String(200), nullable=False),
         sa.Column("position", sa.Integer, nullable=False),
         sa.Column("payload", sa.JSON, nullable=False),
+        sa.Column("reviewers", sa.Integer, nullable=False),
         sa.UniqueConstraint("campaign_id", "key"),
     )
+    op.create_index("ix_items_next", "items", ["campaign_id", "reviewers", "position"])
     op.create_table(
         "reviewers",
         sa.Column("id", sa.Integer, primary_key=True),
