@@ -150,7 +150,13 @@ def test_relabel_form_keeps_suggests_or_searches(sqlite_url):
     page = client.get("/review").text
     assert "Use “card_lost”" in page and '<option value="exchange_rate">' in page
     assignment, csrf = form_fields(page)
-    assert client.post(f"/review/{assignment}", data={"csrf": csrf, "label": "nonsense"}).status_code == 400
-    client.post(f"/review/{assignment}", data={"csrf": csrf, "label": "exchange_rate"})
+    other = {"csrf": csrf, "label": "__other__", "comment": "neither"}
+    assert client.post(f"/review/{assignment}", data=other | {"other_label": "nonsense"}).status_code == 400
+    client.post(f"/review/{assignment}", data=other | {"other_label": "exchange_rate"})
     with transaction(sqlite_url) as db:
-        assert db.scalar(select(Vote)).answer == {"label": "exchange_rate", "accepted_suggestion": False}
+        vote = db.scalar(select(Vote))
+        assert vote.answer == {"label": "exchange_rate", "accepted_suggestion": False} and vote.comment == "neither"
+    assignment, csrf = form_fields(client.get("/review").text)
+    client.post(f"/review/{assignment}", data={"csrf": csrf, "label": "card_lost", "other_label": ""})
+    with transaction(sqlite_url) as db:
+        assert db.scalars(select(Vote.answer).order_by(Vote.id)).all()[-1]["label"] == "card_lost"

@@ -13,6 +13,7 @@ from tunewise.review.deps import check_csrf, in_db
 
 router = APIRouter()
 SLOT_NAMES = "ABCDEFGHIJ"
+OTHER_LABEL = "__other__"  # the "use this label" button: the label is in the search box
 
 
 @router.get("/")
@@ -71,7 +72,7 @@ def view_of(campaign: Campaign, item: Item, assignment: Assignment) -> dict:
     """What a reviewer sees of an item: responses by slot in the drawn order, never by system."""
     payload = item.payload
     if campaign.kind == "relabel":
-        return {key: payload[key] for key in ("text", "label", "suggested_label", "labels")}
+        return {key: payload[key] for key in ("text", "label", "suggested_label", "labels")} | {"other": OTHER_LABEL}
     names = SLOT_NAMES if campaign.kind == "pairwise" else [str(n) for n in range(1, len(assignment.order) + 1)]
     responses = [
         {"slot": slot, "name": names[slot - 1], "text": payload["outputs"][system]}
@@ -84,7 +85,8 @@ def answer_from_form(kind: str, form, rubric: list[dict], slots: int) -> dict:
     if kind == "pairwise":
         return {"choice": form.get("choice")}
     if kind == "relabel":
-        return {"label": form.get("label")}
+        label = form.get("label")
+        return {"label": (form.get("other_label") or "").strip() if label == OTHER_LABEL else label}
     return {
         "scores": {
             str(slot): {c["name"]: form.get(f"score-{slot}-{c['name']}") for c in rubric}

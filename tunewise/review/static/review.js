@@ -12,3 +12,11 @@ document.addEventListener("keydown", (event) => {
     }
   }
 });
+
+// Enter in the label search uses the typed label (a form's Enter would otherwise press its first button, "Keep").
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && event.target.id === "label-search") {
+    event.preventDefault();
+    document.getElementById("use-other").click();
+  }
+});
