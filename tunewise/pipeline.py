@@ -173,7 +173,9 @@ def decide_run(cfg, run_dir: Path, task: str, metrics: dict) -> dict:
     result_file = run_dir / "train" / "result.json"
     best_step = json.loads(result_file.read_text())["best_step"] if result_file.exists() else None
     manifest = json.loads((run_dir / "split" / "manifest.json").read_text())
-    return decide(task, metrics, generalization(train_log, best_step), manifest, cfg.eval)
+    review_file = run_dir / "review" / "results.json"
+    review = json.loads(review_file.read_text()) if review_file.exists() else None
+    return decide(task, metrics, generalization(train_log, best_step), manifest, cfg.eval, review)
 
 
 def _record_test_access(cfg, run_dir: Path, command: str) -> list[str]:

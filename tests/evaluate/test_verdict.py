@@ -101,3 +101,30 @@ def test_weak_evidence_warnings_in_plain_words():
     generation = {"tuned": {"n": 500, "rougeL_ci": [0.2, 0.3], "references_per_row": 1}}
     text = " ".join(evidence_warnings("completion", generation, 100))
     assert "human review" in text and "one reference per row" in text
+
+
+def _review(tuned_wins: int, base_wins: int, ties: int = 0) -> dict:
+    """Results of a base-vs-tuned pairwise campaign, computed by the review statistics from these votes."""
+    from tunewise.review import stats
+
+    votes = [("base", "tuned", "b")] * tuned_wins + [("base", "tuned", "a")] * base_wins
+    votes += [("tuned", "base", "tie")] * ties
+    return {
+        "kind": "pairwise",
+        "votes": len(votes),
+        "win_rates": stats.win_rates(votes),
+        "agreement": {"krippendorff_alpha": {"alpha": 0.41}},
+    }
+
+
+def test_human_review_blocks_only_when_reviewers_prefer_the_base_model():
+    preferred = decide("classification", classification_metrics(), GOOD_GAP, {}, EvalConfig(), _review(30, 10, 4))
+    check = next(c for c in preferred["checks"] if c["check"] == "human_review")
+    assert check["passed"] and preferred["verdict"] == "go"
+    assert (
+        "preferred the tuned model in 30 of 40 decisive votes" in check["message"] and "alpha 0.41" in check["message"]
+    )
+    unclear = decide("classification", classification_metrics(), GOOD_GAP, {}, EvalConfig(), _review(9, 11))
+    assert unclear["verdict"] == "go"  # inside the noise: no reason to stop
+    rejected = decide("classification", classification_metrics(), GOOD_GAP, {}, EvalConfig(), _review(8, 32))
+    assert rejected["deciding"] == ["human_review"] and "prefer the base model" in rejected["checks"][-1]["message"]

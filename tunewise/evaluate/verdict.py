@@ -82,8 +82,9 @@ def _at(rows: list[dict], step: int) -> dict:
     return min(rows, key=lambda r: abs(r["step"] - step))
 
 
-def decide(task: str, metrics: dict, gap: dict | None, manifest: dict, eval_cfg) -> dict:
-    """Go or no-go: every check with whether it passed, whether it blocks, and the numbers in words."""
+def decide(task: str, metrics: dict, gap: dict | None, manifest: dict, eval_cfg, review: dict | None = None) -> dict:
+    """Go or no-go: every check with whether it passed, whether it blocks, and the numbers in words. ``review`` is
+    a human-review campaign's results (`tunewise review results --out RUN/review/results.json`)."""
     checks = [
         _gain_check(metrics.get("comparison")),
         _size_check(metrics["tuned"]["n"], eval_cfg.min_test_rows),
@@ -93,6 +94,8 @@ def decide(task: str, metrics: dict, gap: dict | None, manifest: dict, eval_cfg)
     ]
     if metrics.get("forgetting"):
         checks.append(_forgetting_check(metrics["forgetting"], eval_cfg.max_perplexity_increase))
+    if review and review.get("kind") == "pairwise" and review.get("votes"):
+        checks.append(_human_review_check(review))
     if eval_cfg.target is not None:
         score = metrics["tuned"][headline_keys(task)[0]]
         checks.append(
@@ -152,6 +155,27 @@ def _forgetting_check(forgetting: dict, limit: float) -> dict:
         f"{forgetting['tuned_perplexity']:.1f} ({100 * change:+.0f} %; eval.max_perplexity_increase = "
         f"{100 * limit:.0f} %)" + ("" if change <= limit else ": the tuning overwrote some general ability"),
     )
+
+
+def _human_review_check(review: dict) -> dict:
+    """Blind pairwise votes of base vs tuned: blocks only when reviewers significantly prefer the base model."""
+    tuned = review["win_rates"].get("tuned")
+    alpha = review["agreement"]["krippendorff_alpha"]["alpha"]
+    agreement = f"Krippendorff's alpha {alpha:.2f}" if alpha is not None else "agreement not measurable yet"
+    if tuned is None or "base" not in review["win_rates"] or tuned["win_rate"] is None:
+        return _check(
+            "human_review", True, False, f"{review['votes']} votes, none deciding base vs tuned ({agreement})"
+        )
+    low, high = tuned["win_rate_ci"]
+    decisive = tuned["wins"] + tuned["losses"]
+    message = (
+        f"blind reviewers preferred the tuned model in {tuned['wins']} of {decisive} decisive votes (win rate "
+        f"{tuned['win_rate']:.2f}, 95 % Wilson [{low:.2f}, {high:.2f}]; {tuned['ties']} ties, {tuned['both_bad']} "
+        f"both bad; {agreement})"
+    )
+    if high < 0.5:
+        message += ": reviewers prefer the base model"
+    return _check("human_review", high >= 0.5, True, message)
 
 
 def _leakage_check(manifest: dict) -> dict:
