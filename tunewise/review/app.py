@@ -16,7 +16,7 @@ from tunewise.review.db import connect, sessions
 from tunewise.review.deps import NotLoggedIn
 
 HERE = Path(__file__).parent
-DB_THREADS = {"sqlite": 1, "postgresql": 8}  # the engines' pools hold as many connections (see db.connect)
+DB_THREADS = {"sqlite": 1, "postgresql": 4}  # the engines' pools hold as many connections (see db.connect)
 templates = Jinja2Templates(directory=HERE / "templates")
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "

@@ -155,7 +155,7 @@ def connect(url: str | None = None, migrate: bool = True) -> Engine:
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=4)
+        engine = create_engine(url, pool_size=4, max_overflow=0, pool_recycle=3600)
     if migrate:
         upgrade(engine)
     return engine
