@@ -177,6 +177,33 @@ def build_parser() -> argparse.ArgumentParser:
         inject.add_argument(f"--{name}", type=float, default=default, metavar="RATE", help=f"(default {default})")
     inject.add_argument("--starve-classes", type=int, default=0, help="classes cut down to --starve-to rows")
     inject.add_argument("--starve-to", type=int, default=3, help="(default 3)")
+    inject.add_argument(
+        "--boilerplate",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="signature/auto-reply/'test' rows with a label (default 0)",
+    )
+    inject.add_argument(
+        "--skew-rarest",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="the rarest FRACTION of classes keep only --skew-keep of their rows (default 0)",
+    )
+    inject.add_argument("--skew-keep", type=float, default=1.0, metavar="FRACTION", help="(default 1)")
+    inject.add_argument(
+        "--duplicates-from-common",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="duplicates copy rows of the most common FRACTION of classes only (default 0: any)",
+    )
+    inject.add_argument(
+        "--noise-confusable-only",
+        action="store_true",
+        help="flip only rows whose label has a confusable neighbour (shares a word)",
+    )
 
     models = commands.add_parser(
         "models",

@@ -284,6 +284,11 @@ def inject(args) -> int:
         leakage=args.leakage,
         starve_classes=args.starve_classes,
         starve_to=args.starve_to,
+        boilerplate=args.boilerplate,
+        skew_rarest=args.skew_rarest,
+        skew_keep=args.skew_keep,
+        duplicates_from_common=args.duplicates_from_common,
+        noise_confusable_only=args.noise_confusable_only,
     )
     rows, truth = inject_faults(loaded.records, loaded.task, rates, seed=args.seed, test_records=test)
     atomic_write_jsonl(args.out, [as_file_row(r, cfg.data.columns) for r in rows])

@@ -119,3 +119,45 @@ def test_inject_leaks_from_the_whole_test_file_even_with_max_rows(tmp_path):
     )
     truth = json.loads((tmp_path / "raw.jsonl.truth.json").read_text())
     assert len(truth["faults"]["leakage"]) == 15
+
+
+def test_story_faults_skew_the_rarest_classes_copy_common_ones_and_add_boilerplate():
+    import csv
+    from pathlib import Path
+
+    from tunewise.data.faults import BOILERPLATE
+
+    path = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "banking77" / "train.csv"
+    with open(path, newline="", encoding="utf-8") as handle:
+        clean = [{"text": r["text"], "label": r["category"]} for r in csv.DictReader(handle)][:3000]
+    rates = FaultRates(
+        exact_duplicate=0.1,
+        near_duplicate=0.1,
+        label_noise=0.1,
+        empty=0,
+        leakage=0,
+        boilerplate=0.03,
+        skew_rarest=1 / 3,
+        skew_keep=0.2,
+        duplicates_from_common=1 / 3,
+        noise_confusable_only=True,
+    )
+    rows, truth = inject(clean, "classification", rates, seed=0)
+    before, after = Counter(r["label"] for r in clean), Counter(r["label"] for r in rows)
+    rarest = sorted(before, key=lambda label: (before[label], label))[: round(len(before) / 3)]
+    skewed = Counter(rows[i]["label"] for i in truth["skewed"])
+    assert set(skewed) == set(rarest) and all(skewed[label] == max(1, round(before[label] * 0.2)) for label in rarest)
+    common = {
+        label
+        for label, _ in Counter(r["label"] for r in clean if r["label"] not in rarest).most_common(
+            round(len(before) / 3)
+        )
+    }
+    copies = truth["exact_duplicate"] + truth["near_duplicate"]
+    assert copies and all(rows[i]["label"] in common for i in copies)
+    assert truth["boilerplate"] and all(rows[i]["text"] in BOILERPLATE for i in truth["boilerplate"])
+    flipped = [rows[i] for i in truth["label_noise"]]
+    original = {r["text"]: r["label"] for r in clean}
+    shares_a_word = [set(r["label"].split("_")) & set(original[r["text"]].split("_")) for r in flipped]
+    assert len(flipped) > 100 and all(shares_a_word)  # every flip lands on a confusable intent
+    assert sum(after.values()) == len(rows)

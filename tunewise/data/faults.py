@@ -9,12 +9,22 @@ from __future__ import annotations
 import copy
 import random
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from tunewise.data.formats import input_text, normalize
 
 FILLERS = ["please", "hi,", "hello", "thanks", "asap", "quick question:", "urgent:"]
+BOILERPLATE = [
+    "Sent from my iPhone",
+    "[auto-reply] I am out of the office until Monday.",
+    "hi",
+    "test",
+    "Thank you for contacting us. An agent will reply shortly.",
+    "ok thanks",
+    "?",
+    "This message was sent from a device that cannot receive replies.",
+]
 
 
 @dataclass
@@ -28,6 +38,11 @@ class FaultRates:
     leakage: float = 0.02
     starve_classes: int = 0  # how many classes to cut down to `starve_to` rows
     starve_to: int = 3
+    boilerplate: float = 0.0  # signatures, auto-replies, "test": no intent, but a label all the same
+    skew_rarest: float = 0.0  # the rarest fraction of classes ...
+    skew_keep: float = 1.0  # ... keeps only this fraction of its rows (the kept rows are marked 'skewed')
+    duplicates_from_common: float = 0.0  # when > 0, duplicates copy rows of the most common fraction of classes
+    noise_confusable_only: bool = False  # flip only rows whose label has a confusable neighbour
 
 
 def inject(
@@ -38,10 +53,14 @@ def inject(
     rows = [(copy.deepcopy(r), "clean") for r in records]
     if rates.starve_classes and task == "classification":
         rows = _starve(rows, rates, rng)
+    if rates.skew_rarest and task == "classification":
+        rows = _skew(rows, rates, rng)
     n = len(rows)
     if task == "classification" and rates.label_noise:
-        _flip_labels(rows, round(n * rates.label_noise), rng)
+        _flip_labels(rows, round(n * rates.label_noise), rng, rates.noise_confusable_only)
     sources = [r for r, kind in rows if kind == "clean"]
+    if rates.duplicates_from_common and task == "classification":
+        sources = _of_common_classes(sources, rates.duplicates_from_common)
     rows += [
         (_restyled_copy(rng.choice(sources), task, rng), "exact_duplicate")
         for _ in range(round(n * rates.exact_duplicate))
@@ -50,6 +69,7 @@ def inject(
         (_near_copy(rng.choice(sources), task, rng), "near_duplicate") for _ in range(round(n * rates.near_duplicate))
     ]
     rows += [(_emptied(rng.choice(sources), task, rng), "empty") for _ in range(round(n * rates.empty))]
+    rows += [(_boilerplate(rng.choice(sources), task, rng), "boilerplate") for _ in range(round(n * rates.boilerplate))]
     if test_records and rates.leakage:
         count = min(len(test_records), round(n * rates.leakage))
         rows += [(copy.deepcopy(r), "leakage") for r in rng.sample(test_records, count)]
@@ -76,14 +96,39 @@ def _starve(rows, rates: FaultRates, rng) -> list:
     return kept
 
 
-def _flip_labels(rows, count: int, rng) -> None:
+def _skew(rows, rates: FaultRates, rng) -> list:
+    """Keep only `skew_keep` of the rows of the rarest `skew_rarest` fraction of classes (ties broken by name)."""
+    by_label = defaultdict(list)
+    for row in rows:
+        by_label[row[0]["label"]].append(row)
+    ranked = sorted(by_label, key=lambda label: (len(by_label[label]), label))
+    rare = set(ranked[: round(len(ranked) * rates.skew_rarest)])
+    kept = []
+    for label, members in by_label.items():
+        if label in rare:
+            count = max(1, round(len(members) * rates.skew_keep))
+            kept += [(record, "skewed") for record, _ in rng.sample(members, count)]
+        else:
+            kept += members
+    return kept
+
+
+def _of_common_classes(sources: list[dict], fraction: float) -> list[dict]:
+    counts = Counter(r["label"] for r in sources)
+    common = {label for label, _ in counts.most_common(max(1, round(len(counts) * fraction)))}
+    return [r for r in sources if r["label"] in common]
+
+
+def _flip_labels(rows, count: int, rng, confusable_only: bool = False) -> None:
     """Flip labels, preferring a confusable label: one whose name shares a word with the true label."""
-    # Starved classes are not flip targets, so a starved class stays as small as the truth says.
-    labels = sorted({r["label"] for r, kind in rows if kind != "starved"})
+    # Starved and skewed classes are not flip targets, so they stay as small as the truth says.
+    labels = sorted({r["label"] for r, kind in rows if kind not in ("starved", "skewed")})
     words = {label: set(re.split(r"[_\W]+", label.lower())) - {""} for label in labels}
     if len(labels) < 2:
         return  # nothing to flip to
-    candidates = [i for i, (_, kind) in enumerate(rows) if kind == "clean" and rows[i][0]["label"] in labels]
+    confusable = {label for label in labels if any(words[label] & words[o] for o in labels if o != label)}
+    flippable = confusable if confusable_only else set(labels)
+    candidates = [i for i, (_, kind) in enumerate(rows) if kind == "clean" and rows[i][0]["label"] in flippable]
     for index in rng.sample(candidates, min(count, len(candidates))):
         row = rows[index][0]
         similar = [other for other in labels if other != row["label"] and words[other] & words[row["label"]]]
@@ -137,6 +182,12 @@ def _edited(text: str, rng) -> str:
 def _emptied(record: dict, task: str, rng) -> dict:
     row = copy.deepcopy(record)
     _set_input(row, task, rng.choice(["", " ", "\t", "   \n"]))
+    return row
+
+
+def _boilerplate(record: dict, task: str, rng) -> dict:
+    row = copy.deepcopy(record)
+    _set_input(row, task, rng.choice(BOILERPLATE))
     return row
 
 
