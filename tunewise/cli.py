@@ -104,6 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", choices=["test", "validation"], default="test", help="default: test")
     evaluate.add_argument("--no-base", action="store_true", help="skip the base model")
 
+    compare = commands.add_parser(
+        "compare",
+        help="this run's fine-tuned model vs a baseline run's, on the same test rows",
+        description="Paired comparison of two evaluated runs on the same test rows (e.g. the same model and "
+        "budget trained on raw vs curated data): both scores with 95 % intervals, the gain with its paired "
+        "interval and McNemar's test (or a paired bootstrap), per-slice scores of both, and what the two data "
+        "audits found. Writes RUN_DIR/baseline/comparison.json, which the run's report shows.",
+    )
+    compare.add_argument("run_dir", type=Path, help="the run to judge")
+    compare.add_argument("--baseline", type=Path, required=True, metavar="RUN_DIR", help="the run to beat")
+    compare.add_argument(
+        "--curation",
+        type=Path,
+        metavar="CURATE_DIR",
+        help="the `tunewise curate --out` folder that made this run's data (its actions go in the comparison)",
+    )
+
     report = commands.add_parser(
         "report",
         help="write the go/no-go report (HTML and Markdown) of a run",

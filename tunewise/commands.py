@@ -48,6 +48,25 @@ def evaluate(args) -> int:
     return 0
 
 
+def compare(args) -> int:
+    from tunewise.evaluate.baseline import compare_runs
+
+    found = compare_runs(args.run_dir, args.baseline, args.curation)
+    table = Table(title=f"{args.run_dir} vs baseline {args.baseline} ({found['comparison']['n']} test rows)")
+    for column in ("metric", "baseline", "this run"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for key, values in found["metrics"].items():
+        cells = ({"v": values[side]["value"], "v_ci": values[side]["ci"]} for side in ("baseline", "run"))
+        table.add_row(key, *(_with_interval(cell, "v") for cell in cells))
+    results.print(table)
+    c = found["comparison"]
+    results.print(
+        f"gain {c['gain']:+.3f} {c['metric']} (95 % CI {c['ci_low']:+.3f} to {c['ci_high']:+.3f}), "
+        f"p = {c['p_value']:.2g} ({c['test']}); wrote {args.run_dir}/baseline/comparison.json"
+    )
+    return 0
+
+
 def learning_curve(args) -> int:
     from tunewise.pipeline import learning_curve as build_curve
 

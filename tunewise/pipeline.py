@@ -173,9 +173,12 @@ def decide_run(cfg, run_dir: Path, task: str, metrics: dict) -> dict:
     result_file = run_dir / "train" / "result.json"
     best_step = json.loads(result_file.read_text())["best_step"] if result_file.exists() else None
     manifest = json.loads((run_dir / "split" / "manifest.json").read_text())
-    review_file = run_dir / "review" / "results.json"
-    review = json.loads(review_file.read_text()) if review_file.exists() else None
-    return decide(task, metrics, generalization(train_log, best_step), manifest, cfg.eval, review)
+    review, baseline = (_json_or_none(run_dir / part) for part in ("review/results.json", "baseline/comparison.json"))
+    return decide(task, metrics, generalization(train_log, best_step), manifest, cfg.eval, review, baseline)
+
+
+def _json_or_none(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _record_test_access(cfg, run_dir: Path, command: str) -> list[str]:

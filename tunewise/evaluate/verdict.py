@@ -82,9 +82,18 @@ def _at(rows: list[dict], step: int) -> dict:
     return min(rows, key=lambda r: abs(r["step"] - step))
 
 
-def decide(task: str, metrics: dict, gap: dict | None, manifest: dict, eval_cfg, review: dict | None = None) -> dict:
+def decide(
+    task: str,
+    metrics: dict,
+    gap: dict | None,
+    manifest: dict,
+    eval_cfg,
+    review: dict | None = None,
+    baseline: dict | None = None,
+) -> dict:
     """Go or no-go: every check with whether it passed, whether it blocks, and the numbers in words. ``review`` is
-    a human-review campaign's results (`tunewise review results --out RUN/review/results.json`)."""
+    a human-review campaign's results (`tunewise review results --out RUN/review/results.json`), ``baseline`` a
+    comparison with another run (`tunewise compare`)."""
     checks = [
         _gain_check(metrics.get("comparison")),
         _size_check(metrics["tuned"]["n"], eval_cfg.min_test_rows),
@@ -94,6 +103,8 @@ def decide(task: str, metrics: dict, gap: dict | None, manifest: dict, eval_cfg,
     ]
     if metrics.get("forgetting"):
         checks.append(_forgetting_check(metrics["forgetting"], eval_cfg.max_perplexity_increase))
+    if baseline:
+        checks.append(_baseline_check(baseline))
     if review and review.get("kind") == "pairwise" and review.get("votes"):
         checks.append(_human_review_check(review))
     if eval_cfg.target is not None:
@@ -155,6 +166,19 @@ def _forgetting_check(forgetting: dict, limit: float) -> dict:
         f"{forgetting['tuned_perplexity']:.1f} ({100 * change:+.0f} %; eval.max_perplexity_increase = "
         f"{100 * limit:.0f} %)" + ("" if change <= limit else ": the tuning overwrote some general ability"),
     )
+
+
+def _baseline_check(baseline: dict) -> dict:
+    """This run against another run's model on the same rows: blocks only when this run is significantly worse."""
+    c = baseline["comparison"]
+    significant = c["p_value"] < ALPHA and (c["ci_low"] > 0 or c["ci_high"] < 0)
+    message = (
+        f"{c['metric']} {c['gain']:+.3f} over the baseline run {baseline['baseline']}, 95 % CI "
+        f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}], p = {c['p_value']:.2g} ({c['test']})"
+    )
+    worse = significant and c["gain"] < 0
+    message += ": significantly worse" if worse else (": a significant gain" if significant else ": not significant")
+    return _check("beats_baseline", not worse, True, message)
 
 
 def _human_review_check(review: dict) -> dict:

@@ -30,6 +30,7 @@ def collect(run_dir: Path) -> dict:
         "selection": _json(run_dir / "select" / "selection.json"),  # when model.name was auto
         "review": _json(run_dir / "review" / "results.json"),
         "review_campaign": _json(run_dir / "review" / "campaign.json"),  # created from this run's predictions
+        "baseline": _json(run_dir / "baseline" / "comparison.json"),  # `tunewise compare RUN --baseline OTHER`
         "test_access": read_log(run_dir),
     }
     found["decision"] = decide_run(cfg, run_dir, task, metrics) if metrics and manifest else None
