@@ -328,6 +328,12 @@ def _review_parser(commands) -> None:
     target = export.add_mutually_exclusive_group(required=True)
     target.add_argument("--preferences", type=Path, metavar="OUT.jsonl", help="DPO rows (pairwise campaigns)")
     target.add_argument("--patch", type=Path, metavar="OUT.jsonl", help="relabel patch (relabel campaigns)")
+    export.add_argument(
+        "--min-votes",
+        type=int,
+        metavar="N",
+        help="relabel: items with fewer votes are left out (default: the campaign's --per-item)",
+    )
 
     action("list", "list campaigns", "List the campaigns with their items, reviewers and votes.")
 

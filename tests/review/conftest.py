@@ -66,7 +66,7 @@ def db_url(request, tmp_path) -> str:
     return f"postgresql://tunewise@127.0.0.1:{server['port']}/{name}"
 
 
-def _missing(what: str):
+def missing_tool(what: str):
     if os.environ.get("CI"):  # CI installs it (Makefile `system-packages`): missing there is a failure
         pytest.fail(f"{what} is not installed (make test installs it with apt-get as root)")
     pytest.skip(f"{what} is not installed (apt-get install {what})")
@@ -78,7 +78,7 @@ def postgres_server():
     since the server refuses to run as root)."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
-        _missing("postgresql")
+        missing_tool("postgresql")
     bin_dir = Path(found[-1]).parent
     home = Path(tempfile.mkdtemp(prefix="tunewise-pg-"))  # not under pytest's root-only tmp: postgres must reach it
     data = home / "data"
@@ -120,7 +120,7 @@ def postgres_server():
 def chromium_path() -> str:
     path = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(path).exists():
-        _missing("chromium")
+        missing_tool("chromium")
     return path
 
 
@@ -153,3 +153,28 @@ def form_fields(html: str) -> tuple[str, str]:
     """The assignment id in the vote form's action and the form's CSRF token."""
     assignment = re.search(r'action="/review/([0-9a-f]+)"', html).group(1)
     return assignment, re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def start_server(url: str, port: int):
+    """`tunewise review serve` as a real process, once it answers."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tunewise.cli", "review", "serve", "--db", url, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "the server exited"
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/static/review.css", timeout=1)
+            return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.kill()
+    raise AssertionError("the server did not start")

@@ -9,8 +9,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.review.conftest import SYSTEMS, free_port, invite_token, new_campaign, pairwise_items, relabel_items
-from tests.review.test_server import _serve
+from tests.review.conftest import (
+    SYSTEMS,
+    free_port,
+    invite_token,
+    missing_tool,
+    new_campaign,
+    pairwise_items,
+    relabel_items,
+    start_server,
+)
 from tunewise.review.db import Vote, transaction
 
 
@@ -24,8 +32,11 @@ def screenshots(tmp_path) -> Path:
 
 @pytest.fixture
 def browser(chromium_path):
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as driver:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing_tool("playwright (pip install playwright)")
+    with sync_playwright() as driver:
         browser = driver.chromium.launch(
             executable_path=chromium_path,
             args=[
@@ -48,7 +59,7 @@ def served(sqlite_url):
     items[0]["outputs"][SYSTEMS[0]] = "Your card is on its way. " * 12
     new_campaign(sqlite_url, items=items, per_item=1)
     port = free_port()
-    server = _serve(sqlite_url, port)
+    server = start_server(sqlite_url, port)
     yield f"http://127.0.0.1:{port}"
     server.terminate()
     server.wait(timeout=30)
@@ -100,7 +111,7 @@ def test_a_phone_sized_screen_stacks_the_responses(browser, served, sqlite_url, 
 def test_relabel_by_searching_a_label_and_pressing_enter(browser, sqlite_url):
     new_campaign(sqlite_url, name="l", kind="relabel", items=relabel_items(1), per_item=1)
     port = free_port()
-    server = _serve(sqlite_url, port)
+    server = start_server(sqlite_url, port)
     try:
         page = browser.new_page()
         page.goto(f"http://127.0.0.1:{port}/login?token={invite_token(sqlite_url, 'l', 'ann')}")

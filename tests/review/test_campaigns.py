@@ -177,3 +177,83 @@ def test_results_preferences_and_relabel_patch(db_url):
         patch = relabel_patch(db, "l")
         assert patch == [{"row": "0", "from": "card_arrival", "to": "card_lost", "votes": 2, "agreeing": 2}]
         assert results(db, "l")["suggestion_accepted"]["votes"] == 3
+
+
+def test_an_item_left_unanswered_goes_back_to_the_pool_and_revoking_frees_items(db_url):
+    new_campaign(db_url, items=pairwise_items(2), per_item=1)
+    with transaction(db_url) as db:
+        ann, bob, cyd = _reviewer(db, "ann"), _reviewer(db, "bob"), _reviewer(db, "cyd")
+        kept = next_assignment(db, ann)
+        abandoned = next_assignment(db, bob)
+        assert next_assignment(db, cyd) is None  # both items are out, one reviewer each
+        abandoned.created_at = now() - timedelta(minutes=campaigns.STALE_MINUTES + 1)
+        db.flush()
+        again = next_assignment(db, cyd)
+        assert again is not None and again.item_id == abandoned.item_id  # the stale one came back
+        with pytest.raises(Refused, match="back to the pool"):
+            submit(db, bob, abandoned.public_id, {"choice": "A"})
+        revoke(db, "c", "ann")
+        assert next_assignment(db, bob).item_id == kept.item_id  # ann's open item is free again
+        assert sorted(i.reviewers for i in db.scalars(select(Item))) == [1, 1]
+
+
+def test_a_double_submit_at_the_same_moment_stores_one_vote(db_url):
+    """Two requests for one assignment racing (a double click, a retried request): one vote, no error."""
+    import threading
+
+    from tunewise.review.db import connect, sessions
+
+    new_campaign(db_url)
+    with transaction(db_url) as db:
+        ann = _reviewer(db, "ann")
+        public_id = next_assignment(db, ann).public_id
+    engine = connect(db_url)
+    make = sessions(engine)
+    start, outcomes = threading.Barrier(2), []
+
+    def vote():
+        db = make()
+        try:
+            reviewer = db.get(Reviewer, ann.id)
+            db.commit()  # end the read: SQLite would hold its write lock through the wait below
+            start.wait(timeout=30)
+            stored, created = submit(db, reviewer, public_id, {"choice": "A"})
+            db.commit()
+            outcomes.append((stored.id, created))
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            outcomes.append(exc)
+        finally:
+            db.close()
+
+    voters = [threading.Thread(target=vote) for _ in range(2)]
+    for voter in voters:
+        voter.start()
+    for voter in voters:
+        voter.join()
+    engine.dispose()
+    assert all(isinstance(o, tuple) for o in outcomes), outcomes
+    assert len({vote_id for vote_id, _ in outcomes}) == 1 and sorted(c for _, c in outcomes) == [False, True]
+
+
+@pytest.mark.parametrize(
+    "answer", [{"choice": []}, {"choice": None}, {"choice": {"A": 1}}, "A", {"scores": "x"}, {"label": 3}]
+)
+def test_malformed_answers_are_refused_not_crashes(sqlite_url, answer):
+    new_campaign(sqlite_url)
+    with transaction(sqlite_url) as db:
+        ann = _reviewer(db, "ann")
+        with pytest.raises(Refused):
+            submit(db, ann, next_assignment(db, ann).public_id, answer)
+
+
+def test_rating_scores_must_be_whole_numbers(sqlite_url):
+    new_campaign(sqlite_url, name="r", kind="rating", items=pairwise_items(1), per_item=1)
+    criteria = [c["name"] for c in campaigns.DEFAULT_RUBRIC]
+    with transaction(sqlite_url) as db:
+        ann = _reviewer(db, "ann", "r")
+        assignment = next_assignment(db, ann)
+        for bad in (True, 2.5):
+            with pytest.raises(Refused, match="needs a score"):
+                submit(db, ann, assignment.public_id, {"scores": {s: dict.fromkeys(criteria, bad) for s in "12"}})
+        vote, _ = submit(db, ann, assignment.public_id, {"scores": {s: dict.fromkeys(criteria, "4") for s in "12"}})
+        assert set(vote.answer["scores"][assignment.order[0]].values()) == {4}

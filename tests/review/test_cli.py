@@ -75,7 +75,8 @@ def test_relabel_campaign_patch_is_applied_by_curate(tmp_path, capsys, sqlite_ur
     write_jsonl(
         data,
         [{"text": t, "label": "card_arrival"} for t in arrival]
-        + [{"text": t, "label": "exchange_rate"} for t in rates],
+        + [{"text": t, "label": "exchange_rate"} for t in rates]
+        + [{"text": t, "label": "card_lost"} for t in ("i lost my card", "my card was stolen", "cannot find my card")],
     )
     queue = tmp_path / "queue.jsonl"
     write_jsonl(queue, [{**item, "id": 3} for item in relabel_items(1)])  # row 3 of the data file
@@ -99,13 +100,22 @@ def test_relabel_campaign_patch_is_applied_by_curate(tmp_path, capsys, sqlite_ur
     code, _, err = _cli(capsys, "curate", str(data), "--out", str(tmp_path / "cur"), "--relabel-patch", str(patch))
     assert code in (0, 1), err
     curated = [json.loads(line) for line in (tmp_path / "cur" / "curated.jsonl").read_text().splitlines()]
-    assert sum(row["label"] == "card_lost" for row in curated) == 1
+    assert sum(row["label"] == "card_lost" for row in curated) == 4
     changelog = [json.loads(line) for line in (tmp_path / "cur" / "changelog.jsonl").read_text().splitlines()]
     assert any(c["reason"] == "human_review" and c["detail"]["to"] == "card_lost" for c in changelog)
     patch.write_text(json.dumps({"row": 3, "from": "exchange_rate", "to": "card_lost"}) + "\n")
     code, _, err = _cli(capsys, "curate", str(data), "--out", str(tmp_path / "cur2"), "--relabel-patch", str(patch))
     assert code == 2 and "patch.jsonl:1: field 'from': row 3 is labelled 'card_arrival'" in err
     assert not (tmp_path / "cur2" / "curated.jsonl").exists()
+    change = {"row": 3, "from": "card_arrival", "to": "card_lost"}
+    for lines, message in (
+        ([change | {"to": "no_such_intent"}], "field 'to': 'no_such_intent' is not a label of the data"),
+        ([change | {"to": "exchange_rate"}, change | {"to": "exchange_rate"}], "patch.jsonl:2: field 'row': row 3 is"),
+        ([{"row": 3, "from": "card_arrival"}], "patch.jsonl:1: field 'to': missing"),
+    ):
+        write_jsonl(patch, lines)
+        code, _, err = _cli(capsys, "curate", str(data), "--out", str(tmp_path / "cur3"), "--relabel-patch", str(patch))
+        assert code == 2 and message in err, err
 
 
 @pytest.mark.parametrize(

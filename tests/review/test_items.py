@@ -67,13 +67,16 @@ def test_empty_missing_and_unknown_kind_are_one_line_errors(tmp_path):
 
 def test_items_from_a_run_pair_base_and_tuned(tmp_path):
     (tmp_path / "evaluate").mkdir()
-    rows = [{"input": "q1", "reference": "r1", "base": "b1", "tuned": "t1", "meta": {"topic": "x"}}]
+    rows = [
+        {"input": "q0", "reference": "r0", "base": "same", "tuned": "same"},  # nothing to compare: left out
+        {"input": "q1", "reference": "r1", "base": "b1", "tuned": "t1", "meta": {"topic": "x"}},
+    ]
     write(tmp_path / "evaluate" / "predictions.jsonl", rows)
     assert items_from_run(tmp_path) == [
-        {"id": "0", "prompt": "q1", "outputs": {"base": "b1", "tuned": "t1"}, "meta": {"reference": "r1", "topic": "x"}}
+        {"id": "1", "prompt": "q1", "outputs": {"base": "b1", "tuned": "t1"}, "meta": {"reference": "r1", "topic": "x"}}
     ]
     write(tmp_path / "evaluate" / "predictions.jsonl", [{"input": "q1", "reference": "r1", "tuned": "t1"}])
-    with pytest.raises(TunewiseError, match="no base-model predictions"):
+    with pytest.raises(TunewiseError, match="rows need input, base and tuned predictions"):
         items_from_run(tmp_path)
     with pytest.raises(TunewiseError, match="no evaluate/predictions.jsonl"):
         items_from_run(tmp_path / "nowhere")

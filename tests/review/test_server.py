@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 import httpx
 from sqlalchemy import select
 
-from tests.review.conftest import free_port, invite_token, new_campaign, pairwise_items
+from tests.review.conftest import free_port, invite_token, new_campaign, pairwise_items, start_server
 from tunewise.review.db import Vote, transaction
-
-
-def _serve(url: str, port: int) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tunewise.cli", "review", "serve", "--db", url, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "the server exited"
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/static/review.css", timeout=1)
-            return server
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.kill()
-    raise AssertionError("the server did not start")
 
 
 def _reviewer(base: str, token: str) -> tuple[httpx.Client, dict]:
@@ -44,7 +24,7 @@ def test_sigkill_mid_campaign_loses_no_acknowledged_vote(sqlite_url):
     tokens = [invite_token(sqlite_url, "c", name) for name in ("ann", "bob", "cyd")]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = _serve(sqlite_url, port)
+    server = start_server(sqlite_url, port)
     acknowledged: dict[str, tuple[str, int]] = {}  # assignment -> (reviewer's token, vote id)
     lock = threading.Lock()
 
@@ -52,10 +32,13 @@ def test_sigkill_mid_campaign_loses_no_acknowledged_vote(sqlite_url):
         client, headers = _reviewer(base, token)
         try:
             while True:
-                assignment = client.get("/api/next").json()["assignment"]
+                handed = client.get("/api/next")
+                assert handed.status_code == 200, handed.text
+                assignment = handed.json()["assignment"]
                 answer = client.post(
                     "/api/votes", json={"assignment": assignment, "answer": {"choice": "A"}}, headers=headers
                 )
+                assert answer.status_code == 200, answer.text
                 with lock:
                     acknowledged[assignment] = (token, answer.json()["vote"])
         except (httpx.TransportError, ValueError):  # the server is gone mid-request: that vote was not acknowledged
@@ -64,8 +47,10 @@ def test_sigkill_mid_campaign_loses_no_acknowledged_vote(sqlite_url):
     voters = [threading.Thread(target=vote_until_the_server_dies, args=(t,)) for t in tokens]
     for voter in voters:
         voter.start()
-    while len(acknowledged) < 60:
+    deadline = time.monotonic() + 60
+    while len(acknowledged) < 60 and time.monotonic() < deadline and any(v.is_alive() for v in voters):
         time.sleep(0.01)
+    assert len(acknowledged) >= 60, "the reviewers stopped voting before the kill"
     server.send_signal(signal.SIGKILL)
     server.wait()
     for voter in voters:
@@ -76,7 +61,7 @@ def test_sigkill_mid_campaign_loses_no_acknowledged_vote(sqlite_url):
     assert {vote for _, vote in acknowledged.values()} <= set(stored)  # nothing acknowledged is lost
     assert len(stored) >= 60
 
-    server = _serve(sqlite_url, port)  # restarted: a resubmit is recognised and voting goes on
+    server = start_server(sqlite_url, port)  # restarted: a resubmit is recognised and voting goes on
     try:
         client, headers = _reviewer(base, tokens[0])
         assignment, vote_id = next((a, vote) for a, (token, vote) in acknowledged.items() if token == tokens[0])

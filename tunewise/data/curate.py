@@ -108,7 +108,8 @@ def _apply_relabel_patch(path: Path, ctx, records: list[dict], changes: list[dic
     """Relabel the rows of a review patch (``{"row", "from", "to", ...}`` per line); every line is checked against
     the data first, so a patch made for other data changes nothing."""
     index_of_row = {row: i for i, row in enumerate(ctx.row_ids)}
-    planned = []
+    labels = {record.get("label") for record in records}
+    planned, seen = [], {}
     for number, change in read_jsonl_objects(path):
         for field in ("row", "from", "to"):
             if field not in change:
@@ -118,6 +119,11 @@ def _apply_relabel_patch(path: Path, ctx, records: list[dict], changes: list[dic
             index = index_of_row[int(row)]
         except (KeyError, TypeError, ValueError):
             raise TunewiseError(f"{where(path, number, 'row')}: no row {row!r} in the data") from None
+        if index in seen:
+            raise TunewiseError(f"{where(path, number, 'row')}: row {row} is already changed by line {seen[index]}")
+        seen[index] = number
+        if not isinstance(change["to"], str) or change["to"] not in labels:
+            raise TunewiseError(f"{where(path, number, 'to')}: {change['to']!r} is not a label of the data")
         current = records[index].get("label")
         if current != change["from"]:
             raise TunewiseError(

@@ -81,5 +81,5 @@ class SecurityHeaders:
 
 def error(request: Request, status: int, message: str):
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"detail": message}, status_code=status, headers=SECURITY_HEADERS)
+        return JSONResponse({"detail": message}, status_code=status)
     return templates.TemplateResponse(request, "error.html", {"message": message, "status": status}, status_code=status)

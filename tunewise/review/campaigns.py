@@ -7,6 +7,7 @@ item at most once (a unique constraint, not only a query), and an item goes to `
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import secrets
 from datetime import timedelta
@@ -21,6 +22,7 @@ from tunewise.review.items import KINDS
 
 TOKEN_DAYS = 14
 SESSION_HOURS = 12
+STALE_MINUTES = 60  # an item handed out and not answered in this time goes back to the pool
 CHOICES = {"A": "a", "B": "b", "tie": "tie", "both_bad": "both_bad"}
 SCALE = (1, 2, 3, 4, 5)
 DEFAULT_RUBRIC = [
@@ -121,10 +123,10 @@ def campaign_named(db: Session, name: str) -> Campaign:
 def invite(db: Session, name: str, reviewer: str, admin: bool = False, days: float = TOKEN_DAYS) -> str:
     """A login token for ``reviewer`` (created on first invite); only its hash is stored."""
     campaign = campaign_named(db, name)
-    if not reviewer.strip():
-        raise TunewiseError("--reviewer must not be empty")
-    if days <= 0:
-        raise TunewiseError(f"--days must be positive, got {days}")
+    if not reviewer.strip() or len(reviewer) > 200:
+        raise TunewiseError("--reviewer must be 1 to 200 characters")
+    if not math.isfinite(days) or days <= 0:
+        raise TunewiseError(f"--days must be a positive number, got {days}")
     person = db.scalar(select(Reviewer).where(Reviewer.campaign_id == campaign.id, Reviewer.name == reviewer))
     if person is None:
         person = Reviewer(campaign_id=campaign.id, name=reviewer, is_admin=admin)
@@ -148,7 +150,7 @@ def revoke(db: Session, name: str, reviewer: str) -> int:
         token.revoked = True
     for session in db.scalars(select(WebSession).where(WebSession.reviewer_id == person.id)).all():
         db.delete(session)
-    db.flush()
+    _release(db, Assignment.reviewer_id == person.id)
     return len(live)
 
 
@@ -192,13 +194,10 @@ def next_assignment(db: Session, reviewer: Reviewer) -> Assignment | None:
     # the campaign row is locked (PostgreSQL; SQLite's write transaction already is) so two reviewers cannot
     # both take an item's last place
     campaign = db.scalar(select(Campaign).where(Campaign.id == reviewer.campaign_id).with_for_update())
-    had = select(Assignment.item_id).where(Assignment.reviewer_id == reviewer.id)
-    item = db.scalar(
-        select(Item)
-        .where(Item.campaign_id == campaign.id, Item.reviewers < campaign.per_item, Item.id.not_in(had))
-        .order_by(Item.reviewers, Item.position)
-        .limit(1)
+    _release(
+        db, Assignment.campaign_id == campaign.id, Assignment.created_at < now() - timedelta(minutes=STALE_MINUTES)
     )
+    item = db.scalar(_open_to(reviewer, campaign, select(Item)).order_by(Item.reviewers, Item.position).limit(1))
     if item is None:
         return None
     order = list(item.payload.get("outputs", {}))
@@ -225,7 +224,7 @@ def submit(db: Session, reviewer: Reviewer, public_id: str, answer: dict, commen
     False (nothing new is written), so a retried request never counts twice."""
     assignment = db.scalar(select(Assignment).where(Assignment.public_id == str(public_id)))
     if assignment is None or assignment.reviewer_id != reviewer.id:
-        raise Refused("no such item for you", 404)
+        raise Refused(f"no such item for you (unanswered items go back to the pool after {STALE_MINUTES} minutes)", 404)
     existing = db.scalar(select(Vote).where(Vote.assignment_id == assignment.id))
     if existing is not None:
         return existing, False
@@ -242,9 +241,12 @@ def submit(db: Session, reviewer: Reviewer, public_id: str, answer: dict, commen
         comment=comment.strip(),
         seconds=max(0.0, (now() - assignment.created_at).total_seconds()),
     )
-    assignment.done = True
-    db.add(vote)
-    db.flush()
+    try:
+        with db.begin_nested():  # a savepoint: a concurrent submit of the same assignment may have won
+            assignment.done = True
+            db.add(vote)
+    except IntegrityError:
+        return db.scalar(select(Vote).where(Vote.assignment_id == assignment.id)), False
     return vote, True
 
 
@@ -252,14 +254,25 @@ def progress(db: Session, reviewer: Reviewer) -> dict:
     """How many items the reviewer has done and how many are still open to them (others may take some)."""
     campaign = db.get(Campaign, reviewer.campaign_id)
     done = db.scalar(select(func.count()).where(Vote.reviewer_id == reviewer.id)) or 0
-    had = select(Assignment.item_id).where(Assignment.reviewer_id == reviewer.id)
-    left = db.scalar(
-        select(func.count())
-        .select_from(Item)
-        .where(Item.campaign_id == campaign.id, Item.reviewers < campaign.per_item, Item.id.not_in(had))
-    )
+    left = db.scalar(_open_to(reviewer, campaign, select(func.count()).select_from(Item)))
     open_now = db.scalar(select(func.count()).where(Assignment.reviewer_id == reviewer.id, Assignment.done.is_(False)))
     return {"done": done, "left": (left or 0) + (open_now or 0)}
+
+
+def _open_to(reviewer: Reviewer, campaign: Campaign, query):
+    """``query`` narrowed to the items the reviewer may still get: fewer than K reviewers, not had before."""
+    had = select(Assignment.item_id).where(Assignment.reviewer_id == reviewer.id)
+    return query.where(Item.campaign_id == campaign.id, Item.reviewers < campaign.per_item, Item.id.not_in(had))
+
+
+def _release(db: Session, *conditions) -> int:
+    """Hand unanswered assignments matching ``conditions`` back: their items can go to someone else."""
+    stale = db.scalars(select(Assignment).where(Assignment.done.is_(False), *conditions)).all()
+    for assignment in stale:
+        db.get(Item, assignment.item_id).reviewers -= 1
+        db.delete(assignment)
+    db.flush()
+    return len(stale)
 
 
 def _checked_answer(campaign: Campaign, item: Item, assignment: Assignment, answer: dict) -> dict:
@@ -267,13 +280,13 @@ def _checked_answer(campaign: Campaign, item: Item, assignment: Assignment, answ
         raise Refused("the answer must be an object")
     if campaign.kind == "pairwise":
         choice = answer.get("choice")
-        if choice not in CHOICES:
+        if not isinstance(choice, str) or choice not in CHOICES:
             raise Refused(f"choice must be one of {', '.join(CHOICES)}")
         return {"choice": choice, "systems": assignment.order, "outcome": CHOICES[choice]}
     if campaign.kind == "rating":
         return {"scores": _checked_scores(campaign, assignment, answer.get("scores"))}
     label = answer.get("label")
-    if label not in item.payload["labels"]:
+    if not isinstance(label, str) or label not in item.payload["labels"]:
         raise Refused("label must be one of the campaign's labels")
     return {"label": label, "accepted_suggestion": label == item.payload["suggested_label"]}
 
@@ -292,7 +305,7 @@ def _checked_scores(campaign: Campaign, assignment: Assignment, scores) -> dict:
         for criterion in criteria:
             value = given.get(criterion)
             try:
-                value = int(value)
+                value = None if isinstance(value, (bool, float)) else int(value)
             except (TypeError, ValueError):
                 value = None
             if value not in SCALE:

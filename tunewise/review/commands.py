@@ -56,7 +56,7 @@ def create(args, out) -> int:
 def invite(args, out) -> int:
     with transaction(args.db) as db:
         token = campaigns.invite(db, args.name, args.reviewer, admin=args.admin, days=args.days)
-    role = "admin" if args.admin else "reviewer"
+    role = "admin" if args.admin else "reviewer (an earlier --admin invite still counts)"
     console.print(f"{args.reviewer} ({role}) invited to '{args.name}'; the link expires in {args.days:g} days")
     out.print(f"{args.base_url.rstrip('/')}/login?token={token}", soft_wrap=True)
     return 0
@@ -91,7 +91,7 @@ def export(args, out) -> int:
             atomic_write_jsonl(args.preferences, rows)
             out.print(f"wrote {len(rows)} preference pairs to {args.preferences} (ties and both-bad left out)")
         else:
-            rows = relabel_patch(db, args.name)
+            rows = relabel_patch(db, args.name, args.min_votes)
             atomic_write_jsonl(args.patch, rows)
             out.print(f"wrote {len(rows)} label changes to {args.patch}; apply: tunewise curate DATA --relabel-patch")
     return 0

@@ -27,7 +27,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from tunewise.errors import TunewiseError
@@ -155,7 +155,8 @@ def connect(url: str | None = None, migrate: bool = True) -> Engine:
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url)
     else:
-        engine = create_engine(url, pool_size=4, max_overflow=0, pool_recycle=3600)
+        # pre-ping: a connection the server dropped (restart, idle timeout) is replaced, not handed to a vote
+        engine = create_engine(url, pool_size=4, max_overflow=0, pool_recycle=3600, pool_pre_ping=True)
     if migrate:
         upgrade(engine)
     return engine
@@ -222,6 +223,8 @@ def transaction(url: str | None) -> Iterator[Session]:
     try:
         yield db
         db.commit()
+    except SQLAlchemyError as exc:  # e.g. a name another `create` took a moment ago, a value PostgreSQL refuses
+        raise TunewiseError(f"--db {engine.url.render_as_string()}: {_first_line(exc)}") from None
     finally:
         db.close()
         engine.dispose()

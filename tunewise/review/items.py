@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunewise._io import read_jsonl, read_jsonl_objects
+from tunewise._io import read_jsonl_objects
 from tunewise.errors import TunewiseError, where
 
 KINDS = ("pairwise", "rating", "relabel")
@@ -40,13 +40,14 @@ def load_items(path: Path, kind: str) -> list[dict]:
 
 
 def items_from_run(run_dir: Path) -> list[dict]:
-    """Pairwise items from a run's test predictions: the base and the tuned model's answer to each test input."""
+    """Pairwise items from a run's test predictions: the base and the tuned model's answer to each test input
+    where the two differ (the row number in predictions.jsonl is the item id)."""
     path = Path(run_dir) / "evaluate" / "predictions.jsonl"
     if not path.is_file():
         raise TunewiseError(f"{run_dir}: no evaluate/predictions.jsonl (run `tunewise run` or `tunewise eval` first)")
-    rows = read_jsonl(path)
-    if not rows or "base" not in rows[0]:
-        raise TunewiseError(f"{path}: no base-model predictions to compare with (evaluated with --no-base?)")
+    rows = [row for _, row in read_jsonl_objects(path)]
+    if not rows or any("base" not in row or "tuned" not in row or "input" not in row for row in rows):
+        raise TunewiseError(f"{path}: rows need input, base and tuned predictions (evaluated with --no-base?)")
     return [
         {
             "id": str(number),
@@ -55,6 +56,7 @@ def items_from_run(run_dir: Path) -> list[dict]:
             "meta": {"reference": row.get("reference"), **(row.get("meta") or {})},
         }
         for number, row in enumerate(rows)
+        if row["base"] != row["tuned"]  # identical answers: nothing for a reviewer to compare
     ]
 
 
@@ -67,8 +69,10 @@ def _item(row: dict, kind: str, path: Path, number: int) -> dict:
         if required and field not in row:
             raise TunewiseError(f"{where(path, number, field)}: missing")
     identifier = row["id"]
-    if isinstance(identifier, bool) or not isinstance(identifier, (str, int)) or str(identifier).strip() == "":
+    if isinstance(identifier, bool) or not isinstance(identifier, (str, int)) or not 0 < len(str(identifier).strip()):
         raise TunewiseError(f"{where(path, number, 'id')}: must be a non-empty string or an integer")
+    if len(str(identifier)) > 200:
+        raise TunewiseError(f"{where(path, number, 'id')}: longer than 200 characters")
     meta = row.get("meta", {})
     if not isinstance(meta, dict):
         raise TunewiseError(f"{where(path, number, 'meta')}: must be an object")

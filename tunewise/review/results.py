@@ -78,12 +78,14 @@ def preference_pairs(db: Session, name: str) -> list[dict]:
     return pairs
 
 
-def relabel_patch(db: Session, name: str, min_votes: int = 1) -> list[dict]:
+def relabel_patch(db: Session, name: str, min_votes: int | None = None) -> list[dict]:
     """One change per item whose reviewers' majority label differs from the current label (ties change
-    nothing): ``{"row", "from", "to", "votes", "agreeing"}``, the patch `tunewise curate --relabel-patch` applies."""
+    nothing): ``{"row", "from", "to", "votes", "agreeing"}``, the patch `tunewise curate --relabel-patch` applies.
+    Items with fewer than ``min_votes`` votes (default: the campaign's reviewers per item) are left out."""
     campaign, votes = campaign_votes(db, name)
     if campaign.kind != "relabel":
         raise _kind_error(campaign, "--patch", "relabel")
+    min_votes = campaign.per_item if min_votes is None else min_votes
     by_item = defaultdict(list)
     for vote in votes:
         by_item[vote["item"]].append(vote)
@@ -101,7 +103,8 @@ def _pairwise(votes: list[dict], campaign) -> dict:
     triples = [(v["answer"]["systems"][0], v["answer"]["systems"][1], v["answer"]["outcome"]) for v in votes]
     verdicts = {}  # each reviewer's verdict named by system, so left/right order does not matter
     for vote in votes:
-        verdicts.setdefault(vote["item"], {})[vote["reviewer"]] = _comparable(vote)
+        ((_, verdict),) = _answers(vote)
+        verdicts.setdefault(vote["item"], {})[vote["reviewer"]] = verdict
     left_share = Counter(v["answer"]["outcome"] for v in votes)
     decisive = left_share["a"] + left_share["b"]
     return {
@@ -131,7 +134,7 @@ def _rating(votes: list[dict], campaign) -> dict:
         "criteria": {
             criterion: {
                 "means": {system: _mean_ci(values) for system, values in sorted(by_criterion[criterion].items())},
-                "agreement": _agreement(units[criterion], "ordinal"),
+                "agreement": _agreement(units[criterion], "ordinal", weights="quadratic"),
             }
             for criterion in criteria
         }
@@ -155,20 +158,22 @@ def _relabel(votes: list[dict], campaign) -> dict:
     }
 
 
-def _agreement(ratings: dict[str, dict], level: str) -> dict:
-    """Krippendorff's alpha over everyone (missing ratings allowed) and Cohen's kappa for each pair of reviewers."""
+def _agreement(ratings: dict[str, dict], level: str, weights: str | None = None) -> dict:
+    """Krippendorff's alpha over everyone (missing ratings allowed) and Cohen's kappa for each pair of reviewers
+    (quadratically weighted for scores, where 4 against 5 is a smaller disagreement than 1 against 5)."""
     numeric = ratings
     if level == "nominal":  # krippendorff wants numbers: code each distinct answer
         codes = {value: i for i, value in enumerate(sorted({str(v) for by in ratings.values() for v in by.values()}))}
         numeric = {item: {r: codes[str(v)] for r, v in by.items()} for item, by in ratings.items()}
     return {
         "krippendorff_alpha": stats.krippendorff_alpha(numeric, level=level),
-        "cohen_kappa": stats.pairwise_kappas(ratings),
+        "cohen_kappa": stats.pairwise_kappas(ratings, weights=weights),
     }
 
 
 def _reviewers(db: Session, campaign, votes: list[dict]) -> list[dict]:
-    """Per reviewer: votes, median seconds per vote, and how often they agree with the others on shared items."""
+    """Per reviewer: votes, median seconds per vote, and how often their answers match the others' on shared
+    items (pairwise: the verdict; relabel: the label; rating: each score, per system and criterion)."""
     names = db.scalars(select(Reviewer.name).where(Reviewer.campaign_id == campaign.id).order_by(Reviewer.name)).all()
     assigned = Counter(
         db.scalars(
@@ -177,9 +182,10 @@ def _reviewers(db: Session, campaign, votes: list[dict]) -> list[dict]:
             .where(Assignment.campaign_id == campaign.id)
         ).all()
     )
-    answers = defaultdict(dict)
+    answers = defaultdict(dict)  # unit -> {reviewer: answer}
     for vote in votes:
-        answers[vote["item"]][vote["reviewer"]] = _comparable(vote)
+        for unit, answer in _answers(vote):
+            answers[unit][vote["reviewer"]] = answer
     found = []
     for name in names:
         own = [v for v in votes if v["reviewer"] == name]
@@ -193,20 +199,25 @@ def _reviewers(db: Session, campaign, votes: list[dict]) -> list[dict]:
                 "assigned": assigned[name],
                 "median_seconds": median(v["seconds"] for v in own) if own else None,
                 "agreement_with_others": agree / len(shared) if shared else None,
-                "shared_items": len(shared),
+                "shared_items": len({unit[0] for unit, by in answers.items() if name in by and len(by) > 1}),
             }
         )
     return found
 
 
-def _comparable(vote: dict):
+def _answers(vote: dict) -> list[tuple[tuple, object]]:
+    """A vote as (unit, answer) pairs: what two reviewers' answers are compared on."""
     answer = vote["answer"]
     if "outcome" in answer:
         left, right = answer["systems"]
-        return {"a": left, "b": right}.get(answer["outcome"], answer["outcome"])
+        return [((vote["item"],), {"a": left, "b": right}.get(answer["outcome"], answer["outcome"]))]
     if "scores" in answer:
-        return tuple(sorted((s, tuple(sorted(c.items()))) for s, c in answer["scores"].items()))
-    return answer["label"]
+        return [
+            ((vote["item"], system, criterion), score)
+            for system, scores in answer["scores"].items()
+            for criterion, score in scores.items()
+        ]
+    return [((vote["item"],), answer["label"])]
 
 
 def _mean_ci(values: list[int]) -> dict:

@@ -16,8 +16,9 @@ OUTCOMES = ("a", "b", "tie", "both_bad")
 LEVEL = 0.95
 
 
-def cohen_kappa(ratings: dict[str, dict[str, object]], rater_a: str, rater_b: str) -> dict:
-    """Cohen's kappa of two raters over the items both rated (scikit-learn's implementation)."""
+def cohen_kappa(ratings: dict[str, dict[str, object]], rater_a: str, rater_b: str, weights: str | None = None) -> dict:
+    """Cohen's kappa of two raters over the items both rated (scikit-learn's implementation); ``weights``
+    "linear" or "quadratic" for ordinal scores."""
     from sklearn.metrics import cohen_kappa_score
 
     shared = [item for item, by in ratings.items() if rater_a in by and rater_b in by]
@@ -26,7 +27,7 @@ def cohen_kappa(ratings: dict[str, dict[str, object]], rater_a: str, rater_b: st
     first, second = [ratings[i][rater_a] for i in shared], [ratings[i][rater_b] for i in shared]
     if len(set(first) | set(second)) == 1:  # one value everywhere: agreement is total, kappa is undefined
         return {"kappa": None, "items": len(shared)}
-    return {"kappa": float(cohen_kappa_score(first, second)), "items": len(shared)}
+    return {"kappa": float(cohen_kappa_score(first, second, weights=weights)), "items": len(shared)}
 
 
 def krippendorff_alpha(ratings: dict[str, dict[str, float]], level: str = "ordinal") -> dict:
@@ -106,12 +107,12 @@ def bradley_terry(votes: list[tuple[str, str, str]], rounds: int = 500, seed: in
     return {s: {"score": float(point[i]), "ci": [float(low[i]), float(high[i])]} for s, i in index.items()}
 
 
-def pairwise_kappas(ratings: dict[str, dict[str, object]]) -> list[dict]:
+def pairwise_kappas(ratings: dict[str, dict[str, object]], weights: str | None = None) -> list[dict]:
     """Cohen's kappa for every pair of raters who rated at least two items in common."""
     raters = sorted({rater for by in ratings.values() for rater in by})
     found = []
     for first, second in combinations(raters, 2):
-        result = cohen_kappa(ratings, first, second)
+        result = cohen_kappa(ratings, first, second, weights)
         if result["items"] >= 2:
             found.append({"raters": [first, second], **result})
     return found
