@@ -154,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     curate.add_argument("--out", type=Path, required=True, help="folder for curated.jsonl, changelog.jsonl, ...")
     _against_option(curate, "an evaluation/test file; training rows leaking into it are dropped (repeatable)")
     curate.add_argument(
+        "--findings",
+        type=Path,
+        metavar="AUDIT.json",
+        help="act on this saved audit of DATA (`tunewise audit --json`) instead of auditing it again",
+    )
+    curate.add_argument(
         "--relabel-patch",
         type=Path,
         metavar="PATCH.jsonl",
@@ -276,6 +282,12 @@ def _review_parser(commands) -> None:
     source = create.add_mutually_exclusive_group(required=True)
     source.add_argument("--items", type=Path, metavar="FILE.jsonl", help="the items, one JSON object per line")
     source.add_argument("--from-run", type=Path, metavar="RUN_DIR", help="base vs tuned test predictions of a run")
+    create.add_argument(
+        "--baseline-run",
+        type=Path,
+        metavar="RUN_DIR",
+        help="with --from-run: this run's tuned model against the baseline run's, not the base model",
+    )
     create.add_argument("--per-item", type=int, default=2, metavar="K", help="reviewers per item (default 2)")
     create.add_argument(
         "--rubric",

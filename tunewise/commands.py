@@ -240,7 +240,8 @@ def curate(args) -> int:
     from tunewise.data.curate import curate as apply_plan
 
     cfg = data_config(args)
-    result, ctx = audit_file(cfg, args.data, args.against, _tokenizer_model(cfg))
+    model = None if args.findings else _tokenizer_model(cfg)
+    result, ctx = audit_file(cfg, args.data, args.against, model, findings=args.findings)
     results.print(table(result))
     manifest = apply_plan(result, ctx, cfg.curate, cfg.data.columns, cfg.seed, args.out, args.relabel_patch)
     view = Table(title=f"curation of {args.data}: {result.rows} rows in, {manifest['output']['rows']} rows out")

@@ -100,3 +100,29 @@ def test_curate_exits_1_when_a_check_crashed(tmp_path, monkeypatch):
     config.write_text("audit:\n  checks: [leakage, exact_duplicate]\n")
     assert main(["curate", str(data), "--config", str(config), "--out", str(tmp_path / "out")]) == 1
     assert (tmp_path / "out" / "curated.jsonl").is_file()
+
+
+def test_curate_can_act_on_a_saved_audit_of_the_same_file_only(tmp_path, capsys):
+    rows = classification_rows()
+    rows.append({"text": rows[0]["text"].upper() + "!", "label": rows[0]["label"]})
+    data = write_jsonl(tmp_path / "raw.jsonl", rows)
+    test = write_jsonl(tmp_path / "test.jsonl", [{"text": rows[5]["text"], "label": rows[5]["label"]}])
+    findings = tmp_path / "audit.json"
+    main(["audit", str(data), "--against", str(test), "--json", str(findings)])
+    assert main(["curate", str(data), "--against", str(test), "--out", str(tmp_path / "fresh")]) == 0
+    assert (
+        main(
+            ["curate", str(data), "--against", str(test), "--findings", str(findings), "--out", str(tmp_path / "saved")]
+        )
+        == 0
+    )
+    for name in ("curated.jsonl", "changelog.jsonl", "relabel_queue.jsonl"):
+        assert (tmp_path / "saved" / name).read_text() == (tmp_path / "fresh" / name).read_text()
+    assert (
+        json.loads((tmp_path / "saved" / "audit.json").read_text())["sha256"]
+        == json.loads(findings.read_text())["sha256"]
+    )
+    capsys.readouterr()
+    write_jsonl(data, rows[:-1])  # the file changed after its audit
+    assert main(["curate", str(data), "--findings", str(findings), "--out", str(tmp_path / "stale")]) == 2
+    assert "not an audit of" in capsys.readouterr().err and not (tmp_path / "stale").exists()

@@ -76,7 +76,20 @@ def test_items_from_a_run_pair_base_and_tuned(tmp_path):
         {"id": "1", "prompt": "q1", "outputs": {"base": "b1", "tuned": "t1"}, "meta": {"reference": "r1", "topic": "x"}}
     ]
     write(tmp_path / "evaluate" / "predictions.jsonl", [{"input": "q1", "reference": "r1", "tuned": "t1"}])
-    with pytest.raises(TunewiseError, match="rows need input, base and tuned predictions"):
+    with pytest.raises(TunewiseError, match="rows need input, tuned, base"):
         items_from_run(tmp_path)
     with pytest.raises(TunewiseError, match="no evaluate/predictions.jsonl"):
         items_from_run(tmp_path / "nowhere")
+
+
+def test_items_from_two_runs_pair_their_tuned_models(tmp_path):
+    for name, answers in (("raw", ["a", "x", "c"]), ("curated", ["a", "b", "c"])):
+        (tmp_path / name / "evaluate").mkdir(parents=True)
+        rows = [{"input": f"q{i}", "reference": "b", "tuned": answer} for i, answer in enumerate(answers)]
+        write(tmp_path / name / "evaluate" / "predictions.jsonl", rows)
+    assert items_from_run(tmp_path / "curated", tmp_path / "raw") == [
+        {"id": "1", "prompt": "q1", "outputs": {"raw": "x", "curated": "b"}, "meta": {"reference": "b"}}
+    ]
+    write(tmp_path / "raw" / "evaluate" / "predictions.jsonl", [{"input": "other", "tuned": "a"}])
+    with pytest.raises(TunewiseError, match="different test rows"):
+        items_from_run(tmp_path / "curated", tmp_path / "raw")

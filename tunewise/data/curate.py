@@ -23,7 +23,8 @@ def curate(
     out: Path,
     relabel_patch: Path | None = None,
 ) -> dict:
-    """Write curated.jsonl, changelog.jsonl, relabel_queue.jsonl and manifest.json to ``out``; return the manifest.
+    """Write curated.jsonl, changelog.jsonl, relabel_queue.jsonl, audit.json (the findings acted on) and
+    manifest.json to ``out``; return the manifest.
 
     ``relabel_patch`` is what `tunewise review export --patch` wrote: the reviewers' labels are applied first and
     those rows leave the automatic label-issue handling."""
@@ -85,6 +86,7 @@ def curate(
     atomic_write_jsonl(out / "curated.jsonl", [as_file_row(r, columns) for r in kept])
     atomic_write_jsonl(out / "changelog.jsonl", sorted(changes, key=lambda c: c["row"]))
     atomic_write_jsonl(out / "relabel_queue.jsonl", queue)
+    atomic_write_json(out / "audit.json", result.to_json())  # the findings this curation acted on
     manifest = {
         "input": {"path": result.source, "sha256": sha256_file(Path(result.source)), "rows": result.rows},
         "output": {"path": str(out / "curated.jsonl"), "sha256": sha256_file(out / "curated.jsonl"), "rows": len(kept)},

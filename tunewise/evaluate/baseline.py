@@ -44,7 +44,12 @@ def compare_runs(run_dir: Path, baseline_dir: Path, curation: Path | None = None
         "metrics": {key: {"run": _metric(run, key), "baseline": _metric(baseline, key)} for key in headline_keys(task)},
         "comparison": comparison,
         "slices": _paired_slices(run["rows"], ours, theirs, task),
-        "audits": {"run": _audit_summary(run_dir), "baseline": _audit_summary(baseline_dir)},
+        "audits": {
+            "run": _audit_summary(Path(run_dir) / "audit" / "findings.json"),
+            # the baseline's data audit: its run's own, else the audit the curation acted on (the raw data's)
+            "baseline": _audit_summary(Path(baseline_dir) / "audit" / "findings.json")
+            or (_audit_summary(Path(curation) / "audit.json") if curation else None),
+        },
         "curation": _curation(curation) if curation else None,
     }
     atomic_write_json(Path(run_dir) / "baseline" / "comparison.json", found)
@@ -86,8 +91,7 @@ def _paired_slices(rows: list[dict], ours: list[float], theirs: list[float], tas
     return sorted(found, key=lambda s: (s["field"] != "label", s["field"], s["gain"]))
 
 
-def _audit_summary(run_dir: Path) -> dict | None:
-    path = Path(run_dir) / "audit" / "findings.json"
+def _audit_summary(path: Path) -> dict | None:
     if not path.is_file():
         return None
     found = json.loads(path.read_text())

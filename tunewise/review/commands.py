@@ -33,10 +33,12 @@ def serve(args, out) -> int:
 
 
 def create(args, out) -> int:
+    if args.baseline_run is not None and args.from_run is None:
+        raise TunewiseError("--baseline-run goes with --from-run")
     if args.from_run is not None:
         if args.kind != "pairwise":
             raise TunewiseError("--from-run makes a pairwise campaign (base vs tuned): use --kind pairwise")
-        items, source = items_from_run(args.from_run), str(args.from_run)
+        items, source = items_from_run(args.from_run, args.baseline_run), str(args.from_run)
     else:
         items, source = load_items(args.items, args.kind), str(args.items)
     rubric = _rubric(args.rubric) if args.rubric else None
@@ -46,8 +48,17 @@ def create(args, out) -> int:
     if args.from_run is not None:  # the run's report says a campaign is ready and how to open it
         atomic_write_json(
             Path(args.from_run) / "review" / "campaign.json",
-            {"name": args.name, "kind": kind, "items": len(items), "per_item": args.per_item, "db": _shown(args.db)},
+            {
+                "name": args.name,
+                "kind": kind,
+                "items": len(items),
+                "per_item": args.per_item,
+                "db": _shown(args.db),
+                "systems": sorted(items[0]["outputs"]) if items else [],
+            },
         )
+    if not items:
+        raise TunewiseError("no items: every test answer is the same in both systems, nothing to compare")
     out.print(f"campaign '{args.name}': {len(items)} {kind} items, {args.per_item} reviewers per item")
     console.print(f"next: tunewise review invite {args.name} --reviewer NAME{_db_flag(args)}")
     return 0

@@ -39,25 +39,44 @@ def load_items(path: Path, kind: str) -> list[dict]:
     return items
 
 
-def items_from_run(run_dir: Path) -> list[dict]:
-    """Pairwise items from a run's test predictions: the base and the tuned model's answer to each test input
-    where the two differ (the row number in predictions.jsonl is the item id)."""
-    path = Path(run_dir) / "evaluate" / "predictions.jsonl"
-    if not path.is_file():
-        raise TunewiseError(f"{run_dir}: no evaluate/predictions.jsonl (run `tunewise run` or `tunewise eval` first)")
-    rows = [row for _, row in read_jsonl_objects(path)]
-    if not rows or any("base" not in row or "tuned" not in row or "input" not in row for row in rows):
-        raise TunewiseError(f"{path}: rows need input, base and tuned predictions (evaluated with --no-base?)")
+def items_from_run(run_dir: Path, baseline_dir: Path | None = None) -> list[dict]:
+    """Pairwise items from a run's test predictions where two answers differ: the base and the tuned model's,
+    or, with ``baseline_dir``, the baseline run's tuned model's and this run's (systems named after the run
+    folders). The row number in predictions.jsonl is the item id."""
+    rows = _predictions(Path(run_dir), "base" if baseline_dir is None else None)
+    if baseline_dir is None:
+        pairs = [(row, {"base": row["base"], "tuned": row["tuned"]}) for row in rows]
+    else:
+        theirs = _predictions(Path(baseline_dir), None)
+        names = (Path(baseline_dir).resolve().name, Path(run_dir).resolve().name)
+        if names[0] == names[1]:
+            names = ("baseline", "run")
+        if [r["input"] for r in theirs] != [r["input"] for r in rows]:
+            raise TunewiseError(f"{run_dir} and {baseline_dir}: predictions on different test rows")
+        pairs = [
+            (row, {names[0]: other["tuned"], names[1]: row["tuned"]}) for row, other in zip(rows, theirs, strict=True)
+        ]
     return [
         {
             "id": str(number),
             "prompt": row["input"],
-            "outputs": {"base": row["base"], "tuned": row["tuned"]},
+            "outputs": outputs,
             "meta": {"reference": row.get("reference"), **(row.get("meta") or {})},
         }
-        for number, row in enumerate(rows)
-        if row["base"] != row["tuned"]  # identical answers: nothing for a reviewer to compare
+        for number, (row, outputs) in enumerate(pairs)
+        if len(set(outputs.values())) == 2  # identical answers: nothing for a reviewer to compare
     ]
+
+
+def _predictions(run_dir: Path, also: str | None) -> list[dict]:
+    path = run_dir / "evaluate" / "predictions.jsonl"
+    if not path.is_file():
+        raise TunewiseError(f"{run_dir}: no evaluate/predictions.jsonl (run `tunewise run` or `tunewise eval` first)")
+    rows = [row for _, row in read_jsonl_objects(path)]
+    needed = ("input", "tuned", *((also,) if also else ()))
+    if not rows or any(field not in row for row in rows for field in needed):
+        raise TunewiseError(f"{path}: rows need {', '.join(needed)} (evaluated with --no-base?)")
+    return rows
 
 
 def _item(row: dict, kind: str, path: Path, number: int) -> dict:

@@ -6,7 +6,9 @@ the audit goes on either way.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from tunewise.data.audit import checks as _checks  # noqa: F401  (registers every check)
 from tunewise.data.audit.base import REGISTRY, AuditContext, Finding
@@ -21,6 +23,7 @@ class AuditResult:
     task: str
     findings: list[Finding]
     sufficiency: dict | None = None
+    sha256: str | None = None  # of the audited file, so saved findings are only reused for that file
 
     @property
     def failed(self) -> bool:
@@ -43,7 +46,8 @@ class AuditResult:
         }
 
     def to_json(self) -> dict:
-        return {"rows": self.rows, "findings": [f.to_json() for f in self.findings], "summary": self.summary()}
+        found = {"rows": self.rows, "findings": [f.to_json() for f in self.findings], "summary": self.summary()}
+        return found | ({"sha256": self.sha256} if self.sha256 else {})
 
 
 def run_audit(ctx: AuditContext, total_rows: int, source: str) -> AuditResult:
@@ -89,10 +93,12 @@ def _run_one(check, ctx: AuditContext) -> Finding:
     return finding
 
 
-def audit_file(cfg, data_path, against=(), model_path: str | None = None) -> tuple[AuditResult, AuditContext]:
-    """Load ``data_path`` leniently (bad rows become findings, not errors) and audit it."""
-    from pathlib import Path
-
+def audit_file(
+    cfg, data_path, against=(), model_path: str | None = None, findings: Path | None = None
+) -> tuple[AuditResult, AuditContext]:
+    """Load ``data_path`` leniently (bad rows become findings, not errors) and audit it, or take the audit of
+    this very file from ``findings`` (what `tunewise audit --json` wrote) instead of running the checks again."""
+    from tunewise._io import sha256_file
     from tunewise.data.load import load_data, load_eval_data
 
     data_cfg = cfg.data.model_copy(update={"skip_invalid": True})
@@ -109,7 +115,29 @@ def audit_file(cfg, data_path, against=(), model_path: str | None = None) -> tup
         model_path=model_path,
         max_length=cfg.model.max_length,
     )
-    return run_audit(ctx, total, loaded.source), ctx
+    digest = sha256_file(Path(data_path))
+    if findings is not None:
+        return saved_audit(Path(findings), digest, total, loaded.source, ctx), ctx
+    result = run_audit(ctx, total, loaded.source)
+    result.sha256 = digest
+    return result, ctx
+
+
+def saved_audit(path: Path, digest: str, rows: int, source: str, ctx: AuditContext) -> AuditResult:
+    """An audit read back from its JSON; refused unless it was made of the same file (same SHA-256)."""
+    from tunewise.errors import TunewiseError
+
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise TunewiseError(f"{path}: cannot read the saved audit ({exc})") from None
+    if not isinstance(found, dict) or found.get("sha256") != digest or found.get("rows") != rows:
+        raise TunewiseError(f"{path}: not an audit of {source} as it is now (audit it again with --json)")
+    findings = [
+        Finding(f["check"], f["severity"], f["rows"], f["detail"], f.get("description", ""), f.get("status", "ok"))
+        for f in found["findings"]
+    ]
+    return AuditResult(rows, source, ctx.task, findings, sufficiency(ctx), digest)
 
 
 __all__ = ["REGISTRY", "AuditContext", "AuditResult", "Finding", "audit_file", "run_audit"]
