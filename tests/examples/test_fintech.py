@@ -1,0 +1,78 @@
+"""The fintech story's script, fast: 6 Banking77 intents, the tiny test model, a few steps. It runs every stage
+of examples/fintech/run.sh so the story cannot silently break; the real run is in examples/fintech/README.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_the_fintech_story_runs_end_to_end(tiny_model_dir, tmp_path):
+    out = tmp_path / "story"
+    fast = (
+        "train.max_steps=12 train.eval_steps=4 train.batch_size=4 train.learning_rate=0.01 model.max_length=64 "
+        "eval.max_rows=60 "
+        "eval.batch_size=16 select.probe_steps=4 select.validation_rows=20 select.prior_rows=10 "
+        "select.latency_rows=2 curate.cap_per_class=80 curate.upsample_to=10"
+    )
+    environment = os.environ | {
+        "FINTECH_INTENTS": "6",
+        "FINTECH_OVERRIDES": fast,
+        "FINTECH_CANDIDATES": f"[{tiny_model_dir}]",
+        "TUNEWISE": str(Path(sys.executable).parent / "tunewise"),
+        "PYTHON": sys.executable,
+    }
+    done = subprocess.run(
+        ["bash", str(REPO / "examples" / "fintech" / "run.sh"), str(out)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(summary) == {
+        "raw_accuracy",
+        "curated_accuracy",
+        "gain",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "minutes",
+        "verdict",
+        "base_model",
+    }
+    assert summary["verdict"] in ("go", "no-go") and summary["base_model"] == str(tiny_model_dir)
+    assert summary["ci_low"] <= summary["gain"] <= summary["ci_high"]
+    assert summary["gain"] == pytest.approx(summary["curated_accuracy"] - summary["raw_accuracy"], abs=1e-3)
+
+    truth = json.loads((out / "raw.jsonl.truth.json").read_text())["faults"]
+    assert {"skewed", "exact_duplicate", "near_duplicate", "label_noise", "boilerplate", "empty", "leakage"} <= set(
+        truth
+    )
+    caught = json.loads((out / "caught.json").read_text())
+    assert caught["exact_duplicate"]["flagged"] > 0.9 and caught["empty"]["changed_by_curation"] == 1.0
+    test_rows = [json.loads(line) for line in (out / "test.jsonl").read_text().splitlines()]
+    assert {row["intent_group"] for row in test_rows} == {"rare", "middle", "common"}
+
+    comparison = json.loads((out / "runs" / "curated" / "baseline" / "comparison.json").read_text())
+    groups = {s["value"] for s in comparison["slices"] if s["field"] == "intent_group"}
+    assert groups == {"rare", "middle", "common"} and comparison["curation"]["rows_out"] > 0
+    assert comparison["audits"]["baseline"]["flagged_rows"] > 0  # the raw data's audit, from the curation
+    raw_config = (out / "runs" / "raw" / "config.yaml").read_text()
+    curated_config = (out / "runs" / "curated" / "config.yaml").read_text()
+    for setting in ("max_steps: 12", "batch_size: 4", "learning_rate: 0.01"):
+        assert setting in raw_config and setting in curated_config  # the same budget and schedule
+    assert (out / "runs" / "curated" / "select" / "selection.json").exists()
+    page = (out / "runs" / "curated" / "report" / "report.html").read_text()
+    assert "Against the baseline run" in page and "intent_group = rare" in page and "Base model" in page
+    assert "is ready: <code>fintech</code>" in " ".join(page.split()) and "curated vs raw" in page
+    assert (out / "audit" / "audit.html").exists() and (out / "curated" / "changelog.jsonl").exists()
