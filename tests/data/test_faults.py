@@ -122,14 +122,10 @@ def test_inject_leaks_from_the_whole_test_file_even_with_max_rows(tmp_path):
 
 
 def test_story_faults_skew_the_rarest_classes_copy_common_ones_and_add_boilerplate():
-    import csv
-    from pathlib import Path
-
+    from tests.data.audit.test_banking77_faults import banking77
     from tunewise.data.faults import BOILERPLATE
 
-    path = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "banking77" / "train.csv"
-    with open(path, newline="", encoding="utf-8") as handle:
-        clean = [{"text": r["text"], "label": r["category"]} for r in csv.DictReader(handle)][:3000]
+    clean = banking77("train")[:3000]
     rates = FaultRates(
         exact_duplicate=0.1,
         near_duplicate=0.1,
