@@ -274,3 +274,25 @@ def test_an_empty_test_split_is_refused_before_training(tiny_model_dir, tmp_path
     with pytest.raises(TunewiseError, match="the test split is empty"):
         run(load_config(config, ["split.test=0", "split.allow_small_holdout=true"]), tmp_path / "run")
     assert not (tmp_path / "run" / "train").exists()
+
+
+def test_validation_loss_can_use_a_seeded_sample_of_the_validation_split(tmp_path, monkeypatch):
+    import tunewise.train
+    from tunewise.pipeline import train_stage
+
+    seen = []
+
+    def fake_fine_tune(model_path, renderer, train, validation, *rest):
+        seen.append(
+            [m[-1]["content"] for m, _ in validation] if validation and isinstance(validation[0], tuple) else validation
+        )
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(tunewise.train, "fine_tune", fake_fine_tune)
+    rows = classification_rows()
+    splits = {"train": rows[:10], "validation": rows[10:40], "test": rows[40:]}
+    for limit in (5, None):
+        cfg = load_config(make_config(tmp_path, tmp_path, "x.jsonl"), [f"train.validation_rows={limit or 'null'}"])
+        with pytest.raises(RuntimeError, match="stop here"):
+            train_stage(cfg, "unused", None, splits, "classification", tmp_path / "train")
+    assert seen == [5, 30]

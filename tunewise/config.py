@@ -127,6 +127,9 @@ class TrainConfig(_Section):
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Fraction of steps spent warming up.")
     lr_scheduler: Scheduler = Field("linear", description="A transformers learning-rate schedule.")
     eval_steps: StrictInt = Field(50, ge=1, description="Measure validation loss (and maybe stop) every N steps.")
+    validation_rows: StrictInt | None = Field(
+        None, ge=1, description="Measure validation loss on a seeded sample of at most N validation rows (faster)."
+    )
     logging_steps: StrictInt = Field(10, ge=1, description="Log training loss every N steps.")
     early_stopping: StrictBool = Field(True, description="Stop when validation loss stops improving.")
     patience: StrictInt = Field(3, ge=1, description="Evaluations without improvement before stopping.")

@@ -289,6 +289,7 @@ def train_stage(cfg, model_path, renderer, splits, task, out: Path, resume: bool
     from tunewise.train.dpo import preference_tune
 
     limit = cfg.model.max_length
+    splits = {**splits, "validation": eval_sample(splits["validation"], cfg.train.validation_rows, cfg.seed)}
     if task == "preference":
         train, validation = splits["train"], splits["validation"]
         tune, cut = preference_tune, f"prompts were longer than half of model.max_length={limit} and were cut"

@@ -143,3 +143,22 @@ def test_a_malformed_items_file_names_the_line_and_stores_nothing(tmp_path, caps
     )
     assert code == 2 and "items.jsonl:2: field 'outputs'" in err
     assert "c " not in _cli(capsys, "review", "list", "--db", sqlite_url)[1]
+
+
+def test_a_rating_campaign_takes_its_rubric_from_a_yaml_file(tmp_path, capsys, sqlite_url):
+    items = write_jsonl(tmp_path / "items.jsonl", pairwise_items(1))
+    rubric = tmp_path / "rubric.yaml"
+    rubric.write_text(
+        "- name: accuracy\n  question: Is the intent right?\n  anchors: [Wrong, Unclear, Close, Right, Exactly right]\n"
+    )
+    argv = ["review", "create", "r", "--kind", "rating", "--items", str(items), "--db", sqlite_url]
+    assert _cli(capsys, *argv, "--rubric", str(rubric))[0] == 0
+    client, csrf = _login(
+        create_app(sqlite_url),
+        _cli(capsys, "review", "invite", "r", "--reviewer", "ann", "--db", sqlite_url)[1].strip().splitlines()[-1],
+    )
+    page = client.get("/review").text
+    assert "Is the intent right?" in page and "Exactly right" in page and "Relevance" not in page
+    rubric.write_text("- name: accuracy\n  question: q\n  anchors: [1, 2]\n")
+    code, _, err = _cli(capsys, *argv[:3], "r2", *argv[4:], "--rubric", str(rubric))
+    assert code == 2 and "rubric.yaml: rubric: criterion 1: field 'anchors' must list 5 descriptions" in err
