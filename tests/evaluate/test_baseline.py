@@ -70,3 +70,11 @@ def test_runs_on_different_rows_or_unevaluated_are_refused(two_runs, tmp_path, c
     assert "scored on different test rows" in capsys.readouterr().err
     assert main(["compare", str(tmp / "run"), "--baseline", str(tmp_path)]) == 2
     assert "not an evaluated run" in capsys.readouterr().err
+
+
+def test_label_slices_come_from_the_references(two_runs):
+    tmp, rows, spoiled = two_runs
+    main(["compare", str(tmp / "run"), "--baseline", str(tmp / "baseline")])
+    found = json.loads((tmp / "run" / "baseline" / "comparison.json").read_text())
+    labels = {s["value"]: s for s in found["slices"] if s["field"] == "label"}
+    assert set(labels) == {row["reference"] for row in rows} and "(missing)" not in labels

@@ -71,6 +71,8 @@ def _metric(run: dict, key: str) -> dict:
 
 
 def _paired_slices(rows: list[dict], ours: list[float], theirs: list[float], task: str) -> list[dict]:
+    if task == "classification":  # a prediction row holds the label as its reference
+        rows = [{"label": row["reference"], "meta": row.get("meta") or {}} for row in rows]
     fields = slice_fields(rows, task, None)
     run_slices = {(s["field"], s["value"]): s for s in slice_metrics(rows, ours, fields)}
     found = []
