@@ -160,5 +160,5 @@ def test_a_rating_campaign_takes_its_rubric_from_a_yaml_file(tmp_path, capsys, s
     page = client.get("/review").text
     assert "Is the intent right?" in page and "Exactly right" in page and "Relevance" not in page
     rubric.write_text("- name: accuracy\n  question: q\n  anchors: [1, 2]\n")
-    code, _, err = _cli(capsys, *argv[:3], "r2", *argv[4:], "--rubric", str(rubric))
+    code, _, err = _cli(capsys, *argv[:2], "r2", *argv[3:], "--rubric", str(rubric))
     assert code == 2 and "rubric.yaml: rubric: criterion 1: field 'anchors' must list 5 descriptions" in err
