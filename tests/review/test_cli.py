@@ -162,3 +162,14 @@ def test_a_rating_campaign_takes_its_rubric_from_a_yaml_file(tmp_path, capsys, s
     rubric.write_text("- name: accuracy\n  question: q\n  anchors: [1, 2]\n")
     code, _, err = _cli(capsys, *argv[:2], "r2", *argv[3:], "--rubric", str(rubric))
     assert code == 2 and "rubric.yaml: rubric: criterion 1: field 'anchors' must list 5 descriptions" in err
+
+
+def test_a_run_whose_answers_never_differ_makes_no_campaign(tmp_path, capsys, sqlite_url):
+    (tmp_path / "run" / "evaluate").mkdir(parents=True)
+    write_jsonl(tmp_path / "run" / "evaluate" / "predictions.jsonl", [{"input": "q", "base": "a", "tuned": "a"}])
+    code, _, err = _cli(
+        capsys, "review", "create", "c", "--kind", "pairwise", "--from-run", str(tmp_path / "run"), "--db", sqlite_url
+    )
+    assert code == 2 and "nothing to compare" in err
+    assert "c " not in _cli(capsys, "review", "list", "--db", sqlite_url)[1]
+    assert not (tmp_path / "run" / "review").exists()

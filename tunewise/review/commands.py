@@ -41,6 +41,8 @@ def create(args, out) -> int:
         items, source = items_from_run(args.from_run, args.baseline_run), str(args.from_run)
     else:
         items, source = load_items(args.items, args.kind), str(args.items)
+    if not items:
+        raise TunewiseError("no items: every test answer is the same in both systems, nothing to compare")
     rubric = _rubric(args.rubric) if args.rubric else None
     with transaction(args.db) as db:
         campaign = campaigns.create_campaign(db, args.name, args.kind, items, args.per_item, rubric, source)
@@ -57,8 +59,6 @@ def create(args, out) -> int:
                 "systems": sorted(items[0]["outputs"]) if items else [],
             },
         )
-    if not items:
-        raise TunewiseError("no items: every test answer is the same in both systems, nothing to compare")
     out.print(f"campaign '{args.name}': {len(items)} {kind} items, {args.per_item} reviewers per item")
     console.print(f"next: tunewise review invite {args.name} --reviewer NAME{_db_flag(args)}")
     return 0
