@@ -257,3 +257,15 @@ def test_rating_scores_must_be_whole_numbers(sqlite_url):
                 submit(db, ann, assignment.public_id, {"scores": {s: dict.fromkeys(criteria, bad) for s in "12"}})
         vote, _ = submit(db, ann, assignment.public_id, {"scores": {s: dict.fromkeys(criteria, "4") for s in "12"}})
         assert set(vote.answer["scores"][assignment.order[0]].values()) == {4}
+
+
+def test_the_migration_builds_exactly_the_models_schema(db_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from tunewise.review.db import Base, connect
+
+    engine = connect(db_url)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    engine.dispose()

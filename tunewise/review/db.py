@@ -107,7 +107,10 @@ class Assignment(Base):
     outputs drawn for this reviewer; ``public_id`` is the only handle pages and URLs carry."""
 
     __tablename__ = "assignments"
-    __table_args__ = (UniqueConstraint("reviewer_id", "item_id"),)
+    __table_args__ = (
+        UniqueConstraint("reviewer_id", "item_id"),
+        Index("ix_assignments_open", "campaign_id", "done", "created_at"),  # the stale ones, on every next item
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)

@@ -72,6 +72,7 @@ def upgrade() -> None:
         sa.Column("done", sa.Boolean, nullable=False),
         sa.UniqueConstraint("reviewer_id", "item_id"),
     )
+    op.create_index("ix_assignments_open", "assignments", ["campaign_id", "done", "created_at"])
     op.create_table(
         "votes",
         sa.Column("id", sa.Integer, primary_key=True),
