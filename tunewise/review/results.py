@@ -10,6 +10,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tunewise.errors import TunewiseError
 from tunewise.review import stats
 from tunewise.review.campaigns import campaign_named
 from tunewise.review.db import Assignment, Item, Reviewer, Vote
@@ -231,7 +232,5 @@ def _mean_ci(values: list[int]) -> dict:
     return {"mean": mean, "ci": [float(low), float(high)], "n": len(array)}
 
 
-def _kind_error(campaign, flag: str, kind: str):
-    from tunewise.errors import TunewiseError
-
+def _kind_error(campaign, flag: str, kind: str) -> TunewiseError:
     return TunewiseError(f"{flag}: campaign '{campaign.name}' is a {campaign.kind} campaign, not {kind}")
