@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from tunewise.config import TunewiseConfig
-from tunewise.data.audit import REGISTRY, AuditContext
+from tunewise.data.audit import CHECKS, AuditContext
 from tunewise.data.faults import FaultRates, inject
 from tunewise.data.load import load_records
 
@@ -81,7 +81,7 @@ def main() -> None:
             against=against,
             model_path=resolve_model(cfg.model.name),
         )
-        for name in [c for c in REGISTRY if c not in SCALING and c not in ("malformed", "empty")]:
+        for name in [c for c in CHECKS if c not in SCALING and c not in ("malformed", "empty")]:
             _, rows_per_s[name] = timed(name, sample)
     print(
         json.dumps(
@@ -99,7 +99,7 @@ SCALING = ["exact_duplicate", "near_duplicate", "leakage"]
 
 def timed(name: str, ctx: AuditContext) -> tuple[float, float]:
     begin = time.perf_counter()
-    finding = REGISTRY[name]().run(ctx)
+    finding = CHECKS[name]().run(ctx)
     seconds = time.perf_counter() - begin
     print(
         f"{name:22s} {seconds:7.1f} s  {len(ctx.records) / seconds:10.0f} rows/s  on {len(ctx.records)} rows, "

@@ -23,8 +23,10 @@ import torch
 
 from tunewise._io import read_jsonl
 from tunewise.data.formats import to_conversation
+from tunewise.data.split import class_labels
 from tunewise.evaluate.predict import generate_answers, predict_labels
-from tunewise.pipeline import _labels, _load_for_eval, _model_and_renderer, load_run_config
+from tunewise.models.loading import load_for_eval, model_and_renderer
+from tunewise.rundir import RunDir
 
 BANKING77_TEST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "banking77" / "test.csv"
 
@@ -48,16 +50,17 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
     torch.set_num_threads(torch.get_num_threads())
-    cfg = load_run_config(args.run)
-    splits = {name: read_jsonl(args.run / "split" / f"{name}.jsonl") for name in ("train", "validation")}
-    labels = _labels(cfg, splits)
+    run = RunDir(args.run)
+    cfg = run.load_config()
+    splits = {name: read_jsonl(run.split_file(name)) for name in ("train", "validation")}
+    labels = class_labels(cfg, splits)
     rows = load_rows(labels, args.rows)
-    model_path, renderer = _model_and_renderer(cfg)
-    checkpoint = args.run / "train" / "checkpoint"
-    plain_model = _load_for_eval(
+    model_path, renderer = model_and_renderer(cfg)
+    checkpoint = run.checkpoint
+    plain_model = load_for_eval(
         model_path, checkpoint, cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"precision": "fp32"})})
     )
-    model = _load_for_eval(model_path, checkpoint, cfg)  # as `tunewise eval` loads it (bf16 where native)
+    model = load_for_eval(model_path, checkpoint, cfg)  # as `tunewise eval` loads it (bf16 where native)
     prompts = [to_conversation(r, "classification", cfg.model.instruction)[0] for r in rows]
     truth = [r["label"] for r in rows]
     longest = max(len(renderer.answer_ids(prompts[0], label)) for label in labels)

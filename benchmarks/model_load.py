@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM
 
-from tunewise.models.registry import REGISTRY, _load_gguf, prepare_model
+from tunewise.models.registry import MODELS, load_gguf, prepare_model
 
 
 def timed(fn, repeats: int) -> float:
@@ -30,12 +30,12 @@ def timed(fn, repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="smollm2-135m-instruct", choices=sorted(REGISTRY))
+    parser.add_argument("--model", default="smollm2-135m-instruct", choices=sorted(MODELS))
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as cache:
-        gguf = REGISTRY[args.model].gguf(Path(cache))
-        gguf_s = timed(lambda: _load_gguf(gguf), 1)  # one GGUF load is slow enough to measure once
+        gguf = MODELS[args.model].gguf(Path(cache))
+        gguf_s = timed(lambda: load_gguf(gguf), 1)  # one GGUF load is slow enough to measure once
         folder = prepare_model(args.model, Path(cache))
         cached_s = timed(lambda: AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32), args.repeats)
     print(

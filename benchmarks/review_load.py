@@ -26,7 +26,8 @@ import httpx
 import numpy as np
 from sqlalchemy import select
 
-from tunewise.review.campaigns import create_campaign, invite
+from tunewise.review.auth import invite
+from tunewise.review.campaigns import create_campaign
 from tunewise.review.db import Vote, transaction
 
 CHOICES = ("A", "B", "tie", "both_bad")

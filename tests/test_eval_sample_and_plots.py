@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tunewise.pipeline import eval_sample
+from tunewise.data.split import sample_rows as eval_sample
 from tunewise.report.plots import metric_bars
 
 

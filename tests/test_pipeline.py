@@ -9,6 +9,7 @@ from tests.conftest import classification_rows, write_jsonl
 from tunewise.config import load_config
 from tunewise.pipeline import evaluate_run, run
 from tunewise.report import write_report
+from tunewise.rundir import RunDir
 
 RUN_FILES = {
     "config.yaml",
@@ -58,7 +59,13 @@ def classification_runs(tiny_model_dir, tmp_path_factory):
 def test_run_directory_holds_every_artifact(classification_runs):
     summary, run_dir = classification_runs[0]
     assert files_in(run_dir) == RUN_FILES
-    checkpoint = {p.name for p in (run_dir / "train" / "checkpoint").iterdir()}
+    layout = RunDir(run_dir)  # the one definition of the run directory names exactly these files
+    named = [layout.config, layout.summary, layout.test_access, layout.findings, layout.audit_html, layout.manifest]
+    named += [layout.split_file(name) for name in ("train", "validation", "test")]
+    named += [layout.train_log, layout.train_result, layout.predictions(), layout.metrics()]
+    named += [layout.report / name for name in ("report.html", "report.md")]
+    assert {str(p.relative_to(run_dir)) for p in named} == {f for f in RUN_FILES if not f.endswith(".png")}
+    checkpoint = {p.name for p in layout.checkpoint.iterdir()}
     assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json"} <= checkpoint
     assert not (run_dir / "train" / "checkpoints").exists(), "intermediate checkpoints are cleaned up"
     manifest = json.loads((run_dir / "split" / "manifest.json").read_text())
@@ -277,8 +284,8 @@ def test_an_empty_test_split_is_refused_before_training(tiny_model_dir, tmp_path
 
 
 def test_validation_loss_can_use_a_seeded_sample_of_the_validation_split(tmp_path, monkeypatch):
-    import tunewise.train
-    from tunewise.pipeline import train_stage
+    import tunewise.train.stage
+    from tunewise.train.stage import train_stage
 
     seen = []
 
@@ -286,7 +293,7 @@ def test_validation_loss_can_use_a_seeded_sample_of_the_validation_split(tmp_pat
         seen.append(len(validation))
         raise RuntimeError("stop here")
 
-    monkeypatch.setattr(tunewise.train, "fine_tune", fake_fine_tune)
+    monkeypatch.setattr(tunewise.train.stage, "fine_tune", fake_fine_tune)
     rows = classification_rows()
     splits = {"train": rows[:10], "validation": rows[10:40], "test": rows[40:]}
     for limit in (5, None):

@@ -219,21 +219,6 @@ class EvalConfig(_Section):
     )
 
 
-CHECKS = (
-    "malformed",
-    "empty",
-    "exact_duplicate",
-    "near_duplicate",
-    "semantic_duplicate",
-    "conflicting_duplicate",
-    "label_issue",
-    "class_imbalance",
-    "length",
-    "leakage",
-    "pii",
-    "encoding",
-)
-CheckName = Literal[CHECKS]
 Severity = Literal["error", "warning", "info"]
 
 
@@ -241,8 +226,10 @@ class AuditConfig(_Section):
     """The data audit: which checks run, how severe each one is, and their thresholds."""
 
     in_run: StrictBool = Field(True, description="`tunewise run` audits the data first (findings go in the report).")
-    checks: list[CheckName] | None = Field(None, description="Checks to run; default: all of them.")
-    severity: dict[CheckName, Severity] = Field(
+    checks: list[str] | None = Field(
+        None, description="Checks to run, named as the audit table names them; default: all."
+    )
+    severity: dict[str, Severity] = Field(
         default_factory=dict, description="Override a check's severity, e.g. {near_duplicate: error}."
     )
     near_duplicate_threshold: float = Field(
@@ -341,6 +328,17 @@ class TunewiseConfig(_Section):
 
     def run_dir(self) -> Path:
         return self.resolve_path(self.output_dir) if self.output_dir else Path("runs") / self.name
+
+    def resolved(self) -> dict:
+        """The config as it ran: defaults filled in, relative paths made absolute so it can be rerun anywhere."""
+        data = self.model_dump(mode="json")
+        for section, key in (("data", "path"), ("data", "test_path"), ("model", "cache_dir")):
+            if data[section][key]:
+                data[section][key] = str(self.resolve_path(data[section][key]))
+        local_model = self.resolve_path(self.model.name)
+        if local_model is not None and local_model.is_dir():
+            data["model"]["name"] = str(local_model)
+        return data
 
 
 def load_config(path: Path, overrides: list[str] | None = None) -> TunewiseConfig:

@@ -1,16 +1,10 @@
-"""Errors that the CLI turns into one clear line and an exit code (0 ok, 1 checks failed, 2 bad usage or input)."""
+"""The error the CLI turns into one clear line and exit code 2 (bad usage or input); anything else is exit 3."""
 
 
 class TunewiseError(Exception):
     """Bad usage, config or input. The message names the file, line and field where one is known."""
 
     exit_code = 2
-
-
-class ChecksFailed(TunewiseError):
-    """The command ran, but a check it performs failed (for example a gating audit)."""
-
-    exit_code = 1
 
 
 def where(path, line=None, field=None) -> str:

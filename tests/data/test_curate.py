@@ -89,12 +89,12 @@ def test_audit_checks_the_whole_eval_file_even_with_max_rows(tmp_path):
 
 
 def test_curate_exits_1_when_a_check_crashed(tmp_path, monkeypatch):
-    from tunewise.data.audit import REGISTRY
+    from tunewise.data.audit import CHECKS
 
     def boom(self, ctx):
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr(REGISTRY["leakage"], "run", boom)
+    monkeypatch.setattr(CHECKS["leakage"], "run", boom)
     data = write_jsonl(tmp_path / "raw.jsonl", classification_rows())
     config = tmp_path / "tunewise.yaml"
     config.write_text("audit:\n  checks: [leakage, exact_duplicate]\n")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tunewise.review.campaigns import create_campaign, invite
+from tunewise.review.auth import invite
+from tunewise.review.campaigns import create_campaign
 from tunewise.review.db import transaction
 
 SYSTEMS = ("zorblax-7b-secret", "quintessa-tuned-hidden")  # must never appear in what a reviewer receives

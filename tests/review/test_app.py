@@ -18,7 +18,7 @@ from tests.review.conftest import (
     relabel_items,
 )
 from tunewise.review.app import create_app
-from tunewise.review.campaigns import DEFAULT_RUBRIC
+from tunewise.review.campaigns import DEFAULT_CRITERIA
 from tunewise.review.db import Vote, transaction
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -132,10 +132,10 @@ def test_rating_form_scores_each_response_on_the_rubric(sqlite_url):
     app = create_app(sqlite_url)
     client, _ = logged_in(app, sqlite_url, "r", "ann")
     page = client.get("/review").text
-    assert page.count('type="radio"') == 2 * len(DEFAULT_RUBRIC) * 5
-    assert all(anchor in page for anchor in DEFAULT_RUBRIC[0]["anchors"])
+    assert page.count('type="radio"') == 2 * len(DEFAULT_CRITERIA) * 5
+    assert all(anchor in page for anchor in DEFAULT_CRITERIA[0]["anchors"])
     assignment, csrf = form_fields(page)
-    form = {f"score-{slot}-{c['name']}": str(slot + 2) for slot in (1, 2) for c in DEFAULT_RUBRIC}
+    form = {f"score-{slot}-{c['name']}": str(slot + 2) for slot in (1, 2) for c in DEFAULT_CRITERIA}
     incomplete = client.post(f"/review/{assignment}", data={"csrf": csrf, **dict(list(form.items())[:-1])})
     assert incomplete.status_code == 400 and "persuasiveness needs a score" in incomplete.text
     assert "All done" in client.post(f"/review/{assignment}", data={"csrf": csrf, **form}).text

@@ -10,14 +10,15 @@ from sqlalchemy import func, select
 
 from tests.review.conftest import SYSTEMS, new_campaign, pairwise_items, relabel_items
 from tunewise.errors import TunewiseError
-from tunewise.review import campaigns
-from tunewise.review.campaigns import Refused, login, next_assignment, revoke, session_of, submit
+from tunewise.review import auth, campaigns
+from tunewise.review.auth import login, revoke, session_of
+from tunewise.review.campaigns import Refused, next_assignment, submit
 from tunewise.review.db import Item, Reviewer, Token, Vote, now, transaction
 from tunewise.review.results import preference_pairs, relabel_patch, results
 
 
 def _reviewer(db, name: str, campaign: str = "c") -> Reviewer:
-    campaigns.invite(db, campaign, name)
+    auth.invite(db, campaign, name)
     return db.scalar(select(Reviewer).where(Reviewer.name == name))
 
 
@@ -85,7 +86,7 @@ def test_rating_and_relabel_answers(db_url):
     with transaction(db_url) as db:
         rater = _reviewer(db, "ann", "r")
         assignment = next_assignment(db, rater)
-        criteria = [c["name"] for c in campaigns.DEFAULT_RUBRIC]
+        criteria = [c["name"] for c in campaigns.DEFAULT_CRITERIA]
         with pytest.raises(Refused, match="response 2: relevance needs a score"):
             submit(db, rater, assignment.public_id, {"scores": {"1": dict.fromkeys(criteria, 3), "2": {}}})
         with pytest.raises(Refused, match="needs a score from 1 to 5"):
@@ -109,14 +110,14 @@ def test_rating_and_relabel_answers(db_url):
 def test_tokens_are_stored_hashed_expire_and_can_be_revoked(db_url):
     new_campaign(db_url)
     with transaction(db_url) as db:
-        token = campaigns.invite(db, "c", "ann")
+        token = auth.invite(db, "c", "ann")
         assert token not in {t.token_hash for t in db.scalars(select(Token))}
         secret, _ = login(db, token)
         assert session_of(db, secret)[0].name == "ann"
         with pytest.raises(Refused, match="not valid"):
             login(db, token + "x")
-        old = campaigns.invite(db, "c", "bob")
-        for stored in db.scalars(select(Token).where(Token.token_hash == campaigns.digest(old))):
+        old = auth.invite(db, "c", "bob")
+        for stored in db.scalars(select(Token).where(Token.token_hash == auth.digest(old))):
             stored.expires_at = now() - timedelta(seconds=1)
         with pytest.raises(Refused, match="expired"):
             login(db, old)
@@ -139,7 +140,7 @@ def test_creating_is_refused_before_anything_is_stored(db_url):
                 db, "e", "rating", pairwise_items(2), rubric=[{"name": "x", "question": "?", "anchors": ["a"]}]
             )
         with pytest.raises(TunewiseError, match="unknown campaign 'nope' \\(known: c\\)"):
-            campaigns.invite(db, "nope", "ann")
+            auth.invite(db, "nope", "ann")
         assert db.scalar(select(func.count()).select_from(Item)) == items_before
 
 
@@ -248,7 +249,7 @@ def test_malformed_answers_are_refused_not_crashes(sqlite_url, answer):
 
 def test_rating_scores_must_be_whole_numbers(sqlite_url):
     new_campaign(sqlite_url, name="r", kind="rating", items=pairwise_items(1), per_item=1)
-    criteria = [c["name"] for c in campaigns.DEFAULT_RUBRIC]
+    criteria = [c["name"] for c in campaigns.DEFAULT_CRITERIA]
     with transaction(sqlite_url) as db:
         ann = _reviewer(db, "ann", "r")
         assignment = next_assignment(db, ann)

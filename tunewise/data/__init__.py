@@ -1,4 +1,5 @@
-"""Data: loading files into task records, turning records into conversations, splitting without leakage."""
+"""Data: loading files into task records, conversations from records, the audit and curation, fault injection, and
+the leakage-free split (the split stage of a run)."""
 
 from tunewise.data.load import Loaded, RowProblem, load_data, load_records
 

@@ -1,18 +1,24 @@
 """Deterministic train/validation/test splits that never put the same input in two splits.
 
 Rows are grouped by their normalised input first, so exact (case/space/punctuation-insensitive)
-duplicates travel together; classification splits are stratified by label. The audit issue will pass
-near-duplicate clusters as ``groups``.
+duplicates travel together, and near duplicates (MinHash) and optionally paraphrases (embeddings) with them;
+classification splits are stratified by label. ``write_split`` is the split stage of a run and of
+`tunewise split`: load, leave test inputs out of training, split, write the files and a manifest.
 """
 
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
+from pathlib import Path
 
+from tunewise._io import atomic_write_json, atomic_write_jsonl, sha256_file
+from tunewise._progress import console
 from tunewise.data.formats import input_text, normalize
+from tunewise.data.load import load_data, load_eval_data
+from tunewise.errors import TunewiseError
+from tunewise.rundir import SPLITS, versions
 
-SPLITS = ("train", "validation", "test")
 MIN_VALIDATION, MIN_TEST = 0.15, 0.10
 
 
@@ -20,8 +26,6 @@ def check_fractions(
     validation: float, test: float, has_test_file: bool = False, override: str = "set split.allow_small_holdout=true"
 ) -> None:
     """Refuse held-out fractions below the practitioners' rule of thumb (15-20 % validation, 10-15 % test)."""
-    from tunewise.errors import TunewiseError
-
     if validation < MIN_VALIDATION:
         raise TunewiseError(
             f"split.validation={validation:g} is below {MIN_VALIDATION:.0%}: early stopping and checkpoint choice "
@@ -103,3 +107,88 @@ def without_test_inputs(
     for index, record in enumerate(records):
         (dropped if texts[index] in seen or index in near else kept).append(record)
     return kept, dropped
+
+
+def write_split(cfg, out: Path, override_hint: str = "set split.allow_small_holdout=true") -> tuple[dict, str]:
+    """Load the data (and the test file if any), split it, and write the splits with a manifest to ``out``."""
+    data_path = cfg.resolve_path(cfg.data.path)
+    if data_path is None:
+        raise TunewiseError("config: data.path is required")
+    loaded = load_data(cfg.data, data_path)
+    records, task = loaded.records, loaded.task
+    test_path = cfg.resolve_path(cfg.data.test_path)
+    held_out = load_eval_data(cfg.data, test_path, task) if test_path else None
+    leaked: list[dict] = []
+    if held_out:
+        records, leaked = without_test_inputs(records, held_out.records, task, cfg.audit.leakage_threshold)
+        if leaked:
+            console.print(
+                f"[yellow]warning[/] {len(leaked)} rows of {data_path} have the same or a near-identical input as "
+                f"a row of {test_path}; they are left out of training (listed in split/manifest.json)"
+            )
+    if not cfg.split.allow_small_holdout:
+        check_fractions(cfg.split.validation, cfg.split.test, held_out is not None, override_hint)
+    fractions = (cfg.split.validation, 0.0 if held_out else cfg.split.test)
+    groups = split_groups(cfg, records, task)
+    indices = split_indices(records, task, *fractions, seed=cfg.seed, groups=groups)
+    splits = {name: [records[i] for i in rows] for name, rows in indices.items()}
+    if held_out:
+        splits["test"] = held_out.records
+    for name, rows in splits.items():
+        if not rows:
+            raise TunewiseError(
+                f"{data_path}: the {name} split is empty: {len(records)} rows in {len(set(groups))} groups of "
+                f"duplicates/near duplicates (per label) are too few to split with split.validation="
+                f"{cfg.split.validation}, split.test={cfg.split.test}"
+            )
+        atomic_write_jsonl(out / f"{name}.jsonl", rows)
+    sources = [loaded] + ([held_out] if held_out else [])
+    atomic_write_json(
+        out / "manifest.json",
+        {
+            "task": task,
+            "seed": cfg.seed,
+            "inputs": {s.source: {"sha256": sha256_file(Path(s.source)), "rows": len(s.records)} for s in sources},
+            "skipped": [line for s in sources for line in s.skipped],
+            "left_out_as_test_inputs": [input_text(r, task) for r in leaked],
+            "sizes": {name: len(rows) for name, rows in splits.items()},
+            "label_counts": label_counts(splits) if task == "classification" else None,
+            "outputs": {f"{name}.jsonl": sha256_file(out / f"{name}.jsonl") for name in splits},
+            "versions": versions(),
+        },
+    )
+    for line in loaded.skipped + (held_out.skipped if held_out else []):
+        console.print(f"[yellow]skipped[/] {line}")
+    return splits, task
+
+
+def split_groups(cfg, records: list[dict], task: str) -> list[str]:
+    """Group keys so that duplicates, near duplicates (and optionally paraphrases) share a split."""
+    from tunewise.data.dedup import clusters_from_pairs, near_duplicate_clusters
+
+    clusters: list[list[int]] = []
+    texts = [normalize(input_text(r, task)) for r in records]
+    if cfg.split.group_near_duplicates:
+        clusters += near_duplicate_clusters(texts, cfg.audit.near_duplicate_threshold)
+    if cfg.split.group_semantic_duplicates:
+        from tunewise.data.embed import embed, similar_pairs
+
+        pairs = similar_pairs(embed([input_text(r, task) for r in records]), cfg.audit.semantic_threshold)
+        clusters += clusters_from_pairs(len(records), pairs)
+    return duplicate_groups(texts, clusters)
+
+
+def label_counts(splits: dict[str, list[dict]]) -> dict:
+    return {name: dict(sorted(Counter(r["label"] for r in rows).items())) for name, rows in splits.items()}
+
+
+def sample_rows(rows: list[dict], max_rows: int | None, seed: int) -> list[dict]:
+    """``max_rows`` rows drawn at random with ``seed`` (in their original order), or all of them."""
+    if max_rows is None or max_rows >= len(rows):
+        return rows
+    return [rows[i] for i in sorted(random.Random(seed).sample(range(len(rows)), max_rows))]
+
+
+def class_labels(cfg, splits: dict) -> list[str]:
+    """The classes a classifier chooses from: data.labels, or every label of the training and validation splits."""
+    return cfg.data.labels or sorted({r["label"] for name in ("train", "validation") for r in splits[name]})

@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 
 from tunewise._io import atomic_write_jsonl, read_jsonl, sha256_file
+from tunewise._progress import console
+from tunewise.rundir import RunDir
 
-LOG = "test_access.jsonl"
 IGNORED_SECTIONS = ("name", "output_dir", "eval")  # settings that do not change the trained model
 
 
@@ -23,17 +24,17 @@ def settings_fingerprint(config: dict) -> str:
 def record_access(run_dir: Path, test_file: Path, config: dict, command: str) -> dict:
     """Append this evaluation to run_dir/test_access.jsonl and return the entry."""
     entry = {
-        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": command,
         "test_sha256": sha256_file(test_file),
         "settings": settings_fingerprint(config),
     }
-    atomic_write_jsonl(run_dir / LOG, read_log(run_dir) + [entry])
+    atomic_write_jsonl(RunDir(run_dir).test_access, read_log(run_dir) + [entry])
     return entry
 
 
 def read_log(run_dir: Path) -> list[dict]:
-    return read_jsonl(run_dir / LOG, missing_ok=True)
+    return read_jsonl(RunDir(run_dir).test_access, missing_ok=True)
 
 
 def repeated_looks(run_dir: Path, entry: dict) -> list[str]:
@@ -55,3 +56,13 @@ def looks_warning(run_dir: Path, entry: dict, limit: int) -> str | None:
         f"({', '.join(runs[:5])}{', ...' if len(runs) > 5 else ''}): picking settings by test score makes it "
         "optimistic; compare settings on validation (tunewise eval RUN --split validation) and score the test once"
     )
+
+
+def record_look(cfg, run_dir: RunDir, command: str) -> list[str]:
+    """Log this look at the run's test split; return a warning when the test set has been looked at too often."""
+    # the resolved form (absolute paths), as saved in run_dir/config.yaml, so `run` and `eval` agree
+    entry = record_access(run_dir.root, run_dir.split_file("test"), cfg.resolved(), command)
+    warning = looks_warning(run_dir.root, entry, cfg.eval.max_test_looks)
+    if warning:
+        console.print(f"[yellow]warning[/] {warning}")
+    return [warning] if warning else []

@@ -14,6 +14,7 @@ from tunewise._io import atomic_write_json, read_jsonl
 from tunewise.errors import TunewiseError
 from tunewise.evaluate.metrics import compare_scores, headline_keys, row_scores
 from tunewise.evaluate.slices import slice_fields, slice_metrics
+from tunewise.rundir import RunDir
 
 
 def compare_runs(run_dir: Path, baseline_dir: Path, curation: Path | None = None) -> dict:
@@ -45,20 +46,19 @@ def compare_runs(run_dir: Path, baseline_dir: Path, curation: Path | None = None
         "comparison": comparison,
         "slices": _paired_slices(run["rows"], ours, theirs, task),
         "audits": {
-            "run": _audit_summary(Path(run_dir) / "audit" / "findings.json"),
+            "run": _audit_summary(RunDir(run_dir).findings),
             # the baseline's data audit: its run's own, else the audit the curation acted on (the raw data's)
-            "baseline": _audit_summary(Path(baseline_dir) / "audit" / "findings.json")
+            "baseline": _audit_summary(RunDir(baseline_dir).findings)
             or (_audit_summary(Path(curation) / "audit.json") if curation else None),
         },
         "curation": _curation(curation) if curation else None,
     }
-    atomic_write_json(Path(run_dir) / "baseline" / "comparison.json", found)
+    atomic_write_json(RunDir(run_dir).comparison, found)
     return found
 
 
 def _evaluated(run_dir: Path) -> dict:
-    run_dir = Path(run_dir)
-    predictions, metrics = run_dir / "evaluate" / "predictions.jsonl", run_dir / "evaluate" / "metrics.json"
+    predictions, metrics = RunDir(run_dir).predictions(), RunDir(run_dir).metrics()
     if not predictions.is_file() or not metrics.is_file():
         raise TunewiseError(f"{run_dir}: not an evaluated run (no evaluate/predictions.jsonl and metrics.json)")
     found = json.loads(metrics.read_text())

@@ -13,7 +13,7 @@ import numpy as np
 from tunewise.evaluate.predict import predict_labels
 from tunewise.evaluate.stats import mean_ci
 
-DEFAULT_RUBRIC = (
+JUDGE_RUBRIC = (
     "You compare two answers to the same request. Prefer the answer that is more relevant, correct, coherent "
     "and useful. Ignore length and order."
 )
@@ -29,7 +29,7 @@ def judge_pairs(
     prompts: list[str],
     answers_1: list[str],
     answers_2: list[str],
-    rubric: str = DEFAULT_RUBRIC,
+    rubric: str = JUDGE_RUBRIC,
     batch_size: int = 16,
 ) -> dict:
     """Compare system 1 and system 2 row by row; returns wins, ties, the win rate of system 2 (ties count half)

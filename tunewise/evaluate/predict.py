@@ -148,13 +148,6 @@ def _common_prefix_length(prompts: list[list[int]]) -> int:
     return length
 
 
-def bf16_supported(device: torch.device) -> bool:
-    """Whether the device computes bf16 natively (CUDA with bf16, CPUs with AVX-512 BF16 or AMX)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-
-
 def _autocast(model):
     dtype = next(model.parameters()).dtype
     if dtype in (torch.bfloat16, torch.float16):
@@ -227,3 +220,10 @@ def _build_trie(sequences) -> dict:
         for token in ids:
             node = node.setdefault(token, {})
     return root
+
+
+def answer(model, renderer, conversations, task: str, labels, max_new_tokens: int, batch_size: int) -> list[str]:
+    """The model's answers to chat prompts: a label (constrained decoding) for classification, text otherwise."""
+    if task == "classification":
+        return predict_labels(model, renderer, conversations, labels, batch_size)
+    return generate_answers(model, renderer, conversations, max_new_tokens, batch_size)

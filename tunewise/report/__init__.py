@@ -10,18 +10,19 @@ from tunewise._io import atomic_write_bytes, atomic_write_text
 from tunewise.evaluate.metrics import headline_keys
 from tunewise.report import plots
 from tunewise.report.collect import collect
+from tunewise.rundir import RunDir
 
 
 def write_report(run_dir: Path, out: Path | None = None) -> dict:
     """Render the run's report into ``out`` (default run_dir/report); return the paths and the verdict."""
-    out = Path(out or run_dir / "report")
+    out = Path(out or RunDir(run_dir).report)
     data = collect(run_dir)
     images = _figures(data)
     for name, png in images.items():
         atomic_write_bytes(out / f"{name}.png", png)
     inline = {name: "data:image/png;base64," + base64.b64encode(png).decode() for name, png in images.items()}
     files = {name: f"{name}.png" for name in images}
-    audit_link = os.path.relpath(run_dir / "audit" / "audit.html", out)
+    audit_link = os.path.relpath(RunDir(run_dir).audit_html, out)
     atomic_write_text(out / "report.html", _render("report.html.j2", data, inline, audit_link))
     atomic_write_text(out / "report.md", _render("report.md.j2", data, files, audit_link))
     verdict = data["decision"]["verdict"] if data["decision"] else "not evaluated"

@@ -2,38 +2,37 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tunewise._io import read_jsonl
 from tunewise.evaluate.access import read_log
+from tunewise.evaluate.verdict import decide_run
+from tunewise.rundir import RunDir, read_json
 
 
 def collect(run_dir: Path) -> dict:
-    from tunewise.pipeline import decide_run, load_run_config
-
-    cfg = load_run_config(run_dir)
-    metrics = _json(run_dir / "evaluate" / "metrics.json")
-    manifest = _json(run_dir / "split" / "manifest.json")
+    run = RunDir(run_dir)
+    cfg = run.load_config()
+    metrics, manifest = read_json(run.metrics()), read_json(run.manifest)
     task = (manifest or {}).get("task") or (metrics or {}).get("task")
     found = {
         "name": cfg.name,
         "run_dir": str(run_dir),
         "config": cfg,
         "task": task,
-        "summary": _json(run_dir / "summary.json") or {},
+        "summary": read_json(run.summary) or {},
         "metrics": metrics,
         "manifest": manifest,
-        "train_log": read_jsonl(run_dir / "train" / "metrics.jsonl", missing_ok=True),
-        "train_result": _json(run_dir / "train" / "result.json"),
-        "audit": _audit(run_dir / "audit" / "findings.json"),
-        "selection": _json(run_dir / "select" / "selection.json"),  # when model.name was auto
-        "review": _json(run_dir / "review" / "results.json"),
-        "review_campaign": _json(run_dir / "review" / "campaign.json"),  # created from this run's predictions
-        "baseline": _json(run_dir / "baseline" / "comparison.json"),  # `tunewise compare RUN --baseline OTHER`
+        "train_log": read_jsonl(run.train_log, missing_ok=True),
+        "train_result": read_json(run.train_result),
+        "audit": _audit(run.findings),
+        "selection": read_json(run.selection),  # when model.name was auto
+        "review": read_json(run.review_results),
+        "review_campaign": read_json(run.review_campaign),  # created from this run's predictions
+        "baseline": read_json(run.comparison),  # `tunewise compare RUN --baseline OTHER`
         "test_access": read_log(run_dir),
     }
-    found["decision"] = decide_run(cfg, run_dir, task, metrics) if metrics and manifest else None
+    found["decision"] = decide_run(cfg, run, task, metrics) if metrics and manifest else None
     if metrics and task == "classification":
         found["top_confusions"] = top_confusions(metrics["tuned"]["confusion"])
     return found
@@ -52,7 +51,7 @@ def top_confusions(confusion: dict, limit: int = 10) -> list[dict]:
 
 
 def _audit(path: Path) -> dict | None:
-    found = _json(path)
+    found = read_json(path)
     if not found:
         return None
     checks = [
@@ -60,7 +59,3 @@ def _audit(path: Path) -> dict | None:
         for f in found["findings"]
     ]
     return {"rows": found["rows"], "summary": found["summary"], "checks": checks, "html": "../audit/audit.html"}
-
-
-def _json(path: Path):
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None

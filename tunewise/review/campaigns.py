@@ -6,8 +6,6 @@ item at most once (a unique constraint, not only a query), and an item goes to `
 
 from __future__ import annotations
 
-import hashlib
-import math
 import random
 import secrets
 from datetime import timedelta
@@ -17,15 +15,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tunewise.errors import TunewiseError
-from tunewise.review.db import Assignment, Campaign, Item, Reviewer, Token, Vote, WebSession, now
+from tunewise.review.db import Assignment, Campaign, Item, Reviewer, Vote, now
 from tunewise.review.items import KINDS
 
-TOKEN_DAYS = 14
-SESSION_HOURS = 12
 STALE_MINUTES = 60  # an item handed out and not answered in this time goes back to the pool
 CHOICES = {"A": "a", "B": "b", "tie": "tie", "both_bad": "both_bad"}
+SLOT_NAMES = "ABCDEFGHIJ"
+OTHER_LABEL = "__other__"  # the "use this label" button: the label is in the search box
 SCALE = (1, 2, 3, 4, 5)
-DEFAULT_RUBRIC = [
+DEFAULT_CRITERIA = [
     {
         "name": "relevance",
         "question": "Does the response answer what was asked?",
@@ -57,11 +55,6 @@ class Refused(TunewiseError):
         self.status = status
 
 
-def digest(secret: str) -> str:
-    """Tokens are 256 random bits, so one SHA-256 is enough to store them safely (no password stretching)."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def create_campaign(
     db: Session,
     name: str,
@@ -80,7 +73,7 @@ def create_campaign(
         raise TunewiseError(f"--per-item must be at least 1, got {per_item}")
     if db.scalar(select(Campaign).where(Campaign.name == name)) is not None:
         raise TunewiseError(f"campaign '{name}' already exists (pick another name)")
-    rubric = check_rubric(rubric or DEFAULT_RUBRIC) if kind == "rating" else []
+    rubric = check_rubric(rubric or DEFAULT_CRITERIA) if kind == "rating" else []
     campaign = Campaign(name=name, kind=kind, per_item=per_item, rubric=rubric, source=source)
     db.add(campaign)
     db.flush()
@@ -120,69 +113,6 @@ def campaign_named(db: Session, name: str) -> Campaign:
     return campaign
 
 
-def invite(db: Session, name: str, reviewer: str, admin: bool = False, days: float = TOKEN_DAYS) -> str:
-    """A login token for ``reviewer`` (created on first invite); only its hash is stored."""
-    campaign = campaign_named(db, name)
-    if not reviewer.strip() or len(reviewer) > 200:
-        raise TunewiseError("--reviewer must be 1 to 200 characters")
-    if not math.isfinite(days) or days <= 0:
-        raise TunewiseError(f"--days must be a positive number, got {days}")
-    person = db.scalar(select(Reviewer).where(Reviewer.campaign_id == campaign.id, Reviewer.name == reviewer))
-    if person is None:
-        person = Reviewer(campaign_id=campaign.id, name=reviewer, is_admin=admin)
-        db.add(person)
-        db.flush()
-    person.is_admin = person.is_admin or admin
-    token = secrets.token_urlsafe(32)
-    db.add(Token(reviewer_id=person.id, token_hash=digest(token), expires_at=now() + timedelta(days=days)))
-    db.flush()
-    return token
-
-
-def revoke(db: Session, name: str, reviewer: str) -> int:
-    """Revoke every token of ``reviewer`` and end their sessions; returns how many tokens were live."""
-    campaign = campaign_named(db, name)
-    person = db.scalar(select(Reviewer).where(Reviewer.campaign_id == campaign.id, Reviewer.name == reviewer))
-    if person is None:
-        raise TunewiseError(f"campaign '{name}' has no reviewer '{reviewer}'")
-    live = db.scalars(select(Token).where(Token.reviewer_id == person.id, Token.revoked.is_(False))).all()
-    for token in live:
-        token.revoked = True
-    for session in db.scalars(select(WebSession).where(WebSession.reviewer_id == person.id)).all():
-        db.delete(session)
-    _release(db, Assignment.reviewer_id == person.id)
-    return len(live)
-
-
-def login(db: Session, token: str) -> tuple[str, WebSession]:
-    """Exchange a live login token for a new web session; returns the cookie's secret and the session."""
-    found = db.scalar(select(Token).where(Token.token_hash == digest(token or "")))
-    if found is None or found.revoked:
-        raise Refused("this invite link is not valid (revoked or mistyped): ask for a new one", 403)
-    if found.expires_at <= now():
-        raise Refused("this invite link has expired: ask for a new one", 403)
-    secret = secrets.token_urlsafe(32)
-    session = WebSession(
-        reviewer_id=found.reviewer_id,
-        session_hash=digest(secret),
-        csrf=secrets.token_urlsafe(24),
-        expires_at=min(found.expires_at, now() + timedelta(hours=SESSION_HOURS)),
-    )
-    db.add(session)
-    db.flush()
-    return secret, session
-
-
-def session_of(db: Session, secret: str | None) -> tuple[Reviewer, WebSession] | None:
-    """The reviewer behind a session cookie, or None when it is unknown or expired."""
-    if not secret:
-        return None
-    session = db.scalar(select(WebSession).where(WebSession.session_hash == digest(secret)))
-    if session is None or session.expires_at <= now():
-        return None
-    return db.get(Reviewer, session.reviewer_id), session
-
-
 def next_assignment(db: Session, reviewer: Reviewer) -> Assignment | None:
     """The reviewer's open assignment, else a new one: an item they have not had that still has fewer than
     ``per_item`` reviewers, fewest first. None when nothing is left for them."""
@@ -194,9 +124,7 @@ def next_assignment(db: Session, reviewer: Reviewer) -> Assignment | None:
     # the campaign row is locked (PostgreSQL; SQLite's write transaction already is) so two reviewers cannot
     # both take an item's last place
     campaign = db.scalar(select(Campaign).where(Campaign.id == reviewer.campaign_id).with_for_update())
-    _release(
-        db, Assignment.campaign_id == campaign.id, Assignment.created_at < now() - timedelta(minutes=STALE_MINUTES)
-    )
+    release(db, Assignment.campaign_id == campaign.id, Assignment.created_at < now() - timedelta(minutes=STALE_MINUTES))
     item = db.scalar(_open_to(reviewer, campaign, select(Item)).order_by(Item.reviewers, Item.position).limit(1))
     if item is None:
         return None
@@ -250,6 +178,20 @@ def submit(db: Session, reviewer: Reviewer, public_id: str, answer: dict, commen
     return vote, True
 
 
+def view_of(campaign: Campaign, item: Item, assignment: Assignment) -> dict:
+    """What a reviewer sees of an item: responses by slot in the drawn order, never by system (the rule that
+    keeps the systems blind)."""
+    payload = item.payload
+    if campaign.kind == "relabel":
+        return {key: payload[key] for key in ("text", "label", "suggested_label", "labels")} | {"other": OTHER_LABEL}
+    names = SLOT_NAMES if campaign.kind == "pairwise" else [str(n) for n in range(1, len(assignment.order) + 1)]
+    responses = [
+        {"slot": slot, "name": names[slot - 1], "text": payload["outputs"][system]}
+        for slot, system in enumerate(assignment.order, 1)
+    ]
+    return {"prompt": payload["prompt"], "responses": responses}
+
+
 def progress(db: Session, reviewer: Reviewer) -> dict:
     """How many items the reviewer has done and how many are still open to them (others may take some)."""
     campaign = db.get(Campaign, reviewer.campaign_id)
@@ -265,7 +207,7 @@ def _open_to(reviewer: Reviewer, campaign: Campaign, query):
     return query.where(Item.campaign_id == campaign.id, Item.reviewers < campaign.per_item, Item.id.not_in(had))
 
 
-def _release(db: Session, *conditions) -> int:
+def release(db: Session, *conditions) -> int:
     """Hand unanswered assignments matching ``conditions`` back: their items can go to someone else."""
     stale = db.scalars(select(Assignment).where(Assignment.done.is_(False), *conditions)).all()
     for assignment in stale:

@@ -17,7 +17,8 @@ from typing import TypeVar
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from tunewise.review.campaigns import Refused, session_of
+from tunewise.review.auth import session_of
+from tunewise.review.campaigns import Refused
 from tunewise.review.db import Reviewer, WebSession
 
 COOKIE = "tunewise_review"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tunewise._io import read_jsonl_objects
 from tunewise.errors import TunewiseError, where
+from tunewise.rundir import RunDir
 
 KINDS = ("pairwise", "rating", "relabel")
 FIELDS = {
@@ -69,7 +70,7 @@ def items_from_run(run_dir: Path, baseline_dir: Path | None = None) -> list[dict
 
 
 def _predictions(run_dir: Path, also: str | None) -> list[dict]:
-    path = run_dir / "evaluate" / "predictions.jsonl"
+    path = RunDir(run_dir).predictions()
     if not path.is_file():
         raise TunewiseError(f"{run_dir}: no evaluate/predictions.jsonl (run `tunewise run` or `tunewise eval` first)")
     rows = [row for _, row in read_jsonl_objects(path)]

@@ -24,7 +24,15 @@ from pathlib import Path
 from tunewise._io import atomic_write_bytes, atomic_write_json, sha256_file
 from tunewise._progress import console
 from tunewise.config import TunewiseConfig
+from tunewise.data.formats import to_conversation
+from tunewise.data.split import class_labels, write_split
 from tunewise.errors import TunewiseError
+from tunewise.evaluate.metrics import headline_keys
+from tunewise.models.loading import model_and_renderer
+from tunewise.models.registry import default_cache_dir
+from tunewise.report.plots import selection_plot
+from tunewise.select.cost import cost_per_1k, seconds_per_1k
+from tunewise.select.rank import rank
 
 PHASES = ("prior", "probe")
 # the train settings the probe uses (it sets its own steps, and neither evaluates nor stops early)
@@ -47,14 +55,9 @@ PROBE_TRAIN_SETTINGS = {
 
 def select_base_model(cfg: TunewiseConfig, out: Path) -> dict:
     """Measure every candidate of cfg.select (cached), rank them and write out/selection.json and .png."""
-    from tunewise.evaluate.metrics import headline_keys
-    from tunewise.pipeline import split_stage
-    from tunewise.report.plots import selection_plot
-    from tunewise.select.rank import rank
-
     if "auto" in cfg.select.candidates:
         raise TunewiseError("select.candidates: 'auto' is not a model (list the models to compare)")
-    splits, task = split_stage(cfg, out / "split")
+    splits, task = write_split(cfg, out / "split")
     if task == "preference":
         raise TunewiseError("select: preference data is not supported yet (classification and generation are)")
     data = probe_data(cfg, splits, task)
@@ -78,7 +81,6 @@ def probe_data(cfg: TunewiseConfig, splits: dict, task: str) -> dict:
     """What every candidate is measured on, drawn once with the config's seed: the probe's training examples
     (spread across labels for classification), the validation rows, the few-shot examples and the texts of
     the prior fit."""
-    from tunewise.data.formats import to_conversation
 
     def pairs(rows):
         return [list(to_conversation(r, task, cfg.model.instruction)) for r in rows]
@@ -91,7 +93,7 @@ def probe_data(cfg: TunewiseConfig, splits: dict, task: str) -> dict:
     shots = _shots(train, task, cfg.select.few_shot)
     labels = None
     if task == "classification":
-        labels = cfg.data.labels or sorted({r["label"] for name in ("train", "validation") for r in splits[name]})
+        labels = class_labels(cfg, splits)
     prior = pairs(train[: cfg.select.prior_rows])
     return {
         "task": task,
@@ -105,13 +107,11 @@ def probe_data(cfg: TunewiseConfig, splits: dict, task: str) -> dict:
 
 def measure_candidate(cfg: TunewiseConfig, name: str, data: dict) -> dict:
     """Both phases of one candidate, each from the cache or measured in a fresh process; plus derived costs."""
-    from tunewise.pipeline import _model_and_renderer
-    from tunewise.select.cost import cost_per_1k, seconds_per_1k
     from tunewise.select.measure import isolated, prior_fit, probe_fine_tune
 
     candidate_cfg = cfg.model_copy(deep=True)
     candidate_cfg.model.name = name
-    model_path, _ = _model_and_renderer(candidate_cfg)  # prepares a registry model here, not in the measurement
+    model_path, _ = model_and_renderer(candidate_cfg)  # prepares a registry model here, not in the measurement
     folder = _cache_root(cfg) / cache_key(cfg, name, model_path, data)
     found: dict = {}
     for phase, function in (("prior", prior_fit), ("probe", probe_fine_tune)):
@@ -218,7 +218,6 @@ def _gpu_name() -> str | None:
 
 
 def _cache_root(cfg: TunewiseConfig) -> Path:
-    from tunewise.models.registry import default_cache_dir
 
     return (cfg.resolve_path(cfg.model.cache_dir) or default_cache_dir()) / "select"
 

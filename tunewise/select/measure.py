@@ -50,10 +50,10 @@ def _fresh_process() -> None:
 def prior_fit(cfg, model_path: str, data: dict) -> dict:
     """How well the untuned model fits the task: bits per byte of the task's text, zero- and few-shot validation
     scores; and its inference cost: size, batched throughput, one-at-a-time latency, peak memory."""
-    from tunewise.pipeline import _load_for_eval, _model_and_renderer
+    from tunewise.models.loading import load_for_eval, model_and_renderer
 
-    _, renderer = _model_and_renderer(cfg)
-    model = _load_for_eval(model_path, None, cfg)
+    _, renderer = model_and_renderer(cfg)
+    model = load_for_eval(model_path, None, cfg)
     validation = data["validation"]
     questions = [m for m, _ in validation]
     _answer(cfg, model, renderer, data, questions[:1], batch_size=1)  # warm-up (first-call set-up is not serving)
@@ -89,11 +89,11 @@ def probe_fine_tune(cfg, model_path: str, data: dict) -> dict:
     (one pass), then score the validation rows; also measures training speed and peak memory."""
     from transformers import PrinterCallback
 
-    from tunewise.pipeline import _model_and_renderer, eval_dtype
+    from tunewise.models.loading import eval_dtype, model_and_renderer
     from tunewise.train.guards import RichProgress
     from tunewise.train.sft import build_trainer, encode_all
 
-    _, renderer = _model_and_renderer(cfg)
+    _, renderer = model_and_renderer(cfg)
     steps = cfg.select.probe_steps
     train_cfg = cfg.train.model_copy(update={"max_steps": steps, "epochs": 1.0, "logging_steps": max(1, steps // 10)})
     train_set, truncated = encode_all(renderer, [tuple(pair) for pair in data["probe"]], cfg.model.max_length)
@@ -177,12 +177,10 @@ def _with_shots(messages: list[dict], shots: list) -> list[dict]:
 
 
 def _answer(cfg, model, renderer, data: dict, conversations: list[list[dict]], batch_size: int | None = None):
-    from tunewise.evaluate import generate_answers, predict_labels
+    from tunewise.evaluate.predict import answer
 
     batch_size = batch_size or cfg.eval.batch_size
-    if data["task"] == "classification":
-        return predict_labels(model, renderer, conversations, data["labels"], batch_size)
-    return generate_answers(model, renderer, conversations, cfg.eval.max_new_tokens, batch_size)
+    return answer(model, renderer, conversations, data["task"], data["labels"], cfg.eval.max_new_tokens, batch_size)
 
 
 def _scores(data: dict, rows: list, answers: list[str]) -> dict:

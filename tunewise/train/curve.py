@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 
-DEFAULT_FRACTIONS = (0.25, 0.5, 1.0)
-
 
 def nested_subsets(rows: list, fractions: list[float], seed: int) -> dict[float, list]:
     """Seeded subsets of the rows, each contained in the next larger one (25 % ⊂ 50 % ⊂ 100 %), so that the

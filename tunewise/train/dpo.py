@@ -44,7 +44,7 @@ def preference_rows(renderer: Renderer, rows: list[dict], max_length: int) -> tu
         row, was_cut = fit_preference_row(renderer, original, max_length)
         cut += was_cut
         prompt = row["prompt"]
-        messages = renderer._with_system([{"role": "user", "content": prompt}])
+        messages = renderer.with_system([{"role": "user", "content": prompt}])
         if renderer.chat:
             converted.append(
                 {

@@ -21,7 +21,7 @@ from transformers import (
 
 from tunewise._io import replace_dir
 from tunewise.errors import TunewiseError
-from tunewise.evaluate.predict import bf16_supported
+from tunewise.models.loading import bf16_supported
 from tunewise.models.prompts import Renderer, encode_example
 from tunewise.train.batching import answer_aligned_batch, answer_loss, pack_answer_batch
 from tunewise.train.guards import MetricsLog, RichProgress, early_stopping

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tunewise.data.audit import checks as _checks  # noqa: F401  (registers every check)
-from tunewise.data.audit.base import REGISTRY, AuditContext, Finding
+from tunewise.data.audit.base import CHECKS, AuditContext, Finding
+from tunewise.errors import TunewiseError
 
 MIN_ROWS, MIN_ROWS_PER_CLASS = 200, 20
 
@@ -53,17 +54,26 @@ class AuditResult:
 def run_audit(ctx: AuditContext, total_rows: int, source: str) -> AuditResult:
     """Run the configured checks (default: all) over ``ctx`` and collect their findings."""
     from tunewise._progress import progress_bar
-    from tunewise.config import CHECKS
 
-    names = ctx.settings.checks or [name for name in CHECKS if name in REGISTRY]
+    check_settings(ctx.settings)
+    names = ctx.settings.checks or list(CHECKS)
     findings = []
     with progress_bar("audit", len(names)) as (progress, task):
         for name in names:
-            check = REGISTRY[name]()
+            check = CHECKS[name]()
             progress.update(task, note=name)
             findings.append(_run_one(check, ctx))
             progress.advance(task)
     return AuditResult(rows=total_rows, source=source, task=ctx.task, findings=findings, sufficiency=sufficiency(ctx))
+
+
+def check_settings(settings) -> None:
+    """audit.checks and audit.severity may only name registered checks (the registry is the one list of names)."""
+    for key, names in (("audit.checks", settings.checks or []), ("audit.severity", settings.severity)):
+        unknown = [name for name in names if name not in CHECKS]
+        if unknown:
+            named = ", ".join(map(repr, unknown))
+            raise TunewiseError(f"config: {key}: unknown check {named} (known: {', '.join(CHECKS)})")
 
 
 def sufficiency(ctx: AuditContext) -> dict:
@@ -140,4 +150,4 @@ def saved_audit(path: Path, digest: str, rows: int, source: str, ctx: AuditConte
     return AuditResult(rows, source, ctx.task, findings, sufficiency(ctx), digest)
 
 
-__all__ = ["REGISTRY", "AuditContext", "AuditResult", "Finding", "audit_file", "run_audit"]
+__all__ = ["CHECKS", "check_settings", "AuditContext", "AuditResult", "Finding", "audit_file", "run_audit"]

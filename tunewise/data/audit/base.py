@@ -1,4 +1,4 @@
-"""The shape every audit check shares: a registry, a context with cached shared work, and a Finding."""
+"""The shape every audit check shares: the registry (CHECKS), a context with cached shared work, and a Finding."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import numpy as np
 
 from tunewise.data.formats import input_text, normalize, target_text
 from tunewise.data.load import RowProblem
-
-SEVERITIES = ("error", "warning", "info")
 
 
 @dataclass
@@ -47,19 +45,23 @@ class Check:
     def run(self, ctx: AuditContext) -> Finding:
         raise NotImplementedError
 
+    def summary(self, finding: Finding) -> str:
+        """One line saying what the finding amounts to (checks with more to say override it)."""
+        return f"{finding.detail.get('count', len(finding.rows))} rows"
+
     def finding(self, ctx: AuditContext, record_indices, detail: dict) -> Finding:
         """A finding flagging records (by index into ctx.records), reported by input row."""
         rows = sorted({ctx.row_ids[i] for i in record_indices})
         return Finding(self.name, ctx.severity_of(self), rows, detail, self.description)
 
 
-REGISTRY: dict[str, type[Check]] = {}
+CHECKS: dict[str, type[Check]] = {}  # name -> check, in the order the audit runs and shows them
 
 
 def register_check(cls: type[Check]) -> type[Check]:
-    if not cls.name or cls.name in REGISTRY:
+    if not cls.name or cls.name in CHECKS:
         raise ValueError(f"check {cls.__name__} needs a unique name")
-    REGISTRY[cls.name] = cls
+    CHECKS[cls.name] = cls
     return cls
 
 

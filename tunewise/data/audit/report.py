@@ -9,30 +9,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from tunewise.data.audit import AuditResult
+from tunewise.data.audit.base import CHECKS, Check
 
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def headline(finding) -> str:
-    """One line saying what the finding amounts to."""
-    d = finding.detail
+    """One line saying what the finding amounts to, as its check words it."""
     if finding.status != "ok":
-        return d.get("skipped_reason") or d.get("error", "")
-    by_check = {
-        "exact_duplicate": lambda: f"{d['clusters']} groups, {d['removable']} removable copies",
-        "near_duplicate": lambda: f"{d['clusters']} clusters (Jaccard ≥ {d['threshold']})",
-        "semantic_duplicate": lambda: f"{d['clusters']} clusters (cosine ≥ {d['threshold']})",
-        "conflicting_duplicate": lambda: f"{d['groups']} inputs with disagreeing answers",
-        "label_issue": lambda: f"{d['count']} likely wrong",
-        "class_imbalance": lambda: (
-            f"ratio {d.get('imbalance_ratio')}, below minimum: {len(d.get('below_minimum', {}))}"
-        ),
-        "length": lambda: f"p95 {d['tokens']['p95']:.0f} tokens, {d['truncated']} over {d['max_length']}",
-        "leakage": lambda: "; ".join(f"{n.rsplit('/', 1)[-1]}: {v['leaked_rows']}" for n, v in d["files"].items()),
-        "pii": lambda: ", ".join(f"{k} {v}" for k, v in d["counts"].items()) or "none",
-        "encoding": lambda: ", ".join(f"{k} {v}" for k, v in d["counts"].items()) or "none",
-    }
-    return by_check.get(finding.check, lambda: f"{d.get('count', len(finding.rows))} rows")()
+        return finding.detail.get("skipped_reason") or finding.detail.get("error", "")
+    check = CHECKS.get(finding.check, Check)
+    return check().summary(finding)
 
 
 def table(result: AuditResult) -> Table:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from tunewise.review.app import templates
 from tunewise.review.db import Campaign
 from tunewise.review.deps import in_db
 from tunewise.review.results import results
+from tunewise.review.web import templates
 
 router = APIRouter(prefix="/admin")
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Header, Request
 
-from tunewise.review.campaigns import next_assignment, progress, submit
+from tunewise.review.campaigns import next_assignment, progress, submit, view_of
 from tunewise.review.db import Campaign, Item
 from tunewise.review.deps import check_csrf, in_db
-from tunewise.review.routes.pages import view_of
 from tunewise.review.schemas import AssignmentOut, ProgressOut, SessionOut, VoteIn, VoteOut
 
 router = APIRouter(prefix="/api")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
-from tunewise.review.campaigns import login
+from tunewise.review.auth import login
 from tunewise.review.db import now
 from tunewise.review.deps import COOKIE, check_csrf, in_db
 

@@ -6,14 +6,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
-from tunewise.review.app import templates
-from tunewise.review.campaigns import next_assignment, progress, submit
+from tunewise.review.campaigns import OTHER_LABEL, next_assignment, progress, submit, view_of
 from tunewise.review.db import Assignment, Campaign, Item
 from tunewise.review.deps import check_csrf, in_db
+from tunewise.review.web import templates
 
 router = APIRouter()
-SLOT_NAMES = "ABCDEFGHIJ"
-OTHER_LABEL = "__other__"  # the "use this label" button: the label is in the search box
 
 
 @router.get("/")
@@ -66,19 +64,6 @@ async def vote(public_id: str, request: Request):
 @router.get("/logged-out")
 async def logged_out(request: Request):
     return templates.TemplateResponse(request, "error.html", {"message": "You are logged out.", "status": 200})
-
-
-def view_of(campaign: Campaign, item: Item, assignment: Assignment) -> dict:
-    """What a reviewer sees of an item: responses by slot in the drawn order, never by system."""
-    payload = item.payload
-    if campaign.kind == "relabel":
-        return {key: payload[key] for key in ("text", "label", "suggested_label", "labels")} | {"other": OTHER_LABEL}
-    names = SLOT_NAMES if campaign.kind == "pairwise" else [str(n) for n in range(1, len(assignment.order) + 1)]
-    responses = [
-        {"slot": slot, "name": names[slot - 1], "text": payload["outputs"][system]}
-        for slot, system in enumerate(assignment.order, 1)
-    ]
-    return {"prompt": payload["prompt"], "responses": responses}
 
 
 def answer_from_form(kind: str, form, rubric: list[dict], slots: int) -> dict:

@@ -3,7 +3,7 @@
 from collections import Counter
 from statistics import median
 
-from tunewise.data.audit.base import Check, register_check
+from tunewise.data.audit.base import Check, Finding, register_check
 
 
 @register_check
@@ -11,6 +11,10 @@ class ClassImbalance(Check):
     name = "class_imbalance"
     description = "Counts per class, the imbalance ratio, and classes too small to learn or to evaluate."
     severity = "warning"
+
+    def summary(self, finding: Finding) -> str:
+        d = finding.detail
+        return f"ratio {d.get('imbalance_ratio')}, below minimum: {len(d.get('below_minimum', {}))}"
 
     def run(self, ctx):
         field = ctx.settings.group_field

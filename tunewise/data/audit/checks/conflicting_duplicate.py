@@ -2,7 +2,7 @@
 
 from collections import Counter, defaultdict
 
-from tunewise.data.audit.base import Check, register_check
+from tunewise.data.audit.base import Check, Finding, register_check
 from tunewise.data.audit.checks.duplicates import answer_key
 from tunewise.data.dedup import UnionFind
 
@@ -14,6 +14,10 @@ class ConflictingDuplicate(Check):
     severity = "error"
     # Two labels for one input is a contradiction; two summaries of one dialogue may both be right.
     severity_by_task = {"completion": "warning", "chat": "warning", "preference": "warning"}
+
+    def summary(self, finding: Finding) -> str:
+        d = finding.detail
+        return f"{d['groups']} inputs with disagreeing answers"
 
     def run(self, ctx):
         by_input = defaultdict(list)

@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 
-from tunewise.data.audit.base import Check, register_check
+from tunewise.data.audit.base import Check, Finding, register_check
 from tunewise.data.formats import normalize
 
 
@@ -39,6 +39,10 @@ class ExactDuplicate(Check):
     description = "Rows identical to another after normalising case, whitespace, punctuation and unicode."
     severity = "warning"
 
+    def summary(self, finding: Finding) -> str:
+        d = finding.detail
+        return f"{d['clusters']} groups, {d['removable']} removable copies"
+
     def run(self, ctx):
         groups = exact_groups(ctx)
         return self.finding(ctx, [i for g in groups for i in g], _clusters_detail(ctx, groups))
@@ -49,6 +53,10 @@ class NearDuplicate(Check):
     name = "near_duplicate"
     description = "Clusters of inputs that differ by small edits (MinHash LSH, confirmed by exact Jaccard)."
     severity = "warning"
+
+    def summary(self, finding: Finding) -> str:
+        d = finding.detail
+        return f"{d['clusters']} clusters (Jaccard ≥ {d['threshold']})"
 
     def run(self, ctx):
         clusters = ctx.near_duplicate_clusters()

@@ -4,7 +4,7 @@ import re
 import unicodedata
 from collections import Counter
 
-from tunewise.data.audit.base import Check, register_check
+from tunewise.data.audit.base import Check, Finding, register_check
 
 MOJIBAKE = re.compile(r"Ã[\x80-\xbf¡-¿]|â€|Â[\xa0-\xbf]|ï»¿|\ufffd")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -25,6 +25,10 @@ class Encoding(Check):
     name = "encoding"
     description = "Mojibake (text decoded with the wrong encoding), control characters, rows in another script."
     severity = "warning"
+
+    def summary(self, finding: Finding) -> str:
+        d = finding.detail
+        return ", ".join(f"{k} {v}" for k, v in d["counts"].items()) or "none"
 
     def run(self, ctx):
         texts = [f"{a}\n{b}" for a, b in zip(ctx.inputs(), ctx.targets(), strict=True)]

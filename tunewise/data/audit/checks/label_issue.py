@@ -3,7 +3,7 @@ sentence embeddings); for generation data, outputs that are outliers among all o
 
 import numpy as np
 
-from tunewise.data.audit.base import Check, register_check
+from tunewise.data.audit.base import Check, Finding, register_check
 
 
 @register_check
@@ -11,6 +11,10 @@ class LabelIssue(Check):
     name = "label_issue"
     description = "Rows whose label (or output) disagrees with what the rest of the data says it should be."
     severity = "warning"
+
+    def summary(self, finding: Finding) -> str:
+        d = finding.detail
+        return f"{d['count']} likely wrong"
 
     def run(self, ctx):
         if ctx.task == "classification":

@@ -1,6 +1,6 @@
 """Training rows that also appear in an evaluation file: exactly, nearly, or through a shared long n-gram."""
 
-from tunewise.data.audit.base import Check, register_check
+from tunewise.data.audit.base import Check, Finding, register_check
 from tunewise.data.dedup import near_matches
 from tunewise.data.formats import input_text, normalize
 
@@ -15,6 +15,10 @@ class Leakage(Check):
     name = "leakage"
     description = "Training rows that match rows of an evaluation file (exact, near-exact, or a shared 13-gram)."
     severity = "error"
+
+    def summary(self, finding: Finding) -> str:
+        d = finding.detail
+        return "; ".join(f"{n.rsplit('/', 1)[-1]}: {v['leaked_rows']}" for n, v in d["files"].items())
 
     def run(self, ctx):
         if not ctx.against:

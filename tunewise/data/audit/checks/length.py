@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tunewise.data.audit.base import Check, register_check
+from tunewise.data.audit.base import Check, Finding, register_check
 
 
 @register_check
@@ -10,6 +10,10 @@ class Length(Check):
     name = "length"
     description = "Token-length distribution under the base model's tokenizer; rows longer than model.max_length."
     severity = "warning"
+
+    def summary(self, finding: Finding) -> str:
+        d = finding.detail
+        return f"p95 {d['tokens']['p95']:.0f} tokens, {d['truncated']} over {d['max_length']}"
 
     def run(self, ctx):
         from transformers import AutoTokenizer

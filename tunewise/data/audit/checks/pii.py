@@ -2,7 +2,7 @@
 
 import re
 
-from tunewise.data.audit.base import Check, register_check
+from tunewise.data.audit.base import Check, Finding, register_check
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]*[A-Za-z]{2,}")
 PHONE = re.compile(r"(?<![\w+])\+?\d[\d ().-]{7,}\d(?!\w)")
@@ -50,6 +50,10 @@ class Pii(Check):
     name = "pii"
     description = "E-mail addresses, phone numbers, card numbers (Luhn-checked) and IBANs in inputs or outputs."
     severity = "warning"
+
+    def summary(self, finding: Finding) -> str:
+        d = finding.detail
+        return ", ".join(f"{k} {v}" for k, v in d["counts"].items()) or "none"
 
     def run(self, ctx):
         flagged, counts, examples = [], {}, []

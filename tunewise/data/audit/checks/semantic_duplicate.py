@@ -1,6 +1,6 @@
 """Rows that mean the same thing in different words: cosine similarity of MiniLM sentence embeddings."""
 
-from tunewise.data.audit.base import Check, register_check
+from tunewise.data.audit.base import Check, Finding, register_check
 from tunewise.data.dedup import clusters_from_pairs
 from tunewise.data.embed import similar_pairs
 
@@ -10,6 +10,10 @@ class SemanticDuplicate(Check):
     name = "semantic_duplicate"
     description = "Inputs that say the same thing in other words (sentence-embedding cosine above a threshold)."
     severity = "info"
+
+    def summary(self, finding: Finding) -> str:
+        d = finding.detail
+        return f"{d['clusters']} clusters (cosine ≥ {d['threshold']})"
 
     def run(self, ctx):
         threshold = ctx.settings.semantic_threshold

@@ -1,7 +1,9 @@
-"""What each `tunewise review ACTION` does: call the campaign functions, print tables or JSON."""
+"""`tunewise review ACTION`: human-review campaigns. Each action calls the campaign functions and prints tables
+or JSON."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -10,15 +12,121 @@ from rich.table import Table
 
 from tunewise._io import atomic_write_json, atomic_write_jsonl
 from tunewise._progress import console
+from tunewise.cli.output import results as stdout
 from tunewise.errors import TunewiseError
-from tunewise.review import campaigns
-from tunewise.review.db import database_url, transaction
-from tunewise.review.items import items_from_run, load_items
-from tunewise.review.results import preference_pairs, relabel_patch, results
+from tunewise.rundir import RunDir
 
 
-def run_action(args, out) -> int:
-    return ACTIONS[args.review_command](args, out)
+def add_parser(commands) -> None:
+    review = commands.add_parser(
+        "review",
+        help="human review: blind pairwise votes, rubric ratings, relabelling; agreement and results",
+        description="Run a human-review campaign: create it from an items file or a run's test predictions, "
+        "invite reviewers (login links), serve the review pages, read the results with agreement statistics, "
+        "and export the votes as DPO preferences or a relabel patch for `tunewise curate`.",
+    )
+    review.set_defaults(handler=handle)
+    actions = review.add_subparsers(dest="review_command", required=True, metavar="ACTION")
+
+    def action(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
+        parser = actions.add_parser(name, help=help_text, description=description)
+        parser.add_argument(
+            "--db",
+            metavar="URL",
+            help="sqlite:///FILE, a file path, or postgresql://user@host/db "
+            "(default: $TUNEWISE_REVIEW_DB or ./review.db)",
+        )
+        return parser
+
+    serve_parser = action("serve", "serve the review pages", "Serve the review app (FastAPI) until interrupted.")
+    serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve_parser.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+
+    create_parser = action(
+        "create",
+        "create a campaign from an items file or a run",
+        "Create a campaign. Items file lines: pairwise/rating {id, prompt, outputs: {system: text}, meta}; "
+        "relabel {id, text, label, suggested_label, labels} as `tunewise curate` writes relabel_queue.jsonl.",
+    )
+    create_parser.add_argument("name", help="campaign name")
+    create_parser.add_argument("--kind", required=True, choices=["pairwise", "rating", "relabel"], help="campaign kind")
+    source = create_parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--items", type=Path, metavar="FILE.jsonl", help="the items, one JSON object per line")
+    source.add_argument("--from-run", type=Path, metavar="RUN_DIR", help="base vs tuned test predictions of a run")
+    create_parser.add_argument(
+        "--baseline-run",
+        type=Path,
+        metavar="RUN_DIR",
+        help="with --from-run: this run's tuned model against the baseline run's, not the base model",
+    )
+    create_parser.add_argument("--per-item", type=int, default=2, metavar="K", help="reviewers per item (default 2)")
+    create_parser.add_argument(
+        "--rubric",
+        type=Path,
+        metavar="FILE.yaml",
+        help="rating criteria (default: relevance, "
+        "coherence, tone, persuasiveness), a list of {name, question, anchors: [5 texts]}",
+    )
+
+    invite_parser = action(
+        "invite",
+        "print a login URL for a reviewer",
+        "Invite a reviewer: the last line printed is their login URL. Only the token's hash is stored.",
+    )
+    invite_parser.add_argument("name", help="campaign name")
+    invite_parser.add_argument("--reviewer", required=True, metavar="WHO", help="the reviewer's name")
+    invite_parser.add_argument("--admin", action="store_true", help="may see the results page")
+    invite_parser.add_argument("--base-url", default="http://127.0.0.1:8765", help="where the app is served")
+    invite_parser.add_argument("--days", type=float, default=14, help="days until the link expires (default 14)")
+
+    revoke_parser = action(
+        "revoke", "revoke a reviewer's login links", "Revoke every login link of a reviewer and end their sessions."
+    )
+    revoke_parser.add_argument("name", help="campaign name")
+    revoke_parser.add_argument("--reviewer", required=True, metavar="WHO", help="the reviewer's name")
+
+    results_parser = action(
+        "results",
+        "agreement, win rates, scores",
+        "Print a campaign's results: agreement "
+        "(Cohen's kappa, Krippendorff's alpha), Wilson win rates, Bradley-Terry scores, criterion means.",
+    )
+    results_parser.add_argument("name", help="campaign name")
+    results_parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    results_parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE.json",
+        help="also write them here (RUN_DIR/review/results.json puts them in the run's report)",
+    )
+
+    export_parser = action(
+        "export",
+        "votes as DPO data or a relabel patch",
+        "Export a pairwise campaign's decisive votes "
+        "as DPO rows (prompt, chosen, rejected; ties and both-bad left out), or a relabel campaign's "
+        "majority labels as a patch for `tunewise curate --relabel-patch`.",
+    )
+    export_parser.add_argument("name", help="campaign name")
+    target = export_parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--preferences", type=Path, metavar="OUT.jsonl", help="DPO rows (pairwise campaigns)")
+    target.add_argument("--patch", type=Path, metavar="OUT.jsonl", help="relabel patch (relabel campaigns)")
+    export_parser.add_argument(
+        "--min-votes",
+        type=int,
+        metavar="N",
+        help="relabel: items with fewer votes are left out (default: the campaign's --per-item)",
+    )
+
+    action("list", "list campaigns", "List the campaigns with their items, reviewers and votes.")
+
+
+def handle(args) -> int:
+    return ACTIONS[args.review_command](args, stdout)
+
+
+# The review package loads SQLAlchemy (half a second): each action imports what it uses, so `tunewise --help`
+# stays quick.
 
 
 def serve(args, out) -> int:
@@ -33,6 +141,10 @@ def serve(args, out) -> int:
 
 
 def create(args, out) -> int:
+    from tunewise.review import campaigns
+    from tunewise.review.db import transaction
+    from tunewise.review.items import items_from_run, load_items
+
     if args.baseline_run is not None and args.from_run is None:
         raise TunewiseError("--baseline-run goes with --from-run")
     if args.from_run is not None:
@@ -49,7 +161,7 @@ def create(args, out) -> int:
         kind = campaign.kind
     if args.from_run is not None:  # the run's report says a campaign is ready and how to open it
         atomic_write_json(
-            Path(args.from_run) / "review" / "campaign.json",
+            RunDir(args.from_run).review_campaign,
             {
                 "name": args.name,
                 "kind": kind,
@@ -65,8 +177,11 @@ def create(args, out) -> int:
 
 
 def invite(args, out) -> int:
+    from tunewise.review import auth
+    from tunewise.review.db import transaction
+
     with transaction(args.db) as db:
-        token = campaigns.invite(db, args.name, args.reviewer, admin=args.admin, days=args.days)
+        token = auth.invite(db, args.name, args.reviewer, admin=args.admin, days=args.days)
     role = "admin" if args.admin else "reviewer (an earlier --admin invite still counts)"
     console.print(f"{args.reviewer} ({role}) invited to '{args.name}'; the link expires in {args.days:g} days")
     out.print(f"{args.base_url.rstrip('/')}/login?token={token}", soft_wrap=True)
@@ -74,13 +189,19 @@ def invite(args, out) -> int:
 
 
 def revoke(args, out) -> int:
+    from tunewise.review import auth
+    from tunewise.review.db import transaction
+
     with transaction(args.db) as db:
-        count = campaigns.revoke(db, args.name, args.reviewer)
+        count = auth.revoke(db, args.name, args.reviewer)
     out.print(f"revoked {count} login link(s) of {args.reviewer}; their sessions are ended")
     return 0
 
 
 def show_results(args, out) -> int:
+    from tunewise.review.db import transaction
+    from tunewise.review.results import results
+
     with transaction(args.db) as db:
         found = results(db, args.name)
     if args.out:
@@ -96,6 +217,9 @@ def show_results(args, out) -> int:
 
 
 def export(args, out) -> int:
+    from tunewise.review.db import transaction
+    from tunewise.review.results import preference_pairs, relabel_patch
+
     with transaction(args.db) as db:
         if args.preferences:
             rows = preference_pairs(db, args.name)
@@ -109,6 +233,9 @@ def export(args, out) -> int:
 
 
 def list_campaigns(args, out) -> int:
+    from tunewise.review import campaigns
+    from tunewise.review.db import transaction
+
     with transaction(args.db) as db:
         rows = campaigns.overview(db)
     table = Table(title=f"campaigns in {_shown(args.db)}")
@@ -195,6 +322,8 @@ def _agreement_table(title: str, agreement: dict) -> Table:
 
 
 def _rubric(path: Path) -> list[dict]:
+    from tunewise.review import campaigns
+
     try:
         rubric = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -219,6 +348,8 @@ def _number(value, digits: int = 3) -> str:
 
 def _shown(url: str | None) -> str:
     from sqlalchemy.engine import make_url
+
+    from tunewise.review.db import database_url
 
     return make_url(database_url(url)).render_as_string(hide_password=True)
 

@@ -1,0 +1,79 @@
+"""The `tunewise` command line: one module per command, each holding its parser and its handler; this module
+builds the parser from them, calls the chosen handler and turns errors into exit codes.
+
+Exit codes: 0 ok, 1 checks failed, 2 bad usage or input (config, data, model name), 3 internal error.
+A new command is a new module here with ``add_parser(commands)`` (which sets ``handler``) and a line in COMMANDS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from pydantic import ValidationError
+
+from tunewise._progress import quiet_libraries
+from tunewise.errors import TunewiseError
+
+EXIT_OK, EXIT_INTERNAL = 0, 3
+COMMANDS = (
+    "init",
+    "run",
+    "demo",
+    "learning_curve",
+    "select",
+    "evaluate",
+    "compare",
+    "report",
+    "audit",
+    "curate",
+    "split",
+    "inject",
+    "models",
+    "review",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tunewise",
+        description="Fine-tune LLMs that work: audit and split data, fine-tune with guards, evaluate base vs tuned.",
+        epilog="Exit codes: 0 ok, 1 checks failed, 2 bad usage or input, 3 internal error.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"tunewise.cli.{name}").add_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    quiet_libraries(args.debug)
+    if args.debug:
+        os.environ["TUNEWISE_DEBUG"] = "1"  # for the processes tunewise starts (e.g. `select` measurements)
+    try:
+        return args.handler(args) or EXIT_OK
+    except ValidationError as exc:  # a value set from the command line that the config model rejects
+        if args.debug:
+            raise
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"]) or "value"
+            print(f"error: {key}: {error['msg']}", file=sys.stderr)
+        return TunewiseError.exit_code
+    except TunewiseError as exc:
+        if args.debug:
+            raise
+        for line in str(exc).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback for users
+        if args.debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL

@@ -1,0 +1,65 @@
+"""`tunewise curate`: audit a data file and write a curated copy with a changelog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+
+from tunewise._progress import console
+from tunewise.cli.output import add_against_option, add_data_options, data_config, results, tokenizer_model
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "curate",
+        help="audit a data file and write a curated copy with a changelog",
+        description="Audit DATA, then apply the curation plan (config section `curate`): drop empty/malformed rows, "
+        "exact duplicates, all but one row per near/semantic-duplicate cluster, leaked rows; resolve conflicting "
+        "duplicates; drop or relabel likely label errors (and queue them for review); optionally rebalance. "
+        "Every removed or changed row is listed in changelog.jsonl with its reason; the input is never modified.",
+    )
+    add_data_options(parser)
+    parser.add_argument("--out", type=Path, required=True, help="folder for curated.jsonl, changelog.jsonl, ...")
+    add_against_option(parser, "an evaluation/test file; training rows leaking into it are dropped (repeatable)")
+    parser.add_argument(
+        "--findings",
+        type=Path,
+        metavar="AUDIT.json",
+        help="act on this saved audit of DATA (`tunewise audit --json`) instead of auditing it again",
+    )
+    parser.add_argument(
+        "--relabel-patch",
+        type=Path,
+        metavar="PATCH.jsonl",
+        help="reviewers' labels from `tunewise review export --patch`, applied first (changelog reason human_review)",
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args) -> int:
+    from tunewise.data.audit import audit_file
+    from tunewise.data.audit.report import table
+    from tunewise.data.curate import curate
+
+    cfg = data_config(args)
+    model = None if args.findings else tokenizer_model(cfg)
+    result, ctx = audit_file(cfg, args.data, args.against, model, findings=args.findings)
+    results.print(table(result))
+    manifest = curate(result, ctx, cfg.curate, cfg.data.columns, cfg.seed, args.out, args.relabel_patch)
+    view = Table(title=f"curation of {args.data}: {result.rows} rows in, {manifest['output']['rows']} rows out")
+    view.add_column("action")
+    view.add_column("rows", justify="right")
+    for action, count in sorted(manifest["actions"].items()):
+        view.add_row(action, str(count))
+    results.print(view)
+    results.print(
+        f"wrote {args.out}/curated.jsonl, changelog.jsonl, relabel_queue.jsonl "
+        f"({manifest['relabel_queue']} rows to review), manifest.json"
+    )
+    if cfg.curate.upsample_to:
+        console.print("[yellow]warning[/] upsampled rows are copies: they rebalance the loss but add no information")
+    crashed = [f.check for f in result.findings if f.status == "error"]
+    if crashed:
+        results.print(f"[red]warning[/] checks crashed, so their curation steps did not run: {', '.join(crashed)}")
+    return 1 if crashed else 0

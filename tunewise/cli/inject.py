@@ -1,0 +1,86 @@
+"""`tunewise inject`: known faults injected into a clean data file, with the truth listed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tunewise._io import atomic_write_json, atomic_write_jsonl
+from tunewise.cli.output import add_data_options, data_config, results
+
+RATES = (("exact-duplicate", 0.05), ("near-duplicate", 0.05), ("label-noise", 0.05), ("empty", 0.01), ("leakage", 0.02))
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "inject",
+        help="inject known faults into a clean data file (what-if studies, measuring the audit)",
+        description="Write a copy of DATA with realistic faults injected at the given rates (fractions of the "
+        "clean row count), plus OUT.truth.json listing the 0-based rows of each fault. DATA is not modified.",
+    )
+    add_data_options(parser)
+    parser.add_argument("--out", type=Path, required=True, help="the faulty JSONL file to write")
+    parser.add_argument("--test", type=Path, help="an evaluation file to leak rows from")
+    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    for name, default in RATES:
+        parser.add_argument(f"--{name}", type=float, default=default, metavar="RATE", help=f"(default {default})")
+    parser.add_argument("--starve-classes", type=int, default=0, help="classes cut down to --starve-to rows")
+    parser.add_argument("--starve-to", type=int, default=3, help="(default 3)")
+    parser.add_argument(
+        "--boilerplate",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="signature/auto-reply/'test' rows with a label (default 0)",
+    )
+    parser.add_argument(
+        "--skew-rarest",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="the rarest FRACTION of classes keep only --skew-keep of their rows (default 0)",
+    )
+    parser.add_argument("--skew-keep", type=float, default=1.0, metavar="FRACTION", help="(default 1)")
+    parser.add_argument(
+        "--duplicates-from-common",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="duplicates copy rows of the most common FRACTION of classes only (default 0: any)",
+    )
+    parser.add_argument(
+        "--noise-confusable-only",
+        action="store_true",
+        help="flip only rows whose label has a confusable neighbour (shares a word)",
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args) -> int:
+    from tunewise.data.curate import as_file_row
+    from tunewise.data.faults import FaultRates, inject
+    from tunewise.data.load import load_data, load_eval_data
+
+    cfg = data_config(args)
+    loaded = load_data(cfg.data, args.data)
+    test = load_eval_data(cfg.data, args.test, loaded.task).records if args.test else None
+    rates = FaultRates(
+        exact_duplicate=args.exact_duplicate,
+        near_duplicate=args.near_duplicate,
+        label_noise=args.label_noise,
+        empty=args.empty,
+        leakage=args.leakage,
+        starve_classes=args.starve_classes,
+        starve_to=args.starve_to,
+        boilerplate=args.boilerplate,
+        skew_rarest=args.skew_rarest,
+        skew_keep=args.skew_keep,
+        duplicates_from_common=args.duplicates_from_common,
+        noise_confusable_only=args.noise_confusable_only,
+    )
+    rows, truth = inject(loaded.records, loaded.task, rates, seed=args.seed, test_records=test)
+    atomic_write_jsonl(args.out, [as_file_row(r, cfg.data.columns) for r in rows])
+    truth_path = args.out.with_name(args.out.name + ".truth.json")
+    atomic_write_json(truth_path, {"rates": rates.__dict__, "seed": args.seed, "rows": len(rows), "faults": truth})
+    counts = ", ".join(f"{kind} {len(found)}" for kind, found in sorted(truth.items()))
+    results.print(f"wrote {args.out} ({len(rows)} rows from {len(loaded.records)}: {counts}) and {truth_path}")
+    return 0

@@ -1,0 +1,135 @@
+"""What several commands print: the run summary with its decision, numbers with intervals, sizes; and the
+options the data commands share. Results go to stdout (``results``); progress and notes to stderr.
+
+Command modules import the stages inside their handlers, so `tunewise --help` does not load torch."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from tunewise._progress import console
+from tunewise.config import TunewiseConfig, load_config
+from tunewise.errors import TunewiseError
+from tunewise.rundir import RunDir
+
+results = Console()
+
+
+def with_interval(metrics: dict, key: str) -> str:
+    interval = metrics.get(f"{key}_ci")
+    return f"{metrics[key]:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else f"{metrics[key]:.3f}"
+
+
+def size(count: int | None) -> str:
+    if count is None:
+        return "-"
+    return f"{count / 2**30:.2f} GB" if count >= 2**30 else f"{count / 2**20:.0f} MB"
+
+
+def print_summary(summary: dict, run_dir: Path) -> None:
+    from tunewise.evaluate.metrics import headline_keys
+
+    base, tuned = summary.get("base"), summary["tuned"]
+    keys = headline_keys(summary["task"], short=True)
+    table = Table(title=f"{summary['model']} ({summary['method']}) on {tuned['n']} test rows")
+    table.add_column("metric")
+    if base:
+        table.add_column("base", justify="right")
+    table.add_column("fine-tuned", justify="right")
+    if base:
+        table.add_column("change", justify="right")
+    for key in keys:
+        cells = [with_interval(tuned, key)]
+        if base:
+            cells = [with_interval(base, key), *cells, f"{tuned[key] - base[key]:+.3f}"]
+        table.add_row(key, *cells)
+    results.print(table)
+    comparison = summary.get("comparison")
+    if comparison:
+        results.print(
+            f"{comparison['metric']} gain {comparison['gain']:+.3f} (95% CI {comparison['ci_low']:+.3f} to "
+            f"{comparison['ci_high']:+.3f}), {comparison['test']} p = {comparison['p_value']:.2g}"
+        )
+    for warning in summary.get("warnings", []):
+        results.print(f"[yellow]warning[/] {warning}")
+    if "decision" in summary:
+        print_decision(summary["decision"])
+    train = summary.get("train")
+    if train:
+        best = f"{train['best_val_loss']:.4f}" if train["best_val_loss"] is not None else "n/a"
+        results.print(
+            f"trained {train['steps']} steps, best validation loss {best} at step "
+            f"{train['best_step']}{' (stopped early)' if train['stopped_early'] else ''}"
+        )
+    results.print(f"{summary['seconds']:.0f} s; run directory: {run_dir}")
+    report = RunDir(run_dir).report / "report.html"
+    if report.exists():
+        results.print(f"report: {report}")
+
+
+def print_decision(decision: dict) -> None:
+    for check in decision["checks"]:
+        mark = "[green]pass[/]" if check["passed"] else ("[red]FAIL[/]" if check["blocking"] else "[yellow]note[/]")
+        results.print(f"  {mark} {check['check']}: {check['message']}")
+    colour = "green" if decision["verdict"] == "go" else "red"
+    why = f" (decided by: {', '.join(decision['deciding'])})" if decision["deciding"] else ""
+    results.print(f"verdict: [bold {colour}]{decision['verdict']}[/]{why}")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, example: str = "train.epochs=2") -> None:
+    parser.add_argument("config", type=Path, help="a tunewise.yaml")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=f"override config keys, e.g. {example}")
+
+
+def add_against_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--against", type=Path, action="append", default=[], metavar="EVAL_FILE", help=help_text)
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", type=Path, help="JSONL, CSV or Parquet file")
+    parser.add_argument("--config", type=Path, help="a tunewise.yaml for column mapping, thresholds and model")
+    parser.add_argument(
+        "--task",
+        choices=["classification", "completion", "chat", "preference"],
+        help="task format (default: from the config, or inferred from the columns)",
+    )
+    parser.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="map a task field to a column, e.g. --column label=category (repeatable)",
+    )
+    parser.add_argument("--model", help="base model whose tokenizer measures lengths (default: from the config)")
+
+
+def data_config(args) -> TunewiseConfig:
+    """The config for a data command: --config if given, then --task, --column and --model on top."""
+    cfg = load_config(args.config) if args.config else TunewiseConfig()
+    if args.task:
+        cfg.data.task = args.task
+    for item in args.column:
+        field, sep, column = item.partition("=")
+        if not sep or not field or not column:
+            raise TunewiseError(f"--column '{item}': expected FIELD=COLUMN, e.g. label=category")
+        cfg.data.columns = {**cfg.data.columns, field: column}
+    if args.model:
+        cfg.model.name = args.model
+    return cfg
+
+
+def tokenizer_model(cfg) -> str | None:
+    """The base model folder for the length check, or None (the check is then skipped, with the reason)."""
+    if cfg.audit.checks is not None and "length" not in cfg.audit.checks:
+        return None
+    from tunewise.models.registry import resolve_model
+
+    try:
+        return resolve_model(cfg.model.name, cfg.resolve_path(cfg.model.cache_dir))
+    except TunewiseError as exc:
+        console.print(f"[yellow]warning[/] length check skipped: {exc}")
+        return None

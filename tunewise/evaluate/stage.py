@@ -1,0 +1,156 @@
+"""The evaluation stage of a run: the base model (optional) and the fine-tuned checkpoint on one split, with
+metrics and intervals, the paired comparison, slices, the forgetting probe, an optional judge and the warnings
+that qualify the numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tunewise._io import atomic_write_json, atomic_write_jsonl
+from tunewise.data.formats import input_text, to_conversation
+from tunewise.data.split import class_labels, sample_rows
+from tunewise.errors import TunewiseError
+from tunewise.evaluate.forgetting import forgetting_probe
+from tunewise.evaluate.judge import JUDGE_RUBRIC, judge_pairs
+from tunewise.evaluate.metrics import (
+    classification_metrics,
+    compare_scores,
+    custom_metrics,
+    generation_metrics,
+    row_scores,
+)
+from tunewise.evaluate.predict import answer
+from tunewise.evaluate.preference import accuracy_of, compare_preference, pair_logprobs
+from tunewise.evaluate.slices import slice_fields, slice_metrics
+from tunewise.evaluate.verdict import evidence_warnings
+from tunewise.models.loading import load_for_eval, model_and_renderer
+
+
+def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, out: Path, split: str = "test") -> dict:
+    """Evaluate the base model (optional) and the fine-tuned checkpoint on one split; writes out/metrics.json and
+    out/predictions.jsonl and returns the metrics."""
+    rows = sample_rows(splits[split], cfg.eval.max_rows, cfg.seed)
+    if not rows:
+        raise TunewiseError(f"the {split} split is empty: raise split.test or give data.test_path")
+    if task == "preference":
+        metrics = {"split": split, "task": task, **evaluate_preference(cfg, model_path, renderer, rows, checkpoint)}
+        metrics["warnings"] = evidence_warnings(task, metrics, cfg.eval.min_test_rows)
+        atomic_write_json(out / "metrics.json", metrics)
+        return metrics
+    models = {"base": load_for_eval(model_path, None, cfg)} if cfg.eval.compare_base else {}
+    models["tuned"] = load_for_eval(model_path, checkpoint, cfg)
+    labels = class_labels(cfg, splits) if task == "classification" else None
+    predictions = {name: predict(cfg, model, renderer, rows, task, labels) for name, model in models.items()}
+    references = reference_answers(cfg, rows, task)
+    scores = {name: row_scores(task, references, preds) for name, preds in predictions.items()}
+    metrics: dict = {"split": split, "task": task}
+    for name, preds in predictions.items():
+        metrics[name] = {**score(task, references, preds), **custom_metrics(cfg.eval.metrics, references, preds)}
+    if "base" in predictions:
+        metrics["comparison"] = compare_scores(task, scores["base"], scores["tuned"])
+    metrics["slices"] = _slices(rows, task, cfg.eval.slice_by, scores)
+    if cfg.eval.forgetting_probe and "base" in models:
+        metrics["forgetting"] = forgetting_probe(models["base"], models["tuned"], renderer.tokenizer)
+    if cfg.eval.judge and "base" in predictions and task != "classification":
+        metrics["judge"] = _judge(cfg, rows, task, predictions["base"], predictions["tuned"])
+    metrics["warnings"] = evidence_warnings(task, metrics, cfg.eval.min_test_rows)
+    atomic_write_jsonl(
+        out / "predictions.jsonl",
+        [
+            {
+                "input": input_text(r, task),
+                "reference": ref,
+                **{k: v[i] for k, v in predictions.items()},
+                "meta": r.get("meta", {}),
+            }
+            for i, (r, ref) in enumerate(zip(rows, references, strict=True))
+        ],
+    )
+    atomic_write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def _slices(rows: list[dict], task: str, slice_by, scores: dict) -> list[dict]:
+    """The tuned model's score per slice, worst first, with the base model's score beside each."""
+    fields = slice_fields(rows, task, slice_by)
+    found = slice_metrics(rows, scores["tuned"], fields)
+    if "base" in scores:
+        base_score = {(s["field"], s["value"]): s["score"] for s in slice_metrics(rows, scores["base"], fields)}
+        for each in found:
+            each["base_score"] = base_score[(each["field"], each["value"])]
+    return found
+
+
+def evaluate_preference(cfg, model_path, renderer, rows: list[dict], checkpoint: Path) -> dict:
+    """Preference accuracy on held-out pairs. The tuned model is scored by DPO's implicit reward against the
+    base model (what preference tuning changed), the base model by its own likelihood (what it prefers
+    before tuning); the tuned model's likelihood preference is reported too."""
+    from tunewise.train.dpo import fit_preference_row
+
+    rows = [fit_preference_row(renderer, r, cfg.model.max_length)[0] for r in rows]  # as DPO saw them
+    base_model, tuned_model = load_for_eval(model_path, None, cfg), load_for_eval(model_path, checkpoint, cfg)
+    base = pair_logprobs(base_model, renderer, rows, cfg.eval.batch_size)
+    tuned = pair_logprobs(tuned_model, renderer, rows, cfg.eval.batch_size)
+    base_likelihood, tuned_likelihood = accuracy_of(base), accuracy_of(tuned)
+    implicit = accuracy_of(tuned, reference=base)
+
+    def public(scores: dict) -> dict:
+        return {k: v for k, v in scores.items() if k != "per_row"}
+
+    def with_likelihood(scores: dict, likelihood: dict) -> dict:
+        return public(scores) | {
+            "likelihood_preference_accuracy": likelihood["preference_accuracy"],
+            "likelihood_preference_accuracy_ci": likelihood["preference_accuracy_ci"],
+        }
+
+    found = {
+        "base": with_likelihood(base_likelihood, base_likelihood),
+        "tuned": with_likelihood(implicit, tuned_likelihood),
+        "comparison": compare_preference(base_likelihood, implicit),
+        "likelihood_comparison": compare_preference(base_likelihood, tuned_likelihood),
+        "slices": [],
+    }
+    if cfg.eval.forgetting_probe:
+        found["forgetting"] = forgetting_probe(base_model, tuned_model, renderer.tokenizer)
+    return found
+
+
+def _judge(cfg, rows: list[dict], task: str, base: list[str], tuned: list[str]) -> dict:
+    """Base (system 1) vs fine-tuned (system 2) as seen by the configured judge model."""
+    judge_cfg = cfg.eval.judge
+    count = judge_cfg.max_rows or len(rows)
+    model_path, renderer = model_and_renderer(cfg, judge_cfg.model)
+    prompts = ["\n".join(m["content"] for m in to_conversation(r, task, cfg.model.instruction)[0]) for r in rows]
+    verdicts = judge_pairs(
+        load_for_eval(model_path, None, cfg),
+        renderer,
+        prompts[:count],
+        base[:count],
+        tuned[:count],
+        judge_cfg.rubric or JUDGE_RUBRIC,
+    )
+    return {"model": judge_cfg.model, "systems": ["base", "tuned"], **verdicts}
+
+
+def reference_answers(cfg, rows: list[dict], task: str) -> list:
+    """Each row's reference answer, or its list of references when eval.references names more fields."""
+    firsts = [to_conversation(r, task)[1] for r in rows]
+    if not cfg.eval.references or task == "classification":
+        return firsts
+    found = []
+    for row, first in zip(rows, firsts, strict=True):
+        extra = [row.get("meta", {}).get(field) for field in cfg.eval.references]
+        found.append([first] + [text for text in extra if isinstance(text, str) and text.strip()])
+    return found
+
+
+def predict(cfg, model, renderer, rows: list[dict], task: str, labels: list[str] | None) -> list[str]:
+    """The model's answers: a label (constrained decoding) for classification, generated text otherwise."""
+    prompts = [to_conversation(r, task, cfg.model.instruction)[0] for r in rows]
+    return answer(model, renderer, prompts, task, labels, cfg.eval.max_new_tokens, cfg.eval.batch_size)
+
+
+def score(task: str, references, predictions) -> dict:
+    if task == "classification":
+        return classification_metrics(references, predictions)
+    return generation_metrics(references, predictions)

@@ -1,0 +1,63 @@
+"""Loading a model for use: its folder and prompt renderer, the weights for evaluation, and the dtype rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tunewise.errors import TunewiseError
+from tunewise.models.prompts import make_renderer
+from tunewise.models.registry import MODELS, resolve_model
+
+
+def model_and_renderer(cfg, name: str | None = None, system_prompt: str | None = None):
+    """The model folder and prompt renderer of the config's model (or of another model, e.g. a judge)."""
+    from transformers import AutoTokenizer
+
+    given = name or cfg.model.name
+    local = cfg.resolve_path(given)
+    resolved = str(local) if given not in MODELS and local is not None and local.is_dir() else given
+    model_path = resolve_model(resolved, cfg.resolve_path(cfg.model.cache_dir))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+    except (OSError, ValueError) as exc:
+        raise TunewiseError(f"model '{given}': cannot load its tokenizer ({str(exc).splitlines()[0]})") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if name is not None:
+        return model_path, make_renderer(tokenizer, "auto", system_prompt)
+    return model_path, make_renderer(tokenizer, cfg.model.prompt_format, cfg.model.system_prompt)
+
+
+def load_for_eval(model_path: str, checkpoint: Path | None, cfg):
+    """The base model (no checkpoint) or the fine-tuned one, on the best device, in the evaluation dtype. A LoRA
+    adapter is merged in fp32 and the merged model cast afterwards."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = eval_dtype(cfg, device)
+    if checkpoint is not None and cfg.train.method == "full":
+        return AutoModelForCausalLM.from_pretrained(checkpoint, dtype=dtype).to(device)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    if checkpoint is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, checkpoint).merge_and_unload()
+    return model.to(device=device, dtype=dtype)
+
+
+def eval_dtype(cfg, device):
+    """bf16 when eval.precision asks for it, or is auto and the device computes bf16 natively; else fp32."""
+    import torch
+
+    wanted = cfg.eval.precision
+    return torch.bfloat16 if wanted == "bf16" or (wanted == "auto" and bf16_supported(device)) else torch.float32
+
+
+def bf16_supported(device) -> bool:
+    """Whether the device computes bf16 natively (CUDA with bf16, CPUs with AVX-512 BF16 or AMX)."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()

@@ -1,0 +1,166 @@
+"""What a run directory holds, defined once. Every stage reads and writes its files through ``RunDir``.
+
+run_dir/
+  config.yaml            the resolved config (defaults filled in, paths absolute)
+  select/                base-model selection, when model.name is auto (selection.json, selection.png, split/)
+  split/                 train.jsonl validation.jsonl test.jsonl manifest.json (SHA-256s, sizes, label counts)
+  audit/                 findings.json audit.html (when audit.in_run)
+  train/                 metrics.jsonl result.json checkpoint/ (the best adapter or full weights)
+  evaluate/              predictions.jsonl metrics.json (evaluate-validation/ for `eval --split validation`)
+  summary.json           headline metrics, warnings, the decision, training figures
+  test_access.jsonl      every look at the test split
+  baseline/              comparison.json (`tunewise compare RUN --baseline OTHER`)
+  review/                campaign.json results.json (`tunewise review`)
+  report/                report.html report.md and its plots
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from tunewise._io import read_jsonl
+from tunewise.config import TunewiseConfig
+from tunewise.errors import TunewiseError
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class RunDir:
+    root: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.json"
+
+    @property
+    def test_access(self) -> Path:
+        return self.root / "test_access.jsonl"
+
+    @property
+    def select(self) -> Path:
+        return self.root / "select"
+
+    @property
+    def selection(self) -> Path:
+        return self.select / "selection.json"
+
+    @property
+    def split(self) -> Path:
+        return self.root / "split"
+
+    def split_file(self, name: str) -> Path:
+        return self.split / f"{name}.jsonl"
+
+    @property
+    def manifest(self) -> Path:
+        return self.split / "manifest.json"
+
+    @property
+    def audit(self) -> Path:
+        return self.root / "audit"
+
+    @property
+    def findings(self) -> Path:
+        return self.audit / "findings.json"
+
+    @property
+    def audit_html(self) -> Path:
+        return self.audit / "audit.html"
+
+    @property
+    def train(self) -> Path:
+        return self.root / "train"
+
+    @property
+    def train_log(self) -> Path:
+        return self.train / "metrics.jsonl"
+
+    @property
+    def train_result(self) -> Path:
+        return self.train / "result.json"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.train / "checkpoint"
+
+    def evaluate(self, split: str = "test") -> Path:
+        return self.root / ("evaluate" if split == "test" else f"evaluate-{split}")
+
+    def metrics(self, split: str = "test") -> Path:
+        return self.evaluate(split) / "metrics.json"
+
+    def predictions(self, split: str = "test") -> Path:
+        return self.evaluate(split) / "predictions.jsonl"
+
+    @property
+    def baseline(self) -> Path:
+        return self.root / "baseline"
+
+    @property
+    def comparison(self) -> Path:
+        return self.baseline / "comparison.json"
+
+    @property
+    def review(self) -> Path:
+        return self.root / "review"
+
+    @property
+    def review_results(self) -> Path:
+        return self.review / "results.json"
+
+    @property
+    def review_campaign(self) -> Path:
+        return self.review / "campaign.json"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report"
+
+    def load_config(self) -> TunewiseConfig:
+        if not self.config.exists():
+            raise TunewiseError(f"{self.root}: not a tunewise run directory (no config.yaml)")
+        return TunewiseConfig.model_validate(yaml.safe_load(self.config.read_text(encoding="utf-8")))
+
+    def read_splits(self) -> dict[str, list[dict]]:
+        """The split stage's three files; a clear error when the split did not finish."""
+        found = {}
+        for name in SPLITS:
+            path = self.split_file(name)
+            if not path.exists():
+                raise TunewiseError(f"{path}: missing; the run's split stage did not finish (rerun tunewise run)")
+            found[name] = read_jsonl(path)
+        return found
+
+    def task(self) -> str:
+        return read_json(self.manifest)["task"]
+
+
+def read_json(path: Path):
+    """A JSON file's content, or None when the file does not exist."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def versions() -> dict:
+    """Python and the library versions that decide what a run computes, for manifests."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for name in ("tunewise", "torch", "transformers", "peft", "accelerate"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
