@@ -88,7 +88,7 @@ def test_summary_compares_base_and_tuned(classification_runs):
     assert comparison["ci_low"] <= comparison["gain"] <= comparison["ci_high"] and 0 < comparison["p_value"] <= 1
     predictions = [json.loads(line) for line in (run_dir / "evaluate" / "predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == summary["split"]["test"]
-    assert {"input", "reference", "base", "tuned", "meta"} == set(predictions[0])
+    assert {"input", "reference", "base", "tuned", "baselines", "meta"} == set(predictions[0])
     accuracy = sum(p["tuned"] == p["reference"] for p in predictions) / len(predictions)
     assert accuracy == pytest.approx(summary["tuned"]["accuracy"])
 
@@ -110,6 +110,24 @@ def test_summary_holds_a_decision_slices_and_a_test_access_log(classification_ru
     assert all("base_score" in s for s in slices)
     (entry,) = [json.loads(line) for line in (run_dir / "test_access.jsonl").read_text().splitlines()]
     assert entry["command"] == "run" and len(entry["test_sha256"]) == 64
+
+
+def test_every_run_scores_the_cheap_baselines_on_the_same_rows(classification_runs):
+    summary, run_dir = classification_runs[0]
+    baselines = summary["baselines"]
+    assert set(baselines) == {"majority", "embedding_lr"}
+    predictions = [json.loads(line) for line in (run_dir / "evaluate" / "predictions.jsonl").read_text().splitlines()]
+    for name, found in baselines.items():
+        answers = [p["baselines"][name] for p in predictions]
+        right = sum(a == p["reference"] for a, p in zip(answers, predictions, strict=True))
+        assert found["accuracy"] == pytest.approx(right / len(predictions)) and found["n"] == len(predictions)
+        assert found["comparison"]["gain"] == pytest.approx(summary["tuned"]["accuracy"] - found["accuracy"])
+        assert found["fit_seconds"] >= 0 and found["rows_per_second"] > 0
+    assert len({p["baselines"]["majority"] for p in predictions}) == 1
+    check = next(c for c in summary["decision"]["checks"] if c["check"] == "beats_baselines")
+    assert "strongest baseline" in check["message"] and summary["rows_per_second"]["tuned"] > 0
+    report = (run_dir / "report" / "report.md").read_text()
+    assert "Cheap baselines" in report and "| embedding_lr |" in report
 
 
 def test_eval_on_validation_leaves_the_test_split_and_its_log_alone(classification_runs):

@@ -186,6 +186,12 @@ class EvalConfig(_Section):
         "by label would cover a few labels only).",
     )
     compare_base: StrictBool = Field(True, description="Also evaluate the untuned base model, side by side.")
+    baselines: list[Literal["majority", "embedding_lr", "retrieval"]] | None = Field(
+        None,
+        description="Cheap baselines fitted on the training split and scored on the same test rows; the tuned model "
+        "must beat the strongest (default: all that apply: majority and embedding_lr for classification, retrieval "
+        "for completion and chat; [] for none).",
+    )
     references: list[str] = Field(
         default_factory=list, description="Test-file fields holding more references per row, e.g. [summary2, summary3]."
     )

@@ -92,7 +92,8 @@ def evaluate_run(run_dir: Path, split: str = "test", compare_base: bool | None =
         seconds = round(time.perf_counter() - start, 1)
         return {**summary, **update, "split_evaluated": split, "warnings": metrics["warnings"], "seconds": seconds}
     looked = record_look(cfg, run_dir, "eval")
-    for stale in ("base", "comparison"):  # absent from this evaluation (e.g. --no-base): not kept from the last
+    # what this evaluation did not compute (e.g. --no-base) is not kept from the last one
+    for stale in ("base", "comparison", "baselines", "rows_per_second"):
         summary.pop(stale, None)
     summary.update(update, warnings=metrics["warnings"] + looked, decision=decide_run(cfg, run_dir, task, metrics))
     atomic_write_json(run_dir.summary, summary)
@@ -174,8 +175,11 @@ def _flat(config: dict, prefix: str = "") -> dict:
     return flat
 
 
+HEADLINE = ("base", "tuned", "comparison", "baselines", "rows_per_second")  # what summary.json repeats
+
+
 def _headline(metrics: dict) -> dict:
-    return {key: value for key, value in metrics.items() if key in ("base", "tuned", "comparison")}
+    return {key: value for key, value in metrics.items() if key in HEADLINE}
 
 
 def _is_main_process() -> bool:

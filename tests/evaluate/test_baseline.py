@@ -51,7 +51,7 @@ def test_compare_finds_the_gain_on_the_same_rows_and_the_report_shows_it(two_run
     written = write_report(tmp / "run")
     page = written["html"].read_text()
     assert "Against the baseline run" in page and "rows only this run got right" in page
-    check = next(c for c in written["data"]["decision"]["checks"] if c["check"] == "beats_baseline")
+    check = next(c for c in written["data"]["decision"]["checks"] if c["check"] == "beats_baseline_run")
     assert check["passed"] and "a significant gain" in check["message"]
 
 
@@ -59,7 +59,7 @@ def test_the_baseline_made_worse_is_blocked(two_runs):
     tmp, _, _ = two_runs
     main(["compare", str(tmp / "baseline"), "--baseline", str(tmp / "run")])
     decision = write_report(tmp / "baseline")["data"]["decision"]
-    assert "beats_baseline" in decision["deciding"] and decision["verdict"] == "no-go"
+    assert "beats_baseline_run" in decision["deciding"] and decision["verdict"] == "no-go"
 
 
 def test_runs_on_different_rows_or_unevaluated_are_refused(two_runs, tmp_path, capsys):

@@ -128,3 +128,42 @@ def test_human_review_blocks_only_when_reviewers_prefer_the_base_model():
     assert unclear["verdict"] == "go"  # inside the noise: no reason to stop
     rejected = decide("classification", classification_metrics(), GOOD_GAP, {}, EvalConfig(), _review(8, 32))
     assert rejected["deciding"] == ["human_review"] and "prefer the base model" in rejected["checks"][-1]["message"]
+
+
+def with_baselines(metrics: dict, **scores_and_intervals) -> dict:
+    """Baselines named with (accuracy, ci_low of the tuned model's paired gain over them)."""
+    metrics["rows_per_second"] = {"tuned": 40.0}
+    metrics["baselines"] = {
+        name: {
+            "accuracy": accuracy,
+            "fit_seconds": 12.0,
+            "rows_per_second": 900.0,
+            "comparison": {"gain": 0.9 - accuracy, "ci_low": low, "ci_high": low + 0.05, "p_value": 0.01, "test": "t"},
+        }
+        for name, (accuracy, low) in scores_and_intervals.items()
+    }
+    return metrics
+
+
+def test_a_fine_tune_that_beats_every_baseline_is_a_go():
+    metrics = with_baselines(classification_metrics(), majority=(0.1, 0.7), embedding_lr=(0.85, 0.01))
+    decision = decide("classification", metrics, GOOD_GAP, {}, EvalConfig())
+    check = next(c for c in decision["checks"] if c["check"] == "beats_baselines")
+    assert decision["verdict"] == "go" and check["passed"]
+    assert "strongest baseline, embedding_lr, 0.850" in check["message"]
+
+
+def test_losing_to_the_strongest_baseline_is_a_no_go_that_names_what_to_ship():
+    metrics = with_baselines(classification_metrics(), majority=(0.1, 0.7), embedding_lr=(0.92, -0.06))
+    decision = decide("classification", metrics, GOOD_GAP, {}, EvalConfig())
+    check = next(c for c in decision["checks"] if c["check"] == "beats_baselines")
+    assert decision["verdict"] == "no-go" and decision["deciding"] == ["beats_baselines"]
+    assert (
+        "ship embedding_lr instead: it fits in 12 s and serves 900 rows/s (the tuned model 40 rows/s)"
+        in (check["message"])
+    )
+
+
+def test_no_baselines_no_baseline_check():
+    decision = decide("classification", classification_metrics(), GOOD_GAP, {}, EvalConfig())
+    assert "beats_baselines" not in {c["check"] for c in decision["checks"]}

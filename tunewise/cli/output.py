@@ -48,6 +48,8 @@ def print_summary(summary: dict, run_dir: Path) -> None:
             cells = [with_interval(base, key), *cells, f"{tuned[key] - base[key]:+.3f}"]
         table.add_row(key, *cells)
     results.print(table)
+    if summary.get("baselines"):
+        results.print(baselines_table(summary, keys[0]))
     comparison = summary.get("comparison")
     if comparison:
         results.print(
@@ -69,6 +71,26 @@ def print_summary(summary: dict, run_dir: Path) -> None:
     report = RunDir(run_dir).report / "report.html"
     if report.exists():
         results.print(f"report: {report}")
+
+
+def baselines_table(summary: dict, key: str) -> Table:
+    """The cheap baselines beside the fine-tuned model: score, the tuned model's paired gain over each, cost."""
+    tuned = summary["tuned"]
+    table = Table(title=f"cheap baselines on the same {tuned['n']} test rows (fitted on the training split)")
+    for column in ("system", f"{key} [95% CI]", "fine-tuned minus it [95% CI]", "fit s", "rows/s"):
+        table.add_column(column, justify="left" if column == "system" else "right")
+    for name, found in summary["baselines"].items():
+        c = found["comparison"]
+        table.add_row(
+            name,
+            with_interval(found, key),
+            f"{c['gain']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]",
+            f"{found['fit_seconds']:.1f}",
+            f"{found['rows_per_second']:.0f}",
+        )
+    speed = summary.get("rows_per_second", {}).get("tuned")
+    table.add_row("fine-tuned", with_interval(tuned, key), "", "", f"{speed:.0f}" if speed else "-")
+    return table
 
 
 def print_decision(decision: dict) -> None:

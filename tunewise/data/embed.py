@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import os
+from pathlib import Path
 
 import numpy as np
 
+from tunewise._io import atomic_write_bytes
 from tunewise._progress import progress_bar
 from tunewise.errors import TunewiseError
 
+MODEL_NAME = "all-MiniLM-L6-v2"
 _MODEL = None
 
 
@@ -63,3 +67,25 @@ def similar_pairs(vectors: np.ndarray, threshold: float) -> list[tuple[int, int]
             if start + r < c:
                 pairs.append((start + r, c))
     return pairs
+
+
+def embed_cached(texts: list[str], cache_dir: Path | None) -> tuple[np.ndarray, float]:
+    """``embed(texts)`` keyed by the texts' content: a second run over the same rows reads the vectors back.
+    Returns the vectors and the seconds their encoding took when they were computed (a cost, not a cache read)."""
+    import hashlib
+    import json
+    import time
+
+    key = hashlib.sha256(json.dumps([MODEL_NAME, texts], ensure_ascii=False).encode()).hexdigest()
+    path = Path(cache_dir) / "embeddings" / f"{key}.npz" if cache_dir else None
+    if path is not None and path.is_file():
+        stored = np.load(path)
+        return stored["vectors"], float(stored["seconds"])
+    started = time.perf_counter()
+    vectors = embed(texts)
+    seconds = time.perf_counter() - started
+    if path is not None:
+        buffer = io.BytesIO()
+        np.savez(buffer, vectors=vectors, seconds=np.float64(seconds))
+        atomic_write_bytes(path, buffer.getvalue())
+    return vectors, seconds

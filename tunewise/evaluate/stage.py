@@ -4,12 +4,15 @@ that qualify the numbers."""
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from pathlib import Path
 
 from tunewise._io import atomic_write_json, atomic_write_jsonl
 from tunewise.data.formats import input_text, to_conversation
 from tunewise.data.split import class_labels, sample_rows
 from tunewise.errors import TunewiseError
+from tunewise.evaluate.baselines import baseline_names, run_baseline
 from tunewise.evaluate.forgetting import forgetting_probe
 from tunewise.evaluate.judge import JUDGE_RUBRIC, judge_pairs
 from tunewise.evaluate.metrics import (
@@ -24,6 +27,7 @@ from tunewise.evaluate.preference import accuracy_of, compare_preference, pair_l
 from tunewise.evaluate.slices import slice_fields, slice_metrics
 from tunewise.evaluate.verdict import evidence_warnings
 from tunewise.models.loading import load_for_eval, model_and_renderer
+from tunewise.models.registry import default_cache_dir
 
 
 def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, out: Path, split: str = "test") -> dict:
@@ -40,20 +44,28 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
     models = {"base": load_for_eval(model_path, None, cfg)} if cfg.eval.compare_base else {}
     models["tuned"] = load_for_eval(model_path, checkpoint, cfg)
     labels = class_labels(cfg, splits) if task == "classification" else None
-    predictions = {name: predict(cfg, model, renderer, rows, task, labels) for name, model in models.items()}
+    predictions, speed = {}, {}
+    for name, model in models.items():
+        started = time.perf_counter()
+        predictions[name] = predict(cfg, model, renderer, rows, task, labels)
+        speed[name] = round(len(rows) / max(time.perf_counter() - started, 1e-9), 1)
     references = reference_answers(cfg, rows, task)
     scores = {name: row_scores(task, references, preds) for name, preds in predictions.items()}
     metrics: dict = {"split": split, "task": task}
     for name, preds in predictions.items():
         metrics[name] = {**score(task, references, preds), **custom_metrics(cfg.eval.metrics, references, preds)}
+    metrics["rows_per_second"] = speed  # measured, so kept apart from the scores (which a seed reproduces)
     if "base" in predictions:
         metrics["comparison"] = compare_scores(task, scores["base"], scores["tuned"])
+    baseline_answers = {}
+    if split == "test":  # baselines tune on the validation split, so they are scored on the test split only
+        metrics["baselines"], baseline_answers = _baselines(cfg, splits, rows, task, references, scores["tuned"])
     metrics["slices"] = _slices(rows, task, cfg.eval.slice_by, scores)
     if cfg.eval.forgetting_probe and "base" in models:
         metrics["forgetting"] = forgetting_probe(models["base"], models["tuned"], renderer.tokenizer)
     if cfg.eval.judge and "base" in predictions and task != "classification":
         metrics["judge"] = _judge(cfg, rows, task, predictions["base"], predictions["tuned"])
-    metrics["warnings"] = evidence_warnings(task, metrics, cfg.eval.min_test_rows)
+    metrics["warnings"] = evidence_warnings(task, metrics, cfg.eval.min_test_rows) + _unseen_labels(rows, labels)
     atomic_write_jsonl(
         out / "predictions.jsonl",
         [
@@ -61,6 +73,7 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
                 "input": input_text(r, task),
                 "reference": ref,
                 **{k: v[i] for k, v in predictions.items()},
+                **({"baselines": {k: v[i] for k, v in baseline_answers.items()}} if baseline_answers else {}),
                 "meta": r.get("meta", {}),
             }
             for i, (r, ref) in enumerate(zip(rows, references, strict=True))
@@ -68,6 +81,31 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
     )
     atomic_write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def _baselines(cfg, splits, rows, task, references, tuned_scores) -> tuple[dict, dict]:
+    """Each baseline's metrics on the same rows, its cost, and the paired comparison of the tuned model with it."""
+    cache_dir = cfg.resolve_path(cfg.model.cache_dir) or default_cache_dir()
+    found, answers = {}, {}
+    for name in baseline_names(cfg.eval.baselines, task):
+        result = run_baseline(name, splits, rows, task, cache_dir)
+        answers[name] = result.pop("predictions")
+        row = row_scores(task, references, answers[name])
+        found[name] = {**score(task, references, answers[name]), **result}
+        found[name]["comparison"] = compare_scores(task, row, tuned_scores)  # gain = tuned minus this baseline
+    return found, answers
+
+
+def _unseen_labels(rows: list[dict], labels: list[str] | None) -> list[str]:
+    """Test labels no training or validation row carries: no model here can predict them, so they count as wrong."""
+    if labels is None:
+        return []
+    known = set(labels)
+    unseen = Counter(r["label"] for r in rows if r["label"] not in known)
+    if not unseen:
+        return []
+    named = ", ".join(f"{label} ({count} rows)" for label, count in sorted(unseen.items()))
+    return [f"test labels never seen in training: {named}; those rows count as wrong"]
 
 
 def _slices(rows: list[dict], task: str, slice_by, scores: dict) -> list[dict]:

@@ -126,6 +126,8 @@ def decide(
         _leakage_check(manifest, leaks),
         _slice_check(task, metrics.get("slices", []), eval_cfg),
     ]
+    if metrics.get("baselines"):
+        checks.append(_beats_baselines_check(task, metrics))
     if metrics.get("forgetting"):
         checks.append(_forgetting_check(metrics["forgetting"], eval_cfg.max_perplexity_increase))
     if baseline:
@@ -181,6 +183,26 @@ def _gap_check(gap: dict | None, limit: float) -> dict:
     return _check("generalization_gap", gap["gap"] <= limit, True, message)
 
 
+def _beats_baselines_check(task: str, metrics: dict) -> dict:
+    """The tuned model must beat the strongest cheap baseline on the same rows, the paired interval above 0; when it
+    does not, say which baseline to ship instead and what it costs."""
+    key = headline_keys(task)[0]
+    name, best = max(metrics["baselines"].items(), key=lambda item: item[1][key])
+    c, tuned = best["comparison"], metrics["tuned"]
+    beats = c["ci_low"] > 0
+    message = (
+        f"{key} {tuned[key]:.3f} vs the strongest baseline, {name}, {best[key]:.3f}: {c['gain']:+.3f} "
+        f"(95 % CI [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}], p = {c['p_value']:.2g}, {c['test']})"
+    )
+    if beats:
+        return _check("beats_baselines", True, True, message)
+    cost = f"it fits in {best['fit_seconds']:.0f} s and serves {best['rows_per_second']:.0f} rows/s"
+    tuned_speed = metrics.get("rows_per_second", {}).get("tuned")
+    if tuned_speed:
+        cost += f" (the tuned model {tuned_speed:.0f} rows/s)"
+    return _check("beats_baselines", False, True, f"{message}: not a significant gain; ship {name} instead: {cost}")
+
+
 def _forgetting_check(forgetting: dict, limit: float) -> dict:
     change = forgetting["relative_change"]
     return _check(
@@ -203,7 +225,7 @@ def _baseline_check(baseline: dict) -> dict:
     )
     worse = significant and c["gain"] < 0
     message += ": significantly worse" if worse else (": a significant gain" if significant else ": not significant")
-    return _check("beats_baseline", not worse, True, message)
+    return _check("beats_baseline_run", not worse, True, message)
 
 
 def _human_review_check(review: dict) -> dict:
