@@ -116,6 +116,12 @@ class TrainConfig(_Section):
     """Fine-tuning. Validation loss is measured every `eval_steps`; the best checkpoint is the one kept."""
 
     method: Literal["lora", "full"] = Field("lora", description="lora (PEFT adapter) or full fine-tuning.")
+    objective: Literal["auto", "classify", "generate"] = Field(
+        "auto",
+        description="classify: a classification head over the last hidden state (one softmax over the classes, one "
+        "forward pass per row); generate: the answer as text, token by token; auto: classify for classification "
+        "data, generate otherwise.",
+    )
     epochs: float = Field(3.0, gt=0, description="Maximum number of passes over the training split.")
     max_steps: StrictInt | None = Field(
         None, ge=1, description="Stop after this many optimizer steps (overrides epochs)."
@@ -161,6 +167,14 @@ class TrainConfig(_Section):
     )
     report_to: list[str] = Field(default_factory=list, description="Trackers, e.g. [tensorboard, mlflow, wandb].")
     lora: LoraConfig = Field(default_factory=LoraConfig)
+
+    def objective_for(self, task: str) -> str:
+        """The objective this config trains ``task`` data with; classify needs classification data."""
+        if self.objective == "auto":
+            return "classify" if task == "classification" else "generate"
+        if self.objective == "classify" and task != "classification":
+            raise TunewiseError(f"config: train.objective: classify needs classification data (this is {task} data)")
+        return self.objective
 
 
 class JudgeConfig(_Section):

@@ -17,10 +17,10 @@ from tunewise.data.split import class_labels, sample_rows, write_split
 from tunewise.errors import TunewiseError
 from tunewise.evaluate.access import record_look
 from tunewise.evaluate.metrics import compare_scores, headline_keys, row_scores
-from tunewise.evaluate.stage import evaluate_stage, predict, reference_answers
+from tunewise.evaluate.stage import evaluate_stage, reference_answers, tuned_answers
 from tunewise.evaluate.stats import mean_ci
 from tunewise.evaluate.verdict import decide_run
-from tunewise.models.loading import load_for_eval, model_and_renderer
+from tunewise.models.loading import model_and_renderer
 from tunewise.report import write_report
 from tunewise.report.plots import learning_curve_plot
 from tunewise.rundir import RunDir, read_json
@@ -121,8 +121,8 @@ def learning_curve(cfg: TunewiseConfig, out: Path, fractions: list[float]) -> di
         result = train_stage(
             scaled, model_path, renderer, {**splits, "train": subset}, task, out / f"train-{fraction:g}"
         )
-        model = load_for_eval(model_path, result.checkpoint, cfg)
-        scores = row_scores(task, references, predict(cfg, model, renderer, validation, task, labels))
+        answers = tuned_answers(scaled, model_path, renderer, result.checkpoint, validation, task, labels)
+        scores = row_scores(task, references, answers)
         per_row.append(scores)
         points.append(
             {

@@ -24,6 +24,11 @@ def input_text(record: dict, task: str) -> str:
     return record["text"] if task == "classification" else record["prompt"]
 
 
+def classifier_text(record: dict, instruction: str | None = None) -> str:
+    """What a classification head reads of a classification record: the text, after the instruction if any."""
+    return _with_instruction(record["text"], instruction)
+
+
 def target_text(record: dict, task: str) -> str:
     return to_conversation(record, task)[1]
 

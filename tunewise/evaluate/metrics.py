@@ -155,3 +155,19 @@ def load_metric(path: str) -> Callable:
     if not callable(function):
         raise TunewiseError(f"eval.metrics: '{path}' is not a function")
     return function
+
+
+def calibration(confidences: list[float], correct: list[bool], bins: int = 10) -> dict:
+    """Expected calibration error (the row-weighted gap between confidence and accuracy over equal-width
+    confidence bins) and the bins for a reliability plot."""
+    found, total, n = [], 0.0, len(confidences)
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        members = [i for i, c in enumerate(confidences) if low < c <= high or (b == 0 and c == 0)]
+        if not members:
+            continue
+        confidence = sum(confidences[i] for i in members) / len(members)
+        accuracy = sum(bool(correct[i]) for i in members) / len(members)
+        total += len(members) / n * abs(confidence - accuracy)
+        found.append({"low": low, "high": high, "n": len(members), "confidence": confidence, "accuracy": accuracy})
+    return {"ece": total, "bins": found}

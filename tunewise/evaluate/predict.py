@@ -227,3 +227,29 @@ def answer(model, renderer, conversations, task: str, labels, max_new_tokens: in
     if task == "classification":
         return predict_labels(model, renderer, conversations, labels, batch_size)
     return generate_answers(model, renderer, conversations, max_new_tokens, batch_size)
+
+
+def predict_classes(model, tokenizer, texts: list[str], batch_size: int, max_length: int, top: int = 3):
+    """A classification head's answer for each text: one forward pass per batch of similar-length rows, no
+    decoding and no vocabulary projection. Returns (labels, the top classes with their probabilities per row)."""
+    from tunewise.models.prompts import classifier_ids
+
+    labels = model.config.id2label
+    encoded = [classifier_ids(tokenizer, text, max_length)[0] for text in texts]
+    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+    probabilities: list = [None] * len(texts)
+    device = next(model.parameters()).device
+    with torch.inference_mode(), _autocast(model), progress_bar("classify", len(texts)) as (bar, task):
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            padded = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt").to(device)
+            logits = model(**padded).logits.float()
+            for index, row in zip(batch, torch.softmax(logits, dim=-1), strict=True):
+                probabilities[index] = row
+            bar.advance(task, len(batch))
+    answers, tops = [], []
+    for row in probabilities:
+        values, indices = torch.topk(row, min(top, row.numel()))
+        tops.append([[labels[int(i)], round(float(v), 4)] for v, i in zip(values, indices, strict=True)])
+        answers.append(tops[-1][0][0])
+    return answers, tops

@@ -4,30 +4,33 @@ that qualify the numbers."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from pathlib import Path
 
 from tunewise._io import atomic_write_json, atomic_write_jsonl
-from tunewise.data.formats import input_text, to_conversation
+from tunewise.data.formats import classifier_text, input_text, to_conversation
 from tunewise.data.split import class_labels, sample_rows
 from tunewise.errors import TunewiseError
 from tunewise.evaluate.baselines import baseline_names, run_baseline
 from tunewise.evaluate.forgetting import forgetting_probe
 from tunewise.evaluate.judge import JUDGE_RUBRIC, judge_pairs
 from tunewise.evaluate.metrics import (
+    calibration,
     classification_metrics,
     compare_scores,
     custom_metrics,
     generation_metrics,
     row_scores,
 )
-from tunewise.evaluate.predict import answer
+from tunewise.evaluate.predict import answer, predict_classes
 from tunewise.evaluate.preference import accuracy_of, compare_preference, pair_logprobs
 from tunewise.evaluate.slices import slice_fields, slice_metrics
 from tunewise.evaluate.verdict import evidence_warnings
-from tunewise.models.loading import load_for_eval, model_and_renderer
+from tunewise.models.loading import load_classifier, load_for_eval, model_and_renderer
 from tunewise.models.registry import default_cache_dir
+from tunewise.train.classify import LABELS_FILE
 
 
 def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, out: Path, split: str = "test") -> dict:
@@ -41,27 +44,36 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
         metrics["warnings"] = evidence_warnings(task, metrics, cfg.eval.min_test_rows)
         atomic_write_json(out / "metrics.json", metrics)
         return metrics
-    models = {"base": load_for_eval(model_path, None, cfg)} if cfg.eval.compare_base else {}
-    models["tuned"] = load_for_eval(model_path, checkpoint, cfg)
     labels = class_labels(cfg, splits) if task == "classification" else None
-    predictions, speed = {}, {}
-    for name, model in models.items():
-        started = time.perf_counter()
-        predictions[name] = predict(cfg, model, renderer, rows, task, labels)
-        speed[name] = round(len(rows) / max(time.perf_counter() - started, 1e-9), 1)
+    predictions, speed, models, top = {}, {}, {}, None
+    if cfg.eval.compare_base:  # the base model answers as text (zero-shot), whatever the tuned objective
+        models["base"] = load_for_eval(model_path, None, cfg)
+        predictions["base"], speed["base"] = _timed(lambda: predict(cfg, models["base"], renderer, rows, task, labels))
+    if cfg.train.objective_for(task) == "classify":
+        head = load_head(cfg, model_path, renderer, checkpoint)
+        (predictions["tuned"], top), speed["tuned"] = _timed(lambda: classify_rows(cfg, head, renderer, rows))
+    else:
+        models["tuned"] = load_for_eval(model_path, checkpoint, cfg)
+        predictions["tuned"], speed["tuned"] = _timed(
+            lambda: predict(cfg, models["tuned"], renderer, rows, task, labels)
+        )
     references = reference_answers(cfg, rows, task)
     scores = {name: row_scores(task, references, preds) for name, preds in predictions.items()}
     metrics: dict = {"split": split, "task": task}
     for name, preds in predictions.items():
         metrics[name] = {**score(task, references, preds), **custom_metrics(cfg.eval.metrics, references, preds)}
-    metrics["rows_per_second"] = speed  # measured, so kept apart from the scores (which a seed reproduces)
+    # measured, so kept apart from the scores (which the seed reproduces)
+    metrics["rows_per_second"] = {name: round(len(rows) / max(seconds, 1e-9), 1) for name, seconds in speed.items()}
     if "base" in predictions:
         metrics["comparison"] = compare_scores(task, scores["base"], scores["tuned"])
     baseline_answers = {}
     if split == "test":  # baselines tune on the validation split, so they are scored on the test split only
         metrics["baselines"], baseline_answers = _baselines(cfg, splits, rows, task, references, scores["tuned"])
     metrics["slices"] = _slices(rows, task, cfg.eval.slice_by, scores)
-    if cfg.eval.forgetting_probe and "base" in models:
+    if top is not None:
+        confidences = [row[0][1] for row in top]
+        metrics["calibration"] = calibration(confidences, [score == 1 for score in scores["tuned"]])
+    if cfg.eval.forgetting_probe and "base" in models and "tuned" in models:  # a head has no text to forget
         metrics["forgetting"] = forgetting_probe(models["base"], models["tuned"], renderer.tokenizer)
     if cfg.eval.judge and "base" in predictions and task != "classification":
         metrics["judge"] = _judge(cfg, rows, task, predictions["base"], predictions["tuned"])
@@ -73,6 +85,7 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
                 "input": input_text(r, task),
                 "reference": ref,
                 **{k: v[i] for k, v in predictions.items()},
+                **({"tuned_top": top[i]} if top is not None else {}),
                 **({"baselines": {k: v[i] for k, v in baseline_answers.items()}} if baseline_answers else {}),
                 "meta": r.get("meta", {}),
             }
@@ -81,6 +94,32 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
     )
     atomic_write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def load_head(cfg, model_path, renderer, checkpoint: Path):
+    """A fine-tuned classification head, its classes in the order the training wrote beside the checkpoint."""
+    labels = json.loads((checkpoint.parent / LABELS_FILE).read_text(encoding="utf-8"))
+    return load_classifier(model_path, checkpoint, cfg, labels, renderer.tokenizer.pad_token_id)
+
+
+def classify_rows(cfg, head, renderer, rows: list[dict]):
+    """The head's labels for the rows, and the top classes with their probabilities per row."""
+    texts = [classifier_text(r, cfg.model.instruction) for r in rows]
+    return predict_classes(head, renderer.tokenizer, texts, cfg.eval.batch_size, cfg.model.max_length)
+
+
+def tuned_answers(cfg, model_path, renderer, checkpoint: Path, rows: list[dict], task: str, labels) -> list[str]:
+    """The fine-tuned model's answers, by the objective it was trained with."""
+    if cfg.train.objective_for(task) == "classify":
+        return classify_rows(cfg, load_head(cfg, model_path, renderer, checkpoint), renderer, rows)[0]
+    return predict(cfg, load_for_eval(model_path, checkpoint, cfg), renderer, rows, task, labels)
+
+
+def _timed(work):
+    """What ``work()`` returns, and the seconds it took."""
+    started = time.perf_counter()
+    found = work()
+    return found, time.perf_counter() - started
 
 
 def _baselines(cfg, splits, rows, task, references, tuned_scores) -> tuple[dict, dict]:

@@ -46,6 +46,31 @@ def load_for_eval(model_path: str, checkpoint: Path | None, cfg):
     return model.to(device=device, dtype=dtype)
 
 
+def load_classifier(model_path: str, checkpoint: Path, cfg, labels: list[str], pad_token_id: int):
+    """A fine-tuned classification head (with its LoRA adapters merged in fp32, or full weights) on the best
+    device, in the evaluation dtype."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = eval_dtype(cfg, device)
+    if cfg.train.method == "full":
+        model = AutoModelForSequenceClassification.from_pretrained(checkpoint, dtype=torch.float32)
+    else:
+        from peft import PeftModel
+
+        model = AutoModelForSequenceClassification.from_pretrained(
+            model_path,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+            dtype=torch.float32,
+        )
+        model = PeftModel.from_pretrained(model, checkpoint).merge_and_unload()
+    model.config.pad_token_id = pad_token_id
+    return model.to(device=device, dtype=dtype).eval()
+
+
 def eval_dtype(cfg, device):
     """bf16 when eval.precision asks for it, or is auto and the device computes bf16 natively; else fp32."""
     import torch

@@ -84,3 +84,10 @@ def encode_example(renderer: Renderer, messages: list[dict], answer: str, max_le
         prompt = prompt[len(prompt) - room :] if room else []
     ids = prompt + target
     return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": [-100] * len(prompt) + target}, truncated
+
+
+def classifier_ids(tokenizer, text: str, max_length: int) -> tuple[list[int], bool]:
+    """A classification head reads the text itself (no chat template: the head pools the last token, and a
+    template would only lengthen every row); a long text keeps its start. Returns (ids, whether it was cut)."""
+    ids = tokenizer(text, add_special_tokens=True)["input_ids"]
+    return ids[:max_length], len(ids) > max_length

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from tunewise._io import atomic_write_json
 from tunewise._progress import console
-from tunewise.data.formats import to_conversation
-from tunewise.data.split import sample_rows
+from tunewise.data.formats import classifier_text, to_conversation
+from tunewise.data.split import class_labels, sample_rows
+from tunewise.train.classify import classify_tune
 from tunewise.train.dpo import preference_tune
 from tunewise.train.sft import TrainResult, fine_tune
 
@@ -15,8 +16,45 @@ from tunewise.train.sft import TrainResult, fine_tune
 def train_stage(cfg, model_path, renderer, splits, task, out: Path, resume: bool = False) -> TrainResult:
     """Fine-tune on the training split with validation loss on a sample of the validation split (training never
     reads the test split); writes out/result.json beside the checkpoint and the training log."""
-    limit = cfg.model.max_length
     splits = {**splits, "validation": sample_rows(splits["validation"], cfg.train.validation_rows, cfg.seed)}
+    if cfg.train.objective_for(task) == "classify":
+        result = _classify(cfg, model_path, renderer, splits, out, resume)
+    else:
+        result = _tune(cfg, model_path, renderer, splits, task, out, resume)
+    atomic_write_json(out / "result.json", {**result.__dict__, "checkpoint": str(result.checkpoint)})
+    return result
+
+
+def _classify(cfg, model_path, renderer, splits, out: Path, resume: bool) -> TrainResult:
+    """A classification head over the base model, on (text, label) rows."""
+    labels = class_labels(cfg, splits)
+    rows = {
+        name: [(classifier_text(r, cfg.model.instruction), r["label"]) for r in splits[name]]
+        for name in ("train", "validation")
+    }
+    limit = cfg.model.max_length
+    result = classify_tune(
+        model_path,
+        renderer.tokenizer,
+        rows["train"],
+        rows["validation"],
+        labels,
+        cfg.train,
+        limit,
+        cfg.seed,
+        out,
+        resume,
+    )
+    if result.truncated_rows:
+        console.print(
+            f"[yellow]warning[/] {result.truncated_rows} training texts were longer than {limit} tokens and cut"
+        )
+    return result
+
+
+def _tune(cfg, model_path, renderer, splits, task, out: Path, resume: bool) -> TrainResult:
+    """Supervised fine-tuning of the answer as text, or DPO on preference pairs."""
+    limit = cfg.model.max_length
     if task == "preference":
         train, validation = splits["train"], splits["validation"]
         tune, cut = preference_tune, f"prompts were longer than half of model.max_length={limit} and were cut"
@@ -28,5 +66,4 @@ def train_stage(cfg, model_path, renderer, splits, task, out: Path, resume: bool
     result = tune(model_path, renderer, train, validation, cfg.train, limit, cfg.seed, out, resume)
     if result.truncated_rows:
         console.print(f"[yellow]warning[/] {result.truncated_rows} training {cut}")
-    atomic_write_json(out / "result.json", {**result.__dict__, "checkpoint": str(result.checkpoint)})
     return result
