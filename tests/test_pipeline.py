@@ -23,12 +23,14 @@ RUN_FILES = {
     "report/metrics.png",
     "report/slices.png",
     "report/confusion.png",
+    "report/reliability.png",
     "split/train.jsonl",
     "split/validation.jsonl",
     "split/test.jsonl",
     "split/manifest.json",
     "train/metrics.jsonl",
     "train/result.json",
+    "train/labels.json",
     "evaluate/predictions.jsonl",
     "evaluate/metrics.json",
 }
@@ -62,7 +64,7 @@ def test_run_directory_holds_every_artifact(classification_runs):
     layout = RunDir(run_dir)  # the one definition of the run directory names exactly these files
     named = [layout.config, layout.summary, layout.test_access, layout.findings, layout.audit_html, layout.manifest]
     named += [layout.split_file(name) for name in ("train", "validation", "test")]
-    named += [layout.train_log, layout.train_result, layout.predictions(), layout.metrics()]
+    named += [layout.train_log, layout.train_result, layout.head_labels, layout.predictions(), layout.metrics()]
     named += [layout.report / name for name in ("report.html", "report.md")]
     assert {str(p.relative_to(run_dir)) for p in named} == {f for f in RUN_FILES if not f.endswith(".png")}
     checkpoint = {p.name for p in layout.checkpoint.iterdir()}
@@ -88,7 +90,7 @@ def test_summary_compares_base_and_tuned(classification_runs):
     assert comparison["ci_low"] <= comparison["gain"] <= comparison["ci_high"] and 0 < comparison["p_value"] <= 1
     predictions = [json.loads(line) for line in (run_dir / "evaluate" / "predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == summary["split"]["test"]
-    assert {"input", "reference", "base", "tuned", "baselines", "meta"} == set(predictions[0])
+    assert {"input", "reference", "base", "tuned", "tuned_top", "baselines", "meta"} == set(predictions[0])
     accuracy = sum(p["tuned"] == p["reference"] for p in predictions) / len(predictions)
     assert accuracy == pytest.approx(summary["tuned"]["accuracy"])
 
@@ -137,6 +139,7 @@ def test_eval_on_validation_leaves_the_test_split_and_its_log_alone(classificati
     metrics = json.loads((run_dir / "evaluate-validation" / "metrics.json").read_text())
     assert metrics["split"] == "validation" and metrics["tuned"]["n"] == result["tuned"]["n"]
     assert (run_dir / "test_access.jsonl").read_text() == before
+    assert "decision" not in result and "baselines" not in result  # the test split's, not this one's
 
 
 def test_eval_again_logs_the_look_and_refreshes_the_summary(classification_runs):
@@ -315,7 +318,8 @@ def test_validation_loss_can_use_a_seeded_sample_of_the_validation_split(tmp_pat
     rows = classification_rows()
     splits = {"train": rows[:10], "validation": rows[10:40], "test": rows[40:]}
     for limit in (5, None):
-        cfg = load_config(make_config(tmp_path, tmp_path, "x.jsonl"), [f"train.validation_rows={limit or 'null'}"])
+        overrides = [f"train.validation_rows={limit or 'null'}", "train.objective=generate"]
+        cfg = load_config(make_config(tmp_path, tmp_path, "x.jsonl"), overrides)
         with pytest.raises(RuntimeError, match="stop here"):
             train_stage(cfg, "unused", None, splits, "classification", tmp_path / "train")
     assert seen == [5, 30]

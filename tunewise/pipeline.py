@@ -88,12 +88,13 @@ def evaluate_run(run_dir: Path, split: str = "test", compare_base: bool | None =
     )
     summary = read_json(run_dir.summary) or {}
     update = {"task": task, "model": cfg.model.name, "method": cfg.train.method, **_headline(metrics)}
-    if split != "test":
+    if split != "test":  # the summary's test figures and decision do not describe this split
+        kept = {key: value for key, value in summary.items() if key not in (*HEADLINE, "decision")}
         seconds = round(time.perf_counter() - start, 1)
-        return {**summary, **update, "split_evaluated": split, "warnings": metrics["warnings"], "seconds": seconds}
+        return {**kept, **update, "split_evaluated": split, "warnings": metrics["warnings"], "seconds": seconds}
     looked = record_look(cfg, run_dir, "eval")
     # what this evaluation did not compute (e.g. --no-base) is not kept from the last one
-    for stale in ("base", "comparison", "baselines", "rows_per_second"):
+    for stale in HEADLINE:
         summary.pop(stale, None)
     summary.update(update, warnings=metrics["warnings"] + looked, decision=decide_run(cfg, run_dir, task, metrics))
     atomic_write_json(run_dir.summary, summary)
@@ -175,7 +176,7 @@ def _flat(config: dict, prefix: str = "") -> dict:
     return flat
 
 
-HEADLINE = ("base", "tuned", "comparison", "baselines", "rows_per_second")  # what summary.json repeats
+HEADLINE = ("base", "tuned", "comparison", "baselines", "rows_per_second", "calibration")  # what summary.json repeats
 
 
 def _headline(metrics: dict) -> dict:

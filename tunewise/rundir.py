@@ -5,7 +5,8 @@ run_dir/
   select/                base-model selection, when model.name is auto (selection.json, selection.png, split/)
   split/                 train.jsonl validation.jsonl test.jsonl manifest.json (SHA-256s, sizes, label counts)
   audit/                 findings.json audit.html (when audit.in_run)
-  train/                 metrics.jsonl result.json checkpoint/ (the best adapter or full weights)
+  train/                 metrics.jsonl result.json checkpoint/ (the best adapter or full weights), labels.json
+                         (a classification head's classes in output order)
   evaluate/              predictions.jsonl metrics.json (evaluate-validation/ for `eval --split validation`)
   summary.json           headline metrics, warnings, the decision, training figures
   test_access.jsonl      every look at the test split
@@ -28,6 +29,7 @@ from tunewise.config import TunewiseConfig
 from tunewise.errors import TunewiseError
 
 SPLITS = ("train", "validation", "test")
+HEAD_LABELS = "labels.json"  # beside a classification head's checkpoint: its classes in output order
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,10 @@ class RunDir:
     @property
     def checkpoint(self) -> Path:
         return self.train / "checkpoint"
+
+    @property
+    def head_labels(self) -> Path:
+        return self.train / HEAD_LABELS
 
     def evaluate(self, split: str = "test") -> Path:
         return self.root / ("evaluate" if split == "test" else f"evaluate-{split}")

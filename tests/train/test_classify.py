@@ -25,7 +25,7 @@ def head_run(tiny_model_dir, tmp_path_factory):
 
 def test_a_head_is_trained_and_kept_with_its_class_order(head_run):
     summary, run_dir, _ = head_run
-    labels = json.loads((run_dir.train / "labels.json").read_text())
+    labels = json.loads(run_dir.head_labels.read_text())
     assert labels == sorted({r["label"] for r in classification_rows()})
     saved = json.loads((run_dir.checkpoint / "adapter_config.json").read_text())
     assert saved["task_type"] == "SEQ_CLS" and any("score" in m for m in saved["modules_to_save"])
@@ -61,3 +61,16 @@ def test_classify_on_generation_data_is_a_config_error(tiny_model_dir, tmp_path,
     config = make_config(tmp_path, tiny_model_dir, "gen.jsonl")
     assert main(["run", str(config), "train.objective=classify", "--out", str(tmp_path / "run")]) == 2
     assert "train.objective: classify needs classification data (this is completion data)" in capsys.readouterr().err
+
+
+def test_the_generative_objective_still_answers_with_label_text(tiny_model_dir, tmp_path):
+    write_jsonl(tmp_path / "intents.jsonl", classification_rows())
+    cfg = load_config(make_config(tmp_path, tiny_model_dir, "intents.jsonl"), ["train.objective=generate"])
+    summary = run(cfg, tmp_path / "run")
+    layout = RunDir(tmp_path / "run")
+    saved = json.loads((layout.checkpoint / "adapter_config.json").read_text())
+    assert saved["task_type"] == "CAUSAL_LM" and not layout.head_labels.exists()
+    metrics = json.loads(layout.metrics().read_text())
+    assert "forgetting" in metrics and "calibration" not in metrics
+    predictions = [json.loads(line) for line in layout.predictions().read_text().splitlines()]
+    assert "tuned_top" not in predictions[0] and summary["tuned"]["n"] == len(predictions)

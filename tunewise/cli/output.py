@@ -56,6 +56,8 @@ def print_summary(summary: dict, run_dir: Path) -> None:
             f"{comparison['metric']} gain {comparison['gain']:+.3f} (95% CI {comparison['ci_low']:+.3f} to "
             f"{comparison['ci_high']:+.3f}), {comparison['test']} p = {comparison['p_value']:.2g}"
         )
+    if summary.get("calibration"):
+        results.print(f"classification head: expected calibration error {summary['calibration']['ece']:.3f}")
     for warning in summary.get("warnings", []):
         results.print(f"[yellow]warning[/] {warning}")
     if "decision" in summary:

@@ -30,7 +30,7 @@ from tunewise.evaluate.slices import slice_fields, slice_metrics
 from tunewise.evaluate.verdict import evidence_warnings
 from tunewise.models.loading import load_classifier, load_for_eval, model_and_renderer
 from tunewise.models.registry import default_cache_dir
-from tunewise.train.classify import LABELS_FILE
+from tunewise.rundir import HEAD_LABELS
 
 
 def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, out: Path, split: str = "test") -> dict:
@@ -98,7 +98,7 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
 
 def load_head(cfg, model_path, renderer, checkpoint: Path):
     """A fine-tuned classification head, its classes in the order the training wrote beside the checkpoint."""
-    labels = json.loads((checkpoint.parent / LABELS_FILE).read_text(encoding="utf-8"))
+    labels = json.loads((checkpoint.parent / HEAD_LABELS).read_text(encoding="utf-8"))
     return load_classifier(model_path, checkpoint, cfg, labels, renderer.tokenizer.pad_token_id)
 
 

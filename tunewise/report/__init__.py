@@ -43,6 +43,8 @@ def _figures(data: dict) -> dict[str, bytes]:
         figures["slices"] = plots.slice_bars(metrics.get("slices", []))
         if data["task"] == "classification":
             figures["confusion"] = plots.confusion_heatmap(metrics["tuned"]["confusion"])
+        if metrics.get("calibration"):
+            figures["reliability"] = plots.reliability_plot(metrics["calibration"])
     return {name: png for name, png in figures.items() if png}
 
 

@@ -199,3 +199,25 @@ def selection_plot(selection: dict) -> bytes:
     stage_axis.set_title("before and after the probe fine-tune")
     stage_axis.legend(frameon=False, fontsize=8)
     return _png(figure)
+
+
+def reliability_plot(calibration: dict) -> bytes | None:
+    """Accuracy against confidence per confidence bin (a calibrated head lies on the diagonal), bin sizes below."""
+    bins = calibration.get("bins") or []
+    if not bins:
+        return None
+    figure, (axis, counts) = plt.subplots(2, 1, figsize=(5, 5), height_ratios=[3, 1], sharex=True)
+    middles = [(b["low"] + b["high"]) / 2 for b in bins]
+    width = bins[0]["high"] - bins[0]["low"]
+    axis.plot([0, 1], [0, 1], color=BASE, linestyle="--", label="perfect calibration")
+    axis.bar(middles, [b["accuracy"] for b in bins], width=width * 0.9, color=TUNED, alpha=0.8, label="accuracy")
+    axis.plot(middles, [b["confidence"] for b in bins], "o", color=WARN, label="mean confidence")
+    axis.set_ylabel("accuracy")
+    axis.set_title(f"reliability: expected calibration error {calibration['ece']:.3f}")
+    axis.set_ylim(0, 1)
+    axis.legend(frameon=False, loc="upper left")
+    counts.bar(middles, [b["n"] for b in bins], width=width * 0.9, color=BASE)
+    counts.set_xlabel("confidence of the top class")
+    counts.set_ylabel("rows")
+    counts.set_xlim(0, 1)
+    return _png(figure)

@@ -14,6 +14,7 @@ from transformers import AutoModelForSequenceClassification, DataCollatorWithPad
 from tunewise._io import atomic_write_json
 from tunewise.errors import TunewiseError
 from tunewise.models.prompts import classifier_ids
+from tunewise.rundir import HEAD_LABELS
 from tunewise.train.sft import (
     TrainResult,
     guard_callbacks,
@@ -21,8 +22,6 @@ from tunewise.train.sft import (
     train_and_keep_best,
     training_arguments,
 )
-
-LABELS_FILE = "labels.json"  # beside the checkpoint: the class order of the head's outputs
 
 
 def classify_tune(
@@ -43,7 +42,7 @@ def classify_tune(
     index = {label: i for i, label in enumerate(labels)}
     train_set, truncated = encode_rows(tokenizer, train_rows, index, max_length)
     validation_set, _ = encode_rows(tokenizer, validation_rows, index, max_length)
-    atomic_write_json(out_dir / LABELS_FILE, labels)
+    atomic_write_json(out_dir / HEAD_LABELS, labels)
     callbacks, resume_from = guard_callbacks(train_cfg, out_dir, resume)
     precision = resolve_precision(train_cfg.precision)
     trainer = Trainer(
