@@ -29,7 +29,22 @@ from tunewise.config import TunewiseConfig
 from tunewise.errors import TunewiseError
 
 SPLITS = ("train", "validation", "test")
+# File names inside a stage's folder. A stage writes into the folder it is given (select and learning-curve
+# reuse the stages elsewhere), so the stages take these names from here and RunDir builds its paths from them.
+MANIFEST = "manifest.json"
+TRAIN_LOG = "metrics.jsonl"
+TRAIN_RESULT = "result.json"
+CHECKPOINT = "checkpoint"
 HEAD_LABELS = "labels.json"  # beside a classification head's checkpoint: its classes in output order
+METRICS = "metrics.json"
+PREDICTIONS = "predictions.jsonl"
+FINDINGS = "findings.json"
+AUDIT_HTML = "audit.html"
+SELECTION = "selection.json"
+
+
+def split_file_name(name: str) -> str:
+    return f"{name}.jsonl"
 
 
 @dataclass(frozen=True)
@@ -57,18 +72,18 @@ class RunDir:
 
     @property
     def selection(self) -> Path:
-        return self.select / "selection.json"
+        return self.select / SELECTION
 
     @property
     def split(self) -> Path:
         return self.root / "split"
 
     def split_file(self, name: str) -> Path:
-        return self.split / f"{name}.jsonl"
+        return self.split / split_file_name(name)
 
     @property
     def manifest(self) -> Path:
-        return self.split / "manifest.json"
+        return self.split / MANIFEST
 
     @property
     def audit(self) -> Path:
@@ -76,11 +91,11 @@ class RunDir:
 
     @property
     def findings(self) -> Path:
-        return self.audit / "findings.json"
+        return self.audit / FINDINGS
 
     @property
     def audit_html(self) -> Path:
-        return self.audit / "audit.html"
+        return self.audit / AUDIT_HTML
 
     @property
     def train(self) -> Path:
@@ -88,15 +103,15 @@ class RunDir:
 
     @property
     def train_log(self) -> Path:
-        return self.train / "metrics.jsonl"
+        return self.train / TRAIN_LOG
 
     @property
     def train_result(self) -> Path:
-        return self.train / "result.json"
+        return self.train / TRAIN_RESULT
 
     @property
     def checkpoint(self) -> Path:
-        return self.train / "checkpoint"
+        return self.train / CHECKPOINT
 
     @property
     def head_labels(self) -> Path:
@@ -106,10 +121,10 @@ class RunDir:
         return self.root / ("evaluate" if split == "test" else f"evaluate-{split}")
 
     def metrics(self, split: str = "test") -> Path:
-        return self.evaluate(split) / "metrics.json"
+        return self.evaluate(split) / METRICS
 
     def predictions(self, split: str = "test") -> Path:
-        return self.evaluate(split) / "predictions.jsonl"
+        return self.evaluate(split) / PREDICTIONS
 
     @property
     def baseline(self) -> Path:

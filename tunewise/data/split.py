@@ -17,7 +17,7 @@ from tunewise._progress import console
 from tunewise.data.formats import input_text, normalize
 from tunewise.data.load import load_data, load_eval_data
 from tunewise.errors import TunewiseError
-from tunewise.rundir import SPLITS, versions
+from tunewise.rundir import MANIFEST, SPLITS, split_file_name, versions
 
 MIN_VALIDATION, MIN_TEST = 0.15, 0.10
 
@@ -141,10 +141,10 @@ def write_split(cfg, out: Path, override_hint: str = "set split.allow_small_hold
                 f"duplicates/near duplicates (per label) are too few to split with split.validation="
                 f"{cfg.split.validation}, split.test={cfg.split.test}"
             )
-        atomic_write_jsonl(out / f"{name}.jsonl", rows)
+        atomic_write_jsonl(out / split_file_name(name), rows)
     sources = [loaded] + ([held_out] if held_out else [])
     atomic_write_json(
-        out / "manifest.json",
+        out / MANIFEST,
         {
             "task": task,
             "seed": cfg.seed,
@@ -153,7 +153,7 @@ def write_split(cfg, out: Path, override_hint: str = "set split.allow_small_hold
             "left_out_as_test_inputs": [input_text(r, task) for r in leaked],
             "sizes": {name: len(rows) for name, rows in splits.items()},
             "label_counts": label_counts(splits) if task == "classification" else None,
-            "outputs": {f"{name}.jsonl": sha256_file(out / f"{name}.jsonl") for name in splits},
+            "outputs": {split_file_name(name): sha256_file(out / split_file_name(name)) for name in splits},
             "versions": versions(),
         },
     )

@@ -30,7 +30,7 @@ from tunewise.evaluate.slices import slice_fields, slice_metrics
 from tunewise.evaluate.verdict import evidence_warnings
 from tunewise.models.loading import load_classifier, load_for_eval, model_and_renderer
 from tunewise.models.registry import default_cache_dir
-from tunewise.rundir import HEAD_LABELS
+from tunewise.rundir import HEAD_LABELS, METRICS, PREDICTIONS
 
 
 def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, out: Path, split: str = "test") -> dict:
@@ -42,7 +42,7 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
     if task == "preference":
         metrics = {"split": split, "task": task, **evaluate_preference(cfg, model_path, renderer, rows, checkpoint)}
         metrics["warnings"] = evidence_warnings(task, metrics, cfg.eval.min_test_rows)
-        atomic_write_json(out / "metrics.json", metrics)
+        atomic_write_json(out / METRICS, metrics)
         return metrics
     labels = class_labels(cfg, splits) if task == "classification" else None
     predictions, speed, models, top = {}, {}, {}, None
@@ -79,7 +79,7 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
         metrics["judge"] = _judge(cfg, rows, task, predictions["base"], predictions["tuned"])
     metrics["warnings"] = evidence_warnings(task, metrics, cfg.eval.min_test_rows) + _unseen_labels(rows, labels)
     atomic_write_jsonl(
-        out / "predictions.jsonl",
+        out / PREDICTIONS,
         [
             {
                 "input": input_text(r, task),
@@ -92,7 +92,7 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
             for i, (r, ref) in enumerate(zip(rows, references, strict=True))
         ],
     )
-    atomic_write_json(out / "metrics.json", metrics)
+    atomic_write_json(out / METRICS, metrics)
     return metrics
 
 

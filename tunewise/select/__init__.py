@@ -31,6 +31,7 @@ from tunewise.evaluate.metrics import headline_keys
 from tunewise.models.loading import model_and_renderer
 from tunewise.models.registry import default_cache_dir
 from tunewise.report.plots import selection_plot
+from tunewise.rundir import SELECTION
 from tunewise.select.cost import cost_per_1k, seconds_per_1k
 from tunewise.select.rank import rank
 
@@ -72,7 +73,7 @@ def select_base_model(cfg: TunewiseConfig, out: Path) -> dict:
         **rank(measured, task, metric),
         "candidates": measured,
     }
-    atomic_write_json(out / "selection.json", selection)
+    atomic_write_json(out / SELECTION, selection)
     atomic_write_bytes(out / "selection.png", selection_plot(selection))
     return selection
 

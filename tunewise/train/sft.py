@@ -23,6 +23,7 @@ from tunewise._io import replace_dir
 from tunewise.errors import TunewiseError
 from tunewise.models.loading import bf16_supported
 from tunewise.models.prompts import Renderer, encode_example
+from tunewise.rundir import CHECKPOINT, TRAIN_LOG
 from tunewise.train.batching import answer_aligned_batch, answer_loss, pack_answer_batch
 from tunewise.train.guards import MetricsLog, RichProgress, early_stopping
 from tunewise.train.lora import apply_lora
@@ -110,7 +111,7 @@ def guard_callbacks(train_cfg, out_dir: Path, resume: bool) -> tuple[list, Path 
     checkpoint to resume from (with ``resume``: the last complete one under out_dir/checkpoints)."""
     resume_from = last_complete_checkpoint(out_dir / "checkpoints") if resume else None
     resumed_step = int(resume_from.name.rsplit("-", 1)[1]) if resume_from else None
-    callbacks = [MetricsLog(out_dir / "metrics.jsonl", resumed_step), RichProgress(), *early_stopping(train_cfg)]
+    callbacks = [MetricsLog(out_dir / TRAIN_LOG, resumed_step), RichProgress(), *early_stopping(train_cfg)]
     return callbacks, resume_from
 
 
@@ -138,7 +139,7 @@ def save_best(trainer: Trainer, tokenizer, out_dir: Path, work: Path) -> Path:
     """Write the best weights (the Trainer restored them: load_best_model_at_end) to out_dir/checkpoint, which
     appears only once complete. Under `accelerate launch` every process takes part in the save (FSDP gathers
     the sharded weights); the main process writes and swaps the folder in."""
-    checkpoint, staging = out_dir / "checkpoint", out_dir / ".checkpoint.staging"
+    checkpoint, staging = out_dir / CHECKPOINT, out_dir / f".{CHECKPOINT}.staging"
     if trainer.is_world_process_zero():
         shutil.rmtree(staging, ignore_errors=True)  # left by a killed run
     trainer.accelerator.wait_for_everyone()

@@ -8,6 +8,7 @@ from tunewise._io import atomic_write_json
 from tunewise._progress import console
 from tunewise.data.formats import classifier_text, to_conversation
 from tunewise.data.split import class_labels, sample_rows
+from tunewise.rundir import TRAIN_RESULT
 from tunewise.train.classify import classify_tune
 from tunewise.train.dpo import preference_tune
 from tunewise.train.sft import TrainResult, fine_tune
@@ -21,7 +22,7 @@ def train_stage(cfg, model_path, renderer, splits, task, out: Path, resume: bool
         result = _classify(cfg, model_path, renderer, splits, out, resume)
     else:
         result = _tune(cfg, model_path, renderer, splits, task, out, resume)
-    atomic_write_json(out / "result.json", {**result.__dict__, "checkpoint": str(result.checkpoint)})
+    atomic_write_json(out / TRAIN_RESULT, {**result.__dict__, "checkpoint": str(result.checkpoint)})
     return result
 
 
