@@ -31,7 +31,6 @@ def arm(objective: str, steps: int, rows: int) -> dict:
     import tempfile
 
     import torch
-    from transformers import TrainerCallback
 
     from tunewise._io import read_jsonl
     from tunewise.config import load_config
@@ -39,6 +38,7 @@ def arm(objective: str, steps: int, rows: int) -> dict:
     from tunewise.data.split import class_labels
     from tunewise.evaluate.predict import predict_classes, predict_labels
     from tunewise.models.loading import load_classifier, load_for_eval, model_and_renderer
+    from tunewise.select.cost import StepTimer
 
     cfg = load_config(RESOURCES / "demo.yaml", [f"train.max_steps={steps}", "train.eval_steps=100000"])
     train = read_jsonl(RESOURCES / "banking77_demo_train.jsonl")[: steps * cfg.train.batch_size]
@@ -46,15 +46,7 @@ def arm(objective: str, steps: int, rows: int) -> dict:
     labels = class_labels(cfg, {"train": train, "validation": []})
     model_path, renderer = model_and_renderer(cfg)
 
-    class StepTimer(TrainerCallback):
-        seconds = 0.0
-
-        def on_step_begin(self, *args, **kwargs):
-            self.started = time.perf_counter()
-
-        def on_step_end(self, *args, **kwargs):
-            StepTimer.seconds += time.perf_counter() - self.started
-
+    timer = StepTimer()  # time inside optimizer steps only, added to the guards' callbacks below
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         if objective == "classify":
@@ -66,7 +58,7 @@ def arm(objective: str, steps: int, rows: int) -> dict:
             import tunewise.train.classify as module
 
             original = module.guard_callbacks
-            module.guard_callbacks = lambda *a: (original(*a)[0] + [StepTimer()], None)
+            module.guard_callbacks = lambda *a: (original(*a)[0] + [timer], None)
             result = classify_tune(model_path, renderer.tokenizer, pairs, pairs[:16], labels, cfg.train, 96, 42, work)
             model = load_classifier(model_path, result.checkpoint, cfg, labels, renderer.tokenizer.pad_token_id)
             texts = [classifier_text(r) for r in test]
@@ -82,7 +74,7 @@ def arm(objective: str, steps: int, rows: int) -> dict:
             import tunewise.train.sft as module
 
             original = module.guard_callbacks
-            module.guard_callbacks = lambda *a: (original(*a)[0] + [StepTimer()], None)
+            module.guard_callbacks = lambda *a: (original(*a)[0] + [timer], None)
             result = fine_tune(model_path, renderer, conversations, conversations[:16], cfg.train, 96, 42, work)
             model = load_for_eval(model_path, result.checkpoint, cfg)
             prompts = [to_conversation(r, "classification")[0] for r in test]
@@ -93,9 +85,9 @@ def arm(objective: str, steps: int, rows: int) -> dict:
     accuracy = sum(a == r["label"] for a, r in zip(answers, test, strict=True)) / len(test)
     return {
         "objective": objective,
-        "train_examples_per_s": round(len(train) / StepTimer.seconds, 2),
-        "train_tokens_per_s": round(tokens / StepTimer.seconds, 1),
-        "train_seconds": round(StepTimer.seconds, 1),
+        "train_examples_per_s": round(len(train) / timer.seconds, 2),
+        "train_tokens_per_s": round(tokens / timer.seconds, 1),
+        "train_seconds": round(timer.seconds, 1),
         "eval_rows_per_s": round(len(test) / eval_seconds, 1),
         "test_accuracy": round(accuracy, 4),
         "eval_dtype": str(next(model.parameters()).dtype).removeprefix("torch."),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -72,10 +75,6 @@ def similar_pairs(vectors: np.ndarray, threshold: float) -> list[tuple[int, int]
 def embed_cached(texts: list[str], cache_dir: Path | None) -> tuple[np.ndarray, float]:
     """``embed(texts)`` keyed by the texts' content: a second run over the same rows reads the vectors back.
     Returns the vectors and the seconds their encoding took when they were computed (a cost, not a cache read)."""
-    import hashlib
-    import json
-    import time
-
     key = hashlib.sha256(json.dumps([MODEL_NAME, texts], ensure_ascii=False).encode()).hexdigest()
     path = Path(cache_dir) / "embeddings" / f"{key}.npz" if cache_dir else None
     if path is not None and path.is_file():

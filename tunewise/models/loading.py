@@ -46,6 +46,20 @@ def load_for_eval(model_path: str, checkpoint: Path | None, cfg):
     return model.to(device=device, dtype=dtype)
 
 
+def classifier_from_base(model_path: str, labels: list[str], dtype, **options):
+    """The base model with a classification head of len(labels) outputs, named by ``labels``."""
+    from transformers import AutoModelForSequenceClassification
+
+    return AutoModelForSequenceClassification.from_pretrained(
+        model_path,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+        dtype=dtype,
+        **options,
+    )
+
+
 def load_classifier(model_path: str, checkpoint: Path, cfg, labels: list[str], pad_token_id: int):
     """A fine-tuned classification head (with its LoRA adapters merged in fp32, or full weights) on the best
     device, in the evaluation dtype."""
@@ -59,13 +73,7 @@ def load_classifier(model_path: str, checkpoint: Path, cfg, labels: list[str], p
     else:
         from peft import PeftModel
 
-        model = AutoModelForSequenceClassification.from_pretrained(
-            model_path,
-            num_labels=len(labels),
-            id2label=dict(enumerate(labels)),
-            label2id={label: i for i, label in enumerate(labels)},
-            dtype=torch.float32,
-        )
+        model = classifier_from_base(model_path, labels, torch.float32)
         model = PeftModel.from_pretrained(model, checkpoint).merge_and_unload()
     model.config.pad_token_id = pad_token_id
     return model.to(device=device, dtype=dtype).eval()

@@ -9,15 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer, set_seed
+from transformers import DataCollatorWithPadding, Trainer, set_seed
 
 from tunewise._io import atomic_write_json
-from tunewise.errors import TunewiseError
+from tunewise.models.loading import classifier_from_base
 from tunewise.models.prompts import classifier_ids
 from tunewise.rundir import HEAD_LABELS
+from tunewise.train.lora import apply_lora
 from tunewise.train.sft import (
     TrainResult,
     guard_callbacks,
+    resolve_attention,
     resolve_precision,
     train_and_keep_best,
     training_arguments,
@@ -78,34 +80,17 @@ def load_classifier_for_training(model_path: str, tokenizer, labels: list[str], 
     """The base model with a new head of len(labels) outputs. LoRA keeps the frozen base in bf16 when training in
     bf16, as the generative path does; the head and the adapters are trainable and kept in fp32."""
     frozen_bf16 = precision == "bf16" and train_cfg.method == "lora"
-    attention = (
-        train_cfg.attention if train_cfg.attention != "auto" else ("sdpa" if torch.cuda.is_available() else "eager")
-    )
-    model = AutoModelForSequenceClassification.from_pretrained(
+    model = classifier_from_base(
         model_path,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-        dtype=torch.bfloat16 if frozen_bf16 else torch.float32,
-        attn_implementation=attention,
+        labels,
+        torch.bfloat16 if frozen_bf16 else torch.float32,
+        attn_implementation=resolve_attention(train_cfg.attention),
     )
     model.config.pad_token_id = tokenizer.pad_token_id  # the head pools the last token that is not padding
     model.config.use_cache = False
     if train_cfg.method != "lora":
         return model
-    from peft import LoraConfig, get_peft_model
-
-    config = LoraConfig(
-        r=train_cfg.lora.r,
-        lora_alpha=train_cfg.lora.alpha,
-        lora_dropout=train_cfg.lora.dropout,
-        target_modules=train_cfg.lora.target_modules,
-        task_type="SEQ_CLS",  # the head ("score" / "classifier") is trained in full and saved with the adapter
-    )
-    try:
-        model = get_peft_model(model, config)
-    except ValueError as exc:
-        raise TunewiseError(f"train.lora.target_modules: {str(exc).splitlines()[0]}") from None
+    model = apply_lora(model, train_cfg.lora, task_type="SEQ_CLS")
     for parameter in model.parameters():
         if parameter.requires_grad:
             parameter.data = parameter.data.float()

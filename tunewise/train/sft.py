@@ -60,13 +60,18 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
+def resolve_attention(attention: str) -> str:
+    """'auto' becomes sdpa on a GPU and eager on a CPU (measured faster there for rows of 40-340 tokens)."""
+    if attention == "auto":
+        return "sdpa" if torch.cuda.is_available() else "eager"
+    return attention
+
+
 def load_trainable_model(model_path: str, train_cfg, precision: str):
     """The model to train: LoRA keeps its frozen base in bf16 when training in bf16 (half the memory, no
     per-step weight casts) while PEFT keeps the adapter weights in fp32; full fine-tuning keeps fp32
     master weights under autocast."""
-    attention = train_cfg.attention
-    if attention == "auto":
-        attention = "sdpa" if torch.cuda.is_available() else "eager"
+    attention = resolve_attention(train_cfg.attention)
     base_dtype = torch.bfloat16 if precision == "bf16" and train_cfg.method == "lora" else torch.float32
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=base_dtype, attn_implementation=attention)
     model.config.use_cache = False  # training needs no KV cache, and packed rows are only recognised without one
