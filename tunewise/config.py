@@ -112,6 +112,20 @@ class LoraConfig(_Section):
     target_modules: list[str] | str = Field("all-linear", description="Modules to adapt; 'all-linear' or a list.")
 
 
+class EncoderRecipe(_Section):
+    """How a registry encoder (e.g. minilm-l6) is fine-tuned: every weight, the head started from a logistic
+    regression on the frozen embeddings, at a learning rate that suits full fine-tuning of a small encoder. The
+    other train settings (validation cadence, early stopping, precision) apply as they are."""
+
+    learning_rate: float = Field(5e-5, gt=0, description="Peak learning rate of the encoder's full fine-tuning.")
+    epochs: float = Field(2.0, gt=0, description="Maximum number of passes over the training split.")
+    batch_size: StrictInt = Field(32, ge=1, description="Examples per device per step.")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
+    linear_probe_start: StrictBool = Field(
+        True, description="Start the head from a logistic regression fitted on the frozen embeddings."
+    )
+
+
 class TrainConfig(_Section):
     """Fine-tuning. Validation loss is measured every `eval_steps`; the best checkpoint is the one kept."""
 
@@ -167,6 +181,12 @@ class TrainConfig(_Section):
     )
     report_to: list[str] = Field(default_factory=list, description="Trackers, e.g. [tensorboard, mlflow, wandb].")
     lora: LoraConfig = Field(default_factory=LoraConfig)
+    encoder: EncoderRecipe = Field(default_factory=EncoderRecipe)
+
+    def for_encoder(self) -> TrainConfig:
+        """These settings with the encoder recipe in place of the LLM's: full fine-tuning, its own rate and size."""
+        recipe = self.encoder.model_dump(exclude={"linear_probe_start"})
+        return self.model_copy(update={"method": "full", "objective": "classify", **recipe})
 
     def objective_for(self, task: str) -> str:
         """The objective this config trains ``task`` data with; classify needs classification data."""

@@ -21,6 +21,7 @@ from tunewise.evaluate.stage import evaluate_stage, reference_answers, tuned_ans
 from tunewise.evaluate.stats import mean_ci
 from tunewise.evaluate.verdict import decide_run
 from tunewise.models.loading import model_and_renderer
+from tunewise.models.registry import is_encoder
 from tunewise.report import write_report
 from tunewise.report.plots import learning_curve_plot
 from tunewise.rundir import RunDir, read_json
@@ -37,6 +38,7 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) 
     check_settings(cfg.audit)  # before any work: a misspelt check name is a config error
     run_dir.root.mkdir(parents=True, exist_ok=True)
     cfg, selection = _choose_model(cfg, run_dir.select)
+    cfg = with_model_recipe(cfg)
     if resume:
         _check_same_config(run_dir, cfg.resolved())
     atomic_write_text(run_dir.config, yaml.safe_dump(cfg.resolved(), sort_keys=False))
@@ -58,7 +60,7 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) 
         **_headline(metrics),
         "warnings": metrics["warnings"] + looked,
         "decision": decide_run(cfg, run_dir, task, metrics),
-        **({"selection": {k: selection[k] for k in ("pick", "ranking", "reasons")}} if selection else {}),
+        **({"selection": {k: selection[k] for k in ("pick", "train_pick", "ranking", "reasons")}} if selection else {}),
         "train": {
             key: getattr(result, key)
             for key in ("steps", "best_step", "best_val_loss", "stopped_early", "truncated_rows", "train_tokens")
@@ -142,6 +144,14 @@ def learning_curve(cfg: TunewiseConfig, out: Path, fractions: list[float]) -> di
     atomic_write_json(out / "curve.json", curve)
     atomic_write_bytes(out / "curve.png", learning_curve_plot(points, metric))
     return curve
+
+
+def with_model_recipe(cfg: TunewiseConfig) -> TunewiseConfig:
+    """The config as the model trains: a registry encoder is fine-tuned in full with train.encoder's settings
+    (an LLM's LoRA rate would wreck it), so config.yaml and the summary say what was done."""
+    if not is_encoder(cfg.model.name):
+        return cfg
+    return cfg.model_copy(update={"train": cfg.train.for_encoder()})
 
 
 def _choose_model(cfg: TunewiseConfig, out: Path) -> tuple[TunewiseConfig, dict | None]:

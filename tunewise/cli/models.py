@@ -40,8 +40,8 @@ def handle(args) -> int:
         console.print(f"{args.name}: cached at {path}")
         return 0
     table = Table(title="base models")
-    for column in ("name", "parameters", "source", "license", "cached"):
-        table.add_column(column, no_wrap=column in ("name", "parameters", "cached"))
+    for column in ("name", "parameters", "source", "license", "kind", "cached"):
+        table.add_column(column, no_wrap=column in ("name", "parameters", "kind", "cached"))
     for row in list_models(cache_dir):
         table.add_row(*(("yes" if v else "no") if isinstance(v, bool) else str(v) for v in row.values()))
     results.print(table)

@@ -72,14 +72,20 @@ def _quality_table(selection: dict, ordered: list[dict]) -> Table:
         few = candidate["few_shot"]
         table.add_row(
             str(position),
-            candidate["name"] + (" (pick)" if candidate["name"] == selection["pick"] else ""),
+            candidate["name"] + _marks(candidate["name"], selection),
             with_interval({"s": candidate["probe"]["score"], "s_ci": candidate["probe"]["score_ci"]}, "s"),
             "best" if gap is None else f"{gap['gain']:+.3f} [{gap['ci_low']:+.3f}, {gap['ci_high']:+.3f}]",
-            f"{candidate['zero_shot']['score']:.3f}",
+            f"{candidate['zero_shot']['score']:.3f}" if candidate["zero_shot"] else "-",
             f"{few['score']:.3f}" if few else "-",
-            f"{candidate['bits_per_byte']:.3f}",
+            f"{candidate['bits_per_byte']:.3f}" if candidate["bits_per_byte"] is not None else "-",
         )
     return table
+
+
+def _marks(name: str, selection: dict) -> str:
+    if name == selection["pick"]:
+        return " (pick)"
+    return " (trained by run)" if name == selection.get("train_pick") else ""
 
 
 def _cost_table(selection: dict, ordered: list[dict]) -> Table:

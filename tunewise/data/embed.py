@@ -38,10 +38,14 @@ def _device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
+def embed(texts: list[str], batch_size: int = 64, show_progress: bool = True) -> np.ndarray:
     """Unit-length float32 embeddings, one row per text; each distinct text is encoded once."""
     unique = list(dict.fromkeys(texts))
     model = _model()
+    if not show_progress:  # e.g. one request at a time, when measuring latency
+        vectors = model.encode(unique, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+        position = {text: i for i, text in enumerate(unique)}
+        return np.asarray(vectors, dtype=np.float32)[[position[text] for text in texts]]
     # Encoding longest-first keeps padding low; the progress bar advances per chunk.
     order = sorted(range(len(unique)), key=lambda i: -len(unique[i]))
     vectors = np.zeros((len(unique), model.get_embedding_dimension()), dtype=np.float32)
@@ -55,6 +59,11 @@ def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
             progress.advance(task, len(part))
     position = {text: i for i, text in enumerate(unique)}
     return vectors[[position[text] for text in texts]]
+
+
+def encoder_parameters() -> int:
+    """The sentence encoder's parameter count (a baseline's size)."""
+    return sum(p.numel() for p in _model().parameters())
 
 
 BLOCK = 2048

@@ -29,7 +29,7 @@ from tunewise.evaluate.preference import accuracy_of, compare_preference, pair_l
 from tunewise.evaluate.slices import slice_fields, slice_metrics
 from tunewise.evaluate.verdict import evidence_warnings
 from tunewise.models.loading import load_classifier, load_for_eval, model_and_renderer
-from tunewise.models.registry import default_cache_dir
+from tunewise.models.registry import default_cache_dir, is_encoder
 from tunewise.rundir import HEAD_LABELS, METRICS, PREDICTIONS
 
 
@@ -46,7 +46,8 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
         return metrics
     labels = class_labels(cfg, splits) if task == "classification" else None
     predictions, speed, models, top = {}, {}, {}, None
-    if cfg.eval.compare_base:  # the base model answers as text (zero-shot), whatever the tuned objective
+    encoder = is_encoder(cfg.model.name)
+    if cfg.eval.compare_base and not encoder:  # the base answers as text (zero-shot), whatever the tuned objective
         models["base"] = load_for_eval(model_path, None, cfg)
         predictions["base"], speed["base"] = _timed(lambda: predict(cfg, models["base"], renderer, rows, task, labels))
     if cfg.train.objective_for(task) == "classify":
@@ -60,6 +61,11 @@ def evaluate_stage(cfg, model_path, renderer, splits, task, checkpoint: Path, ou
     references = reference_answers(cfg, rows, task)
     scores = {name: row_scores(task, references, preds) for name, preds in predictions.items()}
     metrics: dict = {"split": split, "task": task}
+    if encoder:
+        metrics["base_skipped"] = (
+            f"{cfg.model.name} is an encoder: untuned it has no classes to answer with; its frozen embeddings with a "
+            "logistic regression are the embedding_lr baseline"
+        )
     for name, preds in predictions.items():
         metrics[name] = {**score(task, references, preds), **custom_metrics(cfg.eval.metrics, references, preds)}
     # measured, so kept apart from the scores (which the seed reproduces)

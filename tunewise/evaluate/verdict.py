@@ -120,7 +120,7 @@ def decide(
     a human-review campaign's results (`tunewise review results --out RUN/review/results.json`), ``baseline`` a
     comparison with another run (`tunewise compare`), ``leaks`` the training rows that repeat a test input."""
     checks = [
-        _gain_check(metrics.get("comparison")),
+        _gain_check(metrics.get("comparison"), metrics.get("base_skipped")),
         _size_check(metrics["tuned"]["n"], eval_cfg.min_test_rows),
         _gap_check(gap, eval_cfg.max_generalization_gap),
         _leakage_check(manifest, leaks),
@@ -149,7 +149,9 @@ def _check(name: str, passed: bool, blocking: bool, message: str) -> dict:
     return {"check": name, "passed": bool(passed), "blocking": blocking, "message": message}
 
 
-def _gain_check(comparison: dict | None) -> dict:
+def _gain_check(comparison: dict | None, skipped: str | None = None) -> dict:
+    if skipped:
+        return _check("gain_over_base", True, False, f"no base model to compare: {skipped}")
     if not comparison:
         return _check("gain_over_base", False, True, "not compared with the base model (eval.compare_base is off)")
     significant = comparison["ci_low"] > 0 and comparison["p_value"] < ALPHA

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tunewise.errors import TunewiseError
 from tunewise.models.prompts import make_renderer
-from tunewise.models.registry import MODELS, resolve_model
+from tunewise.models.registry import MODELS, is_encoder, resolve_model
 
 
 def model_and_renderer(cfg, name: str | None = None, system_prompt: str | None = None):
@@ -68,6 +68,12 @@ def load_classifier(model_path: str, checkpoint: Path, cfg, labels: list[str], p
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = eval_dtype(cfg, device)
+    if is_encoder(cfg.model.name):  # always trained in full, with tunewise's mean-pooling head
+        from tunewise.models.encoder import MeanPoolingClassifier
+
+        return (
+            MeanPoolingClassifier.from_pretrained(checkpoint, dtype=torch.float32).to(device=device, dtype=dtype).eval()
+        )
     if cfg.train.method == "full":
         model = AutoModelForSequenceClassification.from_pretrained(checkpoint, dtype=torch.float32)
     else:

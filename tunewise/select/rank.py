@@ -16,29 +16,61 @@ SAME_COST = 1.10  # serving costs within 10 % of each other are treated as equal
 
 def rank(candidates: list[dict], task: str, metric: str) -> dict:
     """``candidates``: one dict per model with ``name``, ``parameters``, ``seconds_per_1k`` and
-    ``probe`` = {score, score_ci, per_row}. Returns the ranking, the pick and the reasons."""
-    leader = max(candidates, key=lambda c: c["probe"]["score"])
+    ``probe`` = {score, score_ci, per_row} (and ``kind``: baseline | encoder | decoder). Returns the ranking, the
+    pick, the candidate a run fine-tunes (the pick, or the best that trains when the pick is a baseline) and the
+    reasons."""
+    leader, pick, tied = _choose(candidates, task)
     for candidate in candidates:
         candidate["vs_best"] = (
             None
             if candidate is leader
             else _public(compare_scores(task, leader["probe"]["per_row"], candidate["probe"]["per_row"]))
         )
-    tied = [c for c in candidates if c is leader or _within_noise(c["vs_best"])]
-    cheapest = min(c["seconds_per_1k"] for c in tied)
-    pick = min((c for c in tied if _as_cheap(c, cheapest)), key=lambda c: (c["parameters"], c["seconds_per_1k"]))
     front = pareto_front(candidates)
     for candidate in candidates:
         candidate["pareto"] = candidate["name"] in front
         candidate["within_noise_of_best"] = candidate in tied
     others = sorted((c for c in candidates if c is not pick), key=lambda c: -c["probe"]["score"])
     ordered = [pick, *others]
+    trainable = [c for c in candidates if c.get("kind") != "baseline"]
+    train_pick = pick if pick in trainable or not trainable else _choose(trainable, task)[1]
+    said = reasons(pick, leader, ordered, metric)
+    if train_pick is not pick:
+        said.insert(1, _train_pick_reason(pick, train_pick))
     return {
         "pick": pick["name"],
+        "train_pick": train_pick["name"],
         "best_score": leader["name"],
         "ranking": [c["name"] for c in ordered],
-        "reasons": reasons(pick, leader, ordered, metric),
+        "reasons": said,
     }
+
+
+def _choose(candidates: list[dict], task: str) -> tuple[dict, dict, list[dict]]:
+    """The leader, the pick and the candidates tied with the leader within the noise. Among the tied, the cheapest
+    to serve; within 10 % of that cost, the fewest parameters, then one that needs no fine-tune."""
+    leader = max(candidates, key=lambda c: c["probe"]["score"])
+
+    def tied_with_leader(c):
+        if c is leader:
+            return True
+        return _within_noise(compare_scores(task, leader["probe"]["per_row"], c["probe"]["per_row"]))
+
+    tied = [c for c in candidates if tied_with_leader(c)]
+    cheapest = min(c["seconds_per_1k"] for c in tied)
+    pick = min(
+        (c for c in tied if _as_cheap(c, cheapest)),
+        key=lambda c: (c["parameters"], c.get("kind") != "baseline", c["seconds_per_1k"]),
+    )
+    return leader, pick, tied
+
+
+def _train_pick_reason(pick: dict, train_pick: dict) -> str:
+    return (
+        f"{pick['name']} needs no fine-tune at all: ship it unless the run shows otherwise. `tunewise run` with "
+        f"model.name: auto fine-tunes {train_pick['name']}, the best candidate that trains, and its verdict checks "
+        f"it against {pick['name']} on the test split (beats_baselines)."
+    )
 
 
 def _within_noise(gap: dict) -> bool:
@@ -70,10 +102,15 @@ def reasons(pick: dict, leader: dict, ordered: list[dict], metric: str) -> list[
     if prior:
         said.append(prior)
     probe = pick["probe_budget"]
+    steps = ", ".join(
+        f"{c['name']} {c['probe_budget']['steps']} steps" if c.get("kind") != "baseline" else f"{c['name']} one fit"
+        for c in ordered
+    )
     said.append(
-        f"Every candidate got the same probe: {probe['steps']} steps on the same {probe['examples']} training "
-        f"examples with the run's train settings, scored on the same {len(pick['probe']['per_row'])} validation "
-        "rows (never the test split). A longer fine-tune can change the gaps; the ranking is what this budget shows."
+        f"Every candidate got the same probe: the same {probe['examples']} training examples, seen once ({steps}), "
+        "with the run's train settings (an encoder with train.encoder's), scored on the same "
+        f"{len(pick['probe']['per_row'])} validation rows (never the test split). A longer fine-tune can change the "
+        "gaps; the ranking is what this budget shows."
     )
     return said
 
@@ -137,7 +174,8 @@ def _costs(ordered: list[dict]) -> str:
 
 def _prior_agreement(ordered: list[dict]) -> str | None:
     """Whether the untuned signals (zero-shot score, bits per byte) rank the candidates as the probe does."""
-    if len(ordered) < 2:
+    ordered = [c for c in ordered if c.get("zero_shot") and c.get("bits_per_byte") is not None]
+    if len(ordered) < 2:  # baselines and encoders write no text before tuning
         return None
     by_probe = [c["name"] for c in sorted(ordered, key=lambda c: -c["probe"]["score"])]
     by_zero = [c["name"] for c in sorted(ordered, key=lambda c: -c["zero_shot"]["score"])]

@@ -1,0 +1,100 @@
+"""Selection across model families: a baseline, the encoder (the real all-MiniLM-L6-v2, 22M parameters) and a decoder
+with either objective, on the same probe examples and validation rows."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.select.test_rank import candidate as synthetic
+from tests.select.test_select import BATCH, PROBE_STEPS, write_config
+from tunewise.config import load_config
+from tunewise.errors import TunewiseError
+from tunewise.select import select_base_model, with_selected_model
+from tunewise.select.candidates import parse_candidate
+from tunewise.select.rank import rank
+
+
+@pytest.mark.parametrize(
+    ("name", "task", "why"),
+    [
+        ("embedding_lr", "completion", "a baseline for classification data"),
+        ("retrieval", "classification", "a baseline for completion, chat data"),
+        ("minilm-l6:generate", "classification", "minilm-l6 is an encoder"),
+        ("minilm-l6", "chat", "minilm-l6 is an encoder"),
+        ("smollm2-135m-instruct:classify", "completion", "the classify objective needs classification data"),
+        ("smollm2-135m-instruct:chat", "classification", "'chat' is not an objective"),
+    ],
+)
+def test_a_candidate_that_cannot_apply_is_a_config_error(name, task, why):
+    with pytest.raises(TunewiseError, match="select.candidates") as raised:
+        parse_candidate(name, task, "classify")
+    assert why in str(raised.value) and f"'{name}'" in str(raised.value)
+
+
+def test_names_map_to_their_family_and_objective():
+    assert parse_candidate("embedding_lr", "classification", "classify").kind == "baseline"
+    encoder = parse_candidate("minilm-l6", "classification", "classify")
+    assert (encoder.kind, encoder.model, encoder.objective, encoder.trains) == (
+        "encoder",
+        "minilm-l6",
+        "classify",
+        True,
+    )
+    plain = parse_candidate("smollm2-135m-instruct", "classification", "generate")  # the run's own objective
+    assert (plain.model, plain.objective) == ("smollm2-135m-instruct", "generate")
+    head = parse_candidate("smollm2-135m-instruct:classify", "classification", "generate")
+    assert (head.kind, head.model, head.objective) == ("decoder", "smollm2-135m-instruct", "classify")
+
+
+@pytest.fixture(scope="module")
+def families(tiny_model_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("families")
+    names = ["embedding_lr", "minilm-l6", f"{tiny_model_dir}:classify", f"{tiny_model_dir}:generate"]
+    config = write_config(folder, names)
+    cfg = load_config(config, ["train.encoder.batch_size=5"])
+    return select_base_model(cfg, folder / "out"), cfg, folder
+
+
+def test_every_family_gets_the_same_examples_and_validation_rows(families, tiny_model_dir):
+    selection, _, _ = families
+    by_name = {c["name"]: c for c in selection["candidates"]}
+    examples = PROBE_STEPS * BATCH
+    assert {c["examples"] for c in by_name.values()} == {examples}
+    assert {len(c["probe"]["per_row"]) for c in by_name.values()} == {selection["validation_rows"]}
+    assert by_name["embedding_lr"]["kind"] == "baseline" and by_name["embedding_lr"]["steps"] == 0
+    assert by_name["minilm-l6"]["steps"] == math.ceil(examples / 5)  # the encoder's own batch size, one pass
+    assert by_name[f"{tiny_model_dir}:classify"]["steps"] == PROBE_STEPS
+    assert by_name[f"{tiny_model_dir}:generate"]["steps"] == PROBE_STEPS
+    for name in ("embedding_lr", "minilm-l6"):  # no text before tuning: no zero-shot, no bits per byte
+        assert by_name[name]["zero_shot"] is None and by_name[name]["bits_per_byte"] is None
+        assert 20e6 < by_name[name]["parameters"] < 25e6  # MiniLM-L6, plus a 3-class head
+    for name in (f"{tiny_model_dir}:classify", f"{tiny_model_dir}:generate"):
+        assert by_name[name]["zero_shot"] is not None and by_name[name]["bits_per_byte"] > 0
+    for found in by_name.values():
+        assert found["rows_per_second"] > 0 and found["latency_seconds"] > 0
+
+
+def test_the_sentence_encoder_beats_a_random_tiny_decoder_and_the_run_trains_a_model(families, tiny_model_dir):
+    selection, cfg, folder = families
+    scores = {c["name"]: c["probe"]["score"] for c in selection["candidates"]}
+    assert scores["embedding_lr"] > scores[f"{tiny_model_dir}:classify"]  # 3 well separated intents vs chance
+    assert selection["pick"] in ("embedding_lr", "minilm-l6")
+    assert selection["train_pick"] != "embedding_lr"
+    picked, _ = with_selected_model(cfg, folder / "again")  # from the cache
+    chosen = next(c for c in selection["candidates"] if c["name"] == selection["train_pick"])
+    assert picked.model.name == chosen["model"]
+    if chosen["kind"] == "decoder":
+        assert picked.train.objective == chosen["objective"]
+
+
+def test_a_baseline_as_good_as_the_encoder_is_picked_and_the_run_trains_the_encoder():
+    baseline = {**synthetic("embedding_lr", 270, 22.7e6, 5.0), "kind": "baseline"}
+    encoder = {**synthetic("minilm-l6", 272, 22.7e6, 5.2), "kind": "encoder"}
+    decoder = {**synthetic("smollm2:classify", 200, 135e6, 40.0), "kind": "decoder"}
+    result = rank([decoder, encoder, baseline], "classification", "accuracy")
+    assert (result["pick"], result["train_pick"]) == ("embedding_lr", "minilm-l6")
+    assert "embedding_lr needs no fine-tune at all" in result["reasons"][1]
+    alone = rank([decoder, {**encoder}], "classification", "accuracy")
+    assert alone["pick"] == alone["train_pick"] == "minilm-l6"
