@@ -12,8 +12,9 @@ console = Console(stderr=True)
 
 
 @contextmanager
-def progress_bar(description: str, total: int | None) -> Iterator[tuple[Progress, int]]:
-    """Yield (progress, task id) for a bar that disappears into one summary line when done."""
+def progress_bar(description: str, total: int | None, visible: bool = True) -> Iterator[tuple[Progress, int]]:
+    """Yield (progress, task id) for a bar that disappears into one summary line when done (``visible=False``:
+    no bar at all, e.g. for one request at a time)."""
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -23,6 +24,7 @@ def progress_bar(description: str, total: int | None) -> Iterator[tuple[Progress
         TimeRemainingColumn(),
         TextColumn("{task.fields[note]}"),
         console=console,
+        disable=not visible,
     )
     with progress:
         task = progress.add_task(description, total=total, note="")

@@ -317,16 +317,22 @@ class CurateConfig(_Section):
 
 
 class SelectConfig(_Section):
-    """Base-model selection (`tunewise select`, or model.name: auto): every candidate gets the same probe
-    fine-tune (train settings, examples and steps) and is ranked on validation score and measured cost."""
+    """Base-model selection (`tunewise select`, or model.name: auto): every candidate gets the same probe (the same
+    training examples, seen once, with the run's train settings) and is ranked on validation score and measured
+    cost."""
 
     candidates: list[str] = Field(
         default_factory=lambda: ["smollm2-135m-instruct", "gemma3-270m"],
         min_length=1,
-        description="Base models to compare: registry names, local model folders or hub ids.",
+        description="What to compare: registry models, local model folders or hub ids (trained with the run's "
+        "objective), MODEL:classify or MODEL:generate, the encoder minilm-l6, and the baselines embedding_lr "
+        "(classification) or retrieval (completion, chat), which need no fine-tune.",
     )
     probe_steps: StrictInt = Field(
-        60, ge=1, description="Optimizer steps of the probe fine-tune; it sees probe_steps x batch_size examples once."
+        60,
+        ge=1,
+        description="The probe's budget: probe_steps x batch_size x gradient_accumulation training examples, seen "
+        "once by every candidate (in as many steps as its own batch size needs).",
     )
     validation_rows: StrictInt = Field(
         300, ge=10, description="Validation rows every candidate is scored on (zero-shot, few-shot, after the probe)."

@@ -98,3 +98,12 @@ def test_a_baseline_as_good_as_the_encoder_is_picked_and_the_run_trains_the_enco
     assert "embedding_lr needs no fine-tune at all" in result["reasons"][1]
     alone = rank([decoder, {**encoder}], "classification", "accuracy")
     assert alone["pick"] == alone["train_pick"] == "minilm-l6"
+
+
+def test_an_encoder_beating_its_own_embedding_is_not_called_the_smaller_model():
+    baseline = {**synthetic("embedding_lr", 240, 22.74e6, 5.7), "kind": "baseline"}
+    encoder = {**synthetic("minilm-l6", 285, 22.60e6, 4.0), "kind": "encoder"}
+    result = rank([baseline, encoder], "classification", "accuracy")
+    assert result["pick"] == "minilm-l6" and "smaller model wins" not in result["reasons"][0]
+    costs = result["reasons"][1]
+    assert "minilm-l6 250.0 rows/s, 50 ms per request alone" in costs  # latency even without a memory figure

@@ -229,7 +229,9 @@ def answer(model, renderer, conversations, task: str, labels, max_new_tokens: in
     return generate_answers(model, renderer, conversations, max_new_tokens, batch_size)
 
 
-def predict_classes(model, tokenizer, texts: list[str], batch_size: int, max_length: int, top: int = 3):
+def predict_classes(
+    model, tokenizer, texts: list[str], batch_size: int, max_length: int, top: int = 3, show_progress: bool = True
+):
     """A classification head's answer for each text: one forward pass per batch of similar-length rows, no
     decoding and no vocabulary projection. Returns (labels, the top classes with their probabilities per row)."""
     from tunewise.models.prompts import classifier_ids
@@ -239,7 +241,7 @@ def predict_classes(model, tokenizer, texts: list[str], batch_size: int, max_len
     order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
     probabilities: list = [None] * len(texts)
     device = next(model.parameters()).device
-    with torch.inference_mode(), _autocast(model), progress_bar("classify", len(texts)) as (bar, task):
+    with torch.inference_mode(), _autocast(model), progress_bar("classify", len(texts), show_progress) as (bar, task):
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             padded = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt").to(device)

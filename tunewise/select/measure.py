@@ -341,14 +341,14 @@ def _served_by_head(cfg, model, tokenizer, data: dict) -> dict:
     from tunewise.evaluate.predict import predict_classes
 
     texts, limit = data["texts"]["validation"], cfg.model.max_length
-    predict_classes(model, tokenizer, texts[:1], 1, limit)  # warm-up
+    predict_classes(model, tokenizer, texts[:1], 1, limit, show_progress=False)  # warm-up
     started = time.perf_counter()
     answers, _ = predict_classes(model, tokenizer, texts, cfg.eval.batch_size, limit)
     rate = len(texts) / (time.perf_counter() - started)
     single = texts[: cfg.select.latency_rows]
     started = time.perf_counter()
     for text in single:
-        predict_classes(model, tokenizer, [text], 1, limit)
+        predict_classes(model, tokenizer, [text], 1, limit, show_progress=False)
     return {
         "answers": answers,
         "rows_per_second": rate,

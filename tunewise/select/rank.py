@@ -12,6 +12,7 @@ from tunewise.evaluate.metrics import compare_scores
 
 ALPHA = 0.05
 SAME_COST = 1.10  # serving costs within 10 % of each other are treated as equal: then the smaller model is picked
+SAME_SIZE = 1.10  # sizes within 10 % (e.g. one encoder with another head) are not "a smaller model"
 
 
 def rank(candidates: list[dict], task: str, metric: str) -> dict:
@@ -142,7 +143,7 @@ def _verdict(pick: dict, leader: dict, ordered: list[dict], metric: str) -> str:
             f" {c['name']} is within the noise of it ({_difference(_flipped(c['vs_best']), favour)}), and "
             f"{pick['name']} is {_compared(pick, c)}."
         )
-    smaller_win = [c for c in beaten if c["parameters"] > pick["parameters"]]
+    smaller_win = [c for c in beaten if c["parameters"] > SAME_SIZE * pick["parameters"]]
     if smaller_win:
         sentence += (
             f" The smaller model wins: {', '.join(c['name'] for c in smaller_win)} "
@@ -162,14 +163,17 @@ def _verdict(pick: dict, leader: dict, ordered: list[dict], metric: str) -> str:
 
 def _costs(ordered: list[dict]) -> str:
     """The measured serving figures side by side, so that 'cheaper' has numbers behind it."""
-    figures = "; ".join(
-        f"{c['name']} {c['rows_per_second']:.1f} rows/s, {1000 * c['latency_seconds']:.0f} ms per request alone, "
-        f"{c['inference_peak_bytes'] / 2**30:.2f} GB peak memory"
-        if c.get("inference_peak_bytes")
-        else f"{c['name']} {c['rows_per_second']:.1f} rows/s"
-        for c in ordered
-    )
+    figures = "; ".join(_serving(c) for c in ordered)
     return f"Measured serving cost: {figures}."
+
+
+def _serving(candidate: dict) -> str:
+    said = [f"{candidate['name']} {candidate['rows_per_second']:.1f} rows/s"]
+    if candidate.get("latency_seconds"):
+        said.append(f"{1000 * candidate['latency_seconds']:.0f} ms per request alone")
+    if candidate.get("inference_peak_bytes"):
+        said.append(f"{candidate['inference_peak_bytes'] / 2**30:.2f} GB peak memory")
+    return ", ".join(said)
 
 
 def _prior_agreement(ordered: list[dict]) -> str | None:
@@ -218,6 +222,8 @@ def _compared(pick: dict, other: dict) -> str:
     size = other["parameters"] / pick["parameters"]
     if size == 1:
         return f"{cost}, at the same size"
+    if 1 / SAME_SIZE < size < SAME_SIZE:
+        return f"{cost}, at about the same size"
     return f"{cost} and {size:.1f}x smaller" if size > 1 else f"{cost} and {1 / size:.1f}x larger"
 
 
