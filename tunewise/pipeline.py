@@ -44,6 +44,8 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) 
     atomic_write_text(run_dir.config, yaml.safe_dump(cfg.resolved(), sort_keys=False))
     model_path, renderer = model_and_renderer(cfg)
     splits, task = write_split(cfg, run_dir.split)  # every process: the same seed gives the same split
+    if is_encoder(cfg.model.name) and task != "classification":
+        raise TunewiseError(f"config: model.name: {cfg.model.name} is an encoder: it classifies ({task} data here)")
     main_process = _is_main_process()
     if cfg.audit.in_run and main_process:
         audit_stage(cfg, model_path, run_dir.audit)

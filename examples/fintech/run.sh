@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The fintech routing story end to end (see README.md): raw vs curated Banking77, same model and budget.
+# The fintech routing story end to end (see README.md): raw vs curated Banking77, same model and budget, with a
+# clean-data reference run and a rebalance-only ablation.
 # Usage: examples/fintech/run.sh OUT_DIR       the last line printed is a JSON summary
 # The fast variant in the tests sets FINTECH_INTENTS (a few intents), FINTECH_OVERRIDES (e.g. a tiny model,
 # few steps) and FINTECH_CANDIDATES.
@@ -18,41 +19,50 @@ CANDIDATES=${FINTECH_CANDIDATES:+select.candidates=$FINTECH_CANDIDATES}
 stage() { printf '\n== %s ==\n' "$*" >&2; }
 at_most_1() { local code=0; "$@" || code=$?; [ "$code" -le 1 ] || exit "$code"; }  # 1 = findings, not a failure
 
-stage "1/7 raw data: Banking77 with injected faults (rates in examples/fintech/README.md)"
+stage "1/8 raw data: Banking77 with injected faults (rates in examples/fintech/README.md)"
 "$PYTHON" "$HERE/story.py" prepare "$OUT" ${FINTECH_INTENTS:+--intents "$FINTECH_INTENTS"}
 "$TUNEWISE" inject "$OUT/clean_train.jsonl" --config "$CONFIG" --test "$OUT/test.jsonl" --out "$OUT/raw.jsonl" \
   --seed 13 --skew-rarest 0.3333 --skew-keep 0.15 --exact-duplicate 0.12 --near-duplicate 0.12 \
   --duplicates-from-common 0.3333 --label-noise 0.12 --noise-confusable-only --boilerplate 0.02 --empty 0.01 \
   --leakage 0.03
 
-stage "2/7 audit and curate the raw data"
+stage "2/8 audit and curate the raw data; the ablation: the same rebalancing with no cleaning"
 mkdir -p "$OUT/audit"
 at_most_1 "$TUNEWISE" audit "$OUT/raw.jsonl" --config "$CONFIG" --against "$OUT/test.jsonl" \
   --json "$OUT/audit/findings.json" --html "$OUT/audit/audit.html"
 at_most_1 "$TUNEWISE" curate "$OUT/raw.jsonl" --config "$CONFIG" --against "$OUT/test.jsonl" \
   --findings "$OUT/audit/findings.json" --out "$OUT/curated"
+"$PYTHON" "$HERE/story.py" rebalance-only "$OUT"   # fintech.yaml with every cleaning step of `curate` off
+at_most_1 "$TUNEWISE" curate "$OUT/raw.jsonl" --config "$OUT/rebalance_only.yaml" --against "$OUT/test.jsonl" \
+  --findings "$OUT/audit/findings.json" --out "$OUT/rebalanced"
 "$PYTHON" "$HERE/story.py" caught "$OUT"
 
 DATA=(data.test_path="$OUT/test.jsonl")
-stage "3/7 choose the base model on the curated data"
+stage "3/8 choose the model on the curated data"
 "$TUNEWISE" select "$CONFIG" data.path="$OUT/curated/curated.jsonl" "${DATA[@]}" ${CANDIDATES:+"$CANDIDATES"} \
   "${EXTRA[@]}" --out "$OUT/select"
-PICK=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["pick"])' "$OUT/select/selection.json")
+read -r -a PICK <<< "$("$PYTHON" "$HERE/story.py" pick "$OUT")"   # model.name=... [train.objective=...]
 
-stage "4/7 fine-tune $PICK on the raw data"
-"$TUNEWISE" run "$CONFIG" data.path="$OUT/raw.jsonl" "${DATA[@]}" model.name="$PICK" name=raw \
+stage "4/8 fine-tune ${PICK[0]#model.name=} on the raw data"
+"$TUNEWISE" run "$CONFIG" data.path="$OUT/raw.jsonl" "${DATA[@]}" "${PICK[@]}" name=raw \
   eval.compare_base=false "${EXTRA[@]}" --out "$OUT/runs/raw"
 
-stage "5/7 fine-tune $PICK on the curated data (model.name: auto, the selection above)"
+stage "5/8 fine-tune it on the curated data (model.name: auto, the selection above)"
 "$TUNEWISE" run "$CONFIG" data.path="$OUT/curated/curated.jsonl" "${DATA[@]}" name=curated \
   ${CANDIDATES:+"$CANDIDATES"} "${EXTRA[@]}" --out "$OUT/runs/curated"
 
-stage "6/7 curated vs raw on the clean test; a blind review campaign of the two models"
+stage "6/8 the references: the same model on the clean data, and on the raw data rebalanced only"
+"$TUNEWISE" run "$CONFIG" data.path="$OUT/clean_train.jsonl" "${DATA[@]}" "${PICK[@]}" name=clean \
+  eval.compare_base=false "${EXTRA[@]}" --out "$OUT/runs/clean"
+"$TUNEWISE" run "$CONFIG" data.path="$OUT/rebalanced/curated.jsonl" "${DATA[@]}" "${PICK[@]}" name=rebalanced \
+  eval.compare_base=false "${EXTRA[@]}" --out "$OUT/runs/rebalanced"
+
+stage "7/8 curated vs raw on the clean test; a blind review campaign of the two models"
 "$TUNEWISE" compare "$OUT/runs/curated" --baseline "$OUT/runs/raw" --curation "$OUT/curated"
 rm -f "$OUT/review.db"
 "$TUNEWISE" review create fintech --kind pairwise --from-run "$OUT/runs/curated" --baseline-run "$OUT/runs/raw" \
   --db "$OUT/review.db"
 
-stage "7/7 the go/no-go report"
+stage "8/8 the go/no-go report"
 "$TUNEWISE" report "$OUT/runs/curated"
 "$PYTHON" "$HERE/story.py" summary "$OUT" "$STARTED"

@@ -2,8 +2,11 @@
 the injected faults, and the final JSON line.
 
     story.py prepare OUT [--intents N]   clean_train.jsonl and test.jsonl (with intent_group) from ../shared
-    story.py caught OUT                  per injected fault: how many rows the audit flagged, curation removed
-    story.py summary OUT START           the last line: {"raw_accuracy", ..., "verdict", "base_model"}
+    story.py rebalance-only OUT          OUT/rebalance_only.yaml: fintech.yaml with every cleaning step off
+    story.py caught OUT                  per injected fault: how many rows the audit flagged (any check, and the
+                                         check made for it: recall and precision), curation removed
+    story.py pick OUT                    the selection's model as run overrides (model.name=..., objective)
+    story.py summary OUT START           the last line: {"raw_accuracy", ..., "recovered", "verdict", ...}
 """
 
 from __future__ import annotations
@@ -17,6 +20,22 @@ from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "banking77"
 SKEWED_SHARE = 1 / 3  # the rarest third of intents: the rates in README.md and run.sh
+CHECK_FOR = {  # the audit check that exists to find each injected fault
+    "exact_duplicate": "exact_duplicate",
+    "near_duplicate": "near_duplicate",
+    "label_noise": "label_issue",
+    "boilerplate": "conflicting_duplicate",  # one text under many labels
+    "empty": "empty",
+    "leakage": "leakage",
+}
+CLEANING_OFF = {
+    "drop_leaked": False,
+    "drop_exact_duplicates": False,
+    "dedupe_near": False,
+    "dedupe_semantic": False,
+    "conflicts": "keep",
+    "label_issues": "keep",
+}
 
 
 def prepare(out: Path, intents: int | None) -> None:
@@ -46,33 +65,74 @@ def caught(out: Path) -> dict:
             continue  # rows that were kept, not faulty rows
         rows = set(rows)
         best = max(by_check, key=lambda check: len(rows & by_check[check]))
+        own = by_check.get(CHECK_FOR.get(fault, ""), set())
         found[fault] = {
             "rows": len(rows),
             "flagged": len(rows & flagged) / len(rows),
             "changed_by_curation": len(rows & changed) / len(rows),
             "mostly_by": best,
+            "check": CHECK_FOR.get(fault),
+            "check_recall": len(rows & own) / len(rows),
+            "check_precision": len(rows & own) / len(own) if own else None,
         }
+        precision = found[fault]["check_precision"]
         print(
-            f"{fault:>16}: {len(rows):5d} rows, audit flagged {found[fault]['flagged']:.0%} (mostly {best}), "
-            f"curation dropped or changed {found[fault]['changed_by_curation']:.0%}"
+            f"{fault:>16}: {len(rows):5d} rows, audit flagged {found[fault]['flagged']:.0%} (mostly {best}); "
+            f"{CHECK_FOR.get(fault)} alone: recall {found[fault]['check_recall']:.0%}, precision "
+            f"{'-' if precision is None else f'{precision:.0%}'}; curation dropped or changed "
+            f"{found[fault]['changed_by_curation']:.0%}"
         )
+    found["any_check"] = {"rows_flagged": len(flagged), "rows": audit.get("rows")}
     (out / "caught.json").write_text(json.dumps(found, indent=2) + "\n")
     return found
+
+
+def rebalance_only(out: Path) -> None:
+    """The ablation's curation plan: the story's config with every cleaning step off, so only the cap and the
+    upsampling act (empty rows still go: no run can train on them)."""
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).parent / "fintech.yaml").read_text())
+    config["curate"] |= CLEANING_OFF
+    (out / "rebalance_only.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def pick(out: Path) -> str:
+    """The model the curated run trains (the selection's pick, or the best that trains) as run overrides."""
+    selection = json.loads((out / "select" / "selection.json").read_text())
+    chosen = next(c for c in selection["candidates"] if c["name"] == selection["train_pick"])
+    overrides = [f"model.name={chosen['model']}"]
+    if chosen["kind"] == "decoder":
+        overrides.append(f"train.objective={chosen['objective']}")
+    return " ".join(overrides)
 
 
 def summary(out: Path, started: float) -> dict:
     comparison = json.loads((out / "runs" / "curated" / "baseline" / "comparison.json").read_text())
     curated = json.loads((out / "runs" / "curated" / "summary.json").read_text())
     accuracy, c = comparison["metrics"]["accuracy"], comparison["comparison"]
+    raw, cured = accuracy["baseline"]["value"], accuracy["run"]["value"]
+    clean, rebalanced = (
+        json.loads((out / "runs" / name / "summary.json").read_text())["tuned"]["accuracy"]
+        for name in ("clean", "rebalanced")
+    )
+    damage = clean - raw
     found = {
-        "raw_accuracy": round(accuracy["baseline"]["value"], 4),
-        "curated_accuracy": round(accuracy["run"]["value"], 4),
+        "raw_accuracy": round(raw, 4),
+        "curated_accuracy": round(cured, 4),
         "gain": round(c["gain"], 4),
         "ci_low": round(c["ci_low"], 4),
         "ci_high": round(c["ci_high"], 4),
         "p_value": float(f"{c['p_value']:.3g}"),
+        "clean_accuracy": round(clean, 4),
+        "rebalanced_accuracy": round(rebalanced, 4),
+        # the share of the faults' damage that curation won back; the gain split into rebalancing and cleaning
+        "recovered": round((cured - raw) / damage, 3) if damage > 0 else None,
+        "gain_from_rebalancing": round(rebalanced - raw, 4),
+        "gain_from_cleaning": round(cured - rebalanced, 4),
         "minutes": round((time.time() - started) / 60, 1),
         "verdict": curated["decision"]["verdict"],
+        "deciding": curated["decision"]["deciding"],
         "base_model": curated["model"],
     }
     (out / "story.json").write_text(json.dumps(found, indent=2) + "\n")
@@ -91,15 +151,19 @@ def _write(path: Path, rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["prepare", "caught", "summary"])
+    parser.add_argument("step", choices=["prepare", "rebalance-only", "caught", "pick", "summary"])
     parser.add_argument("out", type=Path)
     parser.add_argument("started", type=float, nargs="?", default=time.time())
     parser.add_argument("--intents", type=int)
     args = parser.parse_args()
     if args.step == "prepare":
         prepare(args.out, args.intents)
+    elif args.step == "rebalance-only":
+        rebalance_only(args.out)
     elif args.step == "caught":
         caught(args.out)
+    elif args.step == "pick":
+        print(pick(args.out))
     else:
         print(json.dumps(summary(args.out, args.started)))
 

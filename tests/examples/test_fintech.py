@@ -46,11 +46,22 @@ def test_the_fintech_story_runs_end_to_end(tiny_model_dir, tmp_path):
         "ci_low",
         "ci_high",
         "p_value",
+        "clean_accuracy",
+        "rebalanced_accuracy",
+        "recovered",
+        "gain_from_rebalancing",
+        "gain_from_cleaning",
         "minutes",
         "verdict",
+        "deciding",
         "base_model",
     }
     assert summary["verdict"] in ("go", "no-go") and summary["base_model"] == str(tiny_model_dir)
+    assert summary["gain_from_rebalancing"] + summary["gain_from_cleaning"] == pytest.approx(summary["gain"], abs=2e-3)
+    for name in ("clean", "rebalanced"):  # the references: the same model and budget on other data
+        assert f"name: {tiny_model_dir}" in (out / "runs" / name / "config.yaml").read_text()
+    rebalanced_changes = (out / "rebalanced" / "changelog.jsonl").read_text()
+    assert "_duplicate" not in rebalanced_changes and "label_issue" not in rebalanced_changes  # no cleaning
     assert summary["ci_low"] <= summary["gain"] <= summary["ci_high"]
     assert summary["gain"] == pytest.approx(summary["curated_accuracy"] - summary["raw_accuracy"], abs=1e-3)
 
@@ -60,6 +71,8 @@ def test_the_fintech_story_runs_end_to_end(tiny_model_dir, tmp_path):
     )
     caught = json.loads((out / "caught.json").read_text())
     assert caught["exact_duplicate"]["flagged"] > 0.9 and caught["empty"]["changed_by_curation"] == 1.0
+    assert caught["label_noise"]["check"] == "label_issue" and 0 <= caught["label_noise"]["check_recall"] <= 1
+    assert caught["exact_duplicate"]["check_recall"] > 0.9 and caught["exact_duplicate"]["check_precision"] > 0
     test_rows = [json.loads(line) for line in (out / "test.jsonl").read_text().splitlines()]
     assert {row["intent_group"] for row in test_rows} == {"rare", "middle", "common"}
 

@@ -100,3 +100,12 @@ def test_eval_again_reloads_the_encoder_with_the_same_answers(encoder_run):
     first = run_dir.predictions().read_text()
     again = evaluate_run(run_dir.root, "test")
     assert again["tuned"] == summary["tuned"] and run_dir.predictions().read_text() == first
+
+
+def test_the_encoder_on_generation_data_is_a_config_error(tmp_path, capsys):
+    from tunewise.cli import main
+
+    write_jsonl(tmp_path / "gen.jsonl", [{"prompt": f"q{i}", "completion": f"a{i}"} for i in range(40)])
+    config = make_config(tmp_path, "minilm-l6", "gen.jsonl")
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 2
+    assert "model.name: minilm-l6 is an encoder: it classifies (completion data here)" in capsys.readouterr().err
