@@ -115,7 +115,8 @@ class LoraConfig(_Section):
 class EncoderRecipe(_Section):
     """How a registry encoder (e.g. minilm-l6) is fine-tuned: every weight, the head started from a logistic
     regression on the frozen embeddings, at a learning rate that suits full fine-tuning of a small encoder. The
-    other train settings (validation cadence, early stopping, precision) apply as they are."""
+    other train settings (validation cadence, early stopping, precision; train.max_steps as a cap) apply as they
+    are."""
 
     learning_rate: float = Field(5e-5, gt=0, description="Peak learning rate of the encoder's full fine-tuning.")
     epochs: float = Field(2.0, gt=0, description="Maximum number of passes over the training split.")

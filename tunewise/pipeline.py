@@ -44,8 +44,7 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) 
     atomic_write_text(run_dir.config, yaml.safe_dump(cfg.resolved(), sort_keys=False))
     model_path, renderer = model_and_renderer(cfg)
     splits, task = write_split(cfg, run_dir.split)  # every process: the same seed gives the same split
-    if is_encoder(cfg.model.name) and task != "classification":
-        raise TunewiseError(f"config: model.name: {cfg.model.name} is an encoder: it classifies ({task} data here)")
+    _check_model_fits(cfg, task)
     main_process = _is_main_process()
     if cfg.audit.in_run and main_process:
         audit_stage(cfg, model_path, run_dir.audit)
@@ -111,8 +110,10 @@ def learning_curve(cfg: TunewiseConfig, out: Path, fractions: list[float]) -> di
     if not fractions or any(not 0 < f <= 1 for f in fractions) or len(set(fractions)) < 2:
         raise TunewiseError("--fractions: give at least two different fractions in (0, 1], e.g. 0.25 0.5 1")
     cfg, _ = _choose_model(cfg, out / "select")
+    cfg = with_model_recipe(cfg)
     model_path, renderer = model_and_renderer(cfg)
     splits, task = write_split(cfg, out / "split")
+    _check_model_fits(cfg, task)
     if task == "preference":
         raise TunewiseError("learning-curve: preference data is not supported yet (classification and generation are)")
     validation = sample_rows(splits["validation"], cfg.eval.max_rows, cfg.seed)
@@ -154,6 +155,11 @@ def with_model_recipe(cfg: TunewiseConfig) -> TunewiseConfig:
     if not is_encoder(cfg.model.name):
         return cfg
     return cfg.model_copy(update={"train": cfg.train.for_encoder()})
+
+
+def _check_model_fits(cfg: TunewiseConfig, task: str) -> None:
+    if is_encoder(cfg.model.name) and task != "classification":
+        raise TunewiseError(f"config: model.name: {cfg.model.name} is an encoder: it classifies ({task} data here)")
 
 
 def _choose_model(cfg: TunewiseConfig, out: Path) -> tuple[TunewiseConfig, dict | None]:

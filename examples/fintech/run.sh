@@ -41,7 +41,8 @@ DATA=(data.test_path="$OUT/test.jsonl")
 stage "3/8 choose the model on the curated data"
 "$TUNEWISE" select "$CONFIG" data.path="$OUT/curated/curated.jsonl" "${DATA[@]}" ${CANDIDATES:+"$CANDIDATES"} \
   "${EXTRA[@]}" --out "$OUT/select"
-read -r -a PICK <<< "$("$PYTHON" "$HERE/story.py" pick "$OUT")"   # model.name=... [train.objective=...]
+PICKED=$("$PYTHON" "$HERE/story.py" pick "$OUT")   # model.name=... [train.objective=...]
+read -r -a PICK <<< "$PICKED"
 
 stage "4/8 fine-tune ${PICK[0]#model.name=} on the raw data"
 "$TUNEWISE" run "$CONFIG" data.path="$OUT/raw.jsonl" "${DATA[@]}" "${PICK[@]}" name=raw \

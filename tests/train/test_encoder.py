@@ -60,11 +60,18 @@ def test_a_head_started_from_the_linear_probe_predicts_as_the_probe_does(minilm,
     assert ours == probe.tolist()
 
 
-def test_two_classes_probe_as_one_sigmoid(minilm, tmp_path):
+def test_two_classes_probe_as_one_sigmoid_with_the_same_probabilities(minilm, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
     rows = [r for r in classification_rows(1) if r["label"] != "exchange_rate"]
-    weight, bias = linear_probe([r["text"] for r in rows], [r["label"] for r in rows], LABELS[:2], tmp_path)
-    assert weight.shape == (2, 384)
-    np.testing.assert_allclose(weight[0], -weight[1], atol=1e-6)
+    texts, row_labels = [r["text"] for r in rows], [r["label"] for r in rows]
+    weight, bias = linear_probe(texts, row_labels, LABELS[:2], tmp_path)
+    vectors = embed(texts)
+    logits = vectors @ weight.T + bias
+    ours = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    fitted = LogisticRegression(C=10.0, max_iter=2000).fit(vectors, row_labels)
+    assert fitted.classes_.tolist() == LABELS[:2]
+    np.testing.assert_allclose(ours, fitted.predict_proba(vectors), atol=1e-5)
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ def model_and_renderer(cfg, name: str | None = None, system_prompt: str | None =
         raise TunewiseError(f"model '{given}': cannot load its tokenizer ({str(exc).splitlines()[0]})") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if name is not None:
+    if name is not None or is_encoder(given):  # an encoder reads the text itself: no chat template
         return model_path, make_renderer(tokenizer, "auto", system_prompt)
     return model_path, make_renderer(tokenizer, cfg.model.prompt_format, cfg.model.system_prompt)
 

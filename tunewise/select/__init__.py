@@ -209,6 +209,11 @@ def with_selected_model(cfg: TunewiseConfig, out: Path) -> tuple[TunewiseConfig,
     When the pick is a baseline, the run fine-tunes the best candidate that trains (``train_pick``)."""
     selection = select_base_model(cfg, out)
     chosen = next(c for c in selection["candidates"] if c["name"] == selection["train_pick"])
+    if chosen["kind"] == "baseline":
+        raise TunewiseError(
+            f"select.candidates: only baselines, so model.name: auto has nothing to fine-tune ({selection['pick']} "
+            "is the pick: ship it); add a model that trains, e.g. minilm-l6 or smollm2-135m-instruct"
+        )
     picked = cfg.model_copy(deep=True)
     picked.model.name = chosen["model"]
     if chosen["kind"] == "decoder":

@@ -41,6 +41,8 @@ def parse_candidate(name: str, task: str, run_objective: str) -> Candidate:
             raise _error(name, f"a baseline for {', '.join(BASELINE_CANDIDATES[name])} data, not {task} data")
         return Candidate(name, SENTENCE_ENCODER, "baseline", "baseline")
     model, objective = _split_objective(name, run_objective)
+    if is_encoder(model) and ":" not in name:
+        objective = "classify"  # an encoder has no other objective
     if is_encoder(model):
         if objective != "classify" or task != "classification":
             raise _error(name, f"{model} is an encoder: it classifies, on classification data (this is {task} data)")

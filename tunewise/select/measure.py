@@ -255,6 +255,7 @@ def probe_head(cfg, model_path: str, data: dict) -> dict:
         "disk_bytes": disk_bytes(model_path),
         "probe": _scores(data, data["validation"], served.pop("answers")),
         **served,
+        "inference_peak_bytes": None,  # not measured apart from training (the prior's is of generating text)
         "steps": state.global_step,
         "examples": len(train_set),
         "truncated_rows": truncated,

@@ -49,7 +49,8 @@ def rank(candidates: list[dict], task: str, metric: str) -> dict:
 
 def _choose(candidates: list[dict], task: str) -> tuple[dict, dict, list[dict]]:
     """The leader, the pick and the candidates tied with the leader within the noise. Among the tied, the cheapest
-    to serve; within 10 % of that cost, the fewest parameters, then one that needs no fine-tune."""
+    to serve; within 10 % of that cost, the smallest (sizes within 10 % count as equal, and then one that needs no
+    fine-tune wins), then the fewest parameters."""
     leader = max(candidates, key=lambda c: c["probe"]["score"])
 
     def tied_with_leader(c):
@@ -59,9 +60,11 @@ def _choose(candidates: list[dict], task: str) -> tuple[dict, dict, list[dict]]:
 
     tied = [c for c in candidates if tied_with_leader(c)]
     cheapest = min(c["seconds_per_1k"] for c in tied)
+    as_cheap = [c for c in tied if _as_cheap(c, cheapest)]
+    smallest = min(c["parameters"] for c in as_cheap)
     pick = min(
-        (c for c in tied if _as_cheap(c, cheapest)),
-        key=lambda c: (c["parameters"], c.get("kind") != "baseline", c["seconds_per_1k"]),
+        (c for c in as_cheap if c["parameters"] <= SAME_SIZE * smallest),
+        key=lambda c: (c.get("kind") != "baseline", c["parameters"], c["seconds_per_1k"]),
     )
     return leader, pick, tied
 
@@ -69,8 +72,8 @@ def _choose(candidates: list[dict], task: str) -> tuple[dict, dict, list[dict]]:
 def _train_pick_reason(pick: dict, train_pick: dict) -> str:
     return (
         f"{pick['name']} needs no fine-tune at all: ship it unless the run shows otherwise. `tunewise run` with "
-        f"model.name: auto fine-tunes {train_pick['name']}, the best candidate that trains, and its verdict checks "
-        f"it against {pick['name']} on the test split (beats_baselines)."
+        f"model.name: auto fine-tunes {train_pick['name']}, the best candidate that trains, and its verdict "
+        "(beats_baselines, with eval.baselines on) checks it against the strongest cheap baseline on the test split."
     )
 
 

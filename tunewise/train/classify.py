@@ -116,9 +116,15 @@ PROBE_C = 10.0  # the logistic regression's inverse regularisation: best of {0.1
 
 def encoder_for_training(model_path: str, rows: list[tuple[str, str]], labels: list[str], train_cfg, cache_dir):
     """The encoder with a new mean-pooling head, started from a linear probe when the recipe says so."""
+    from accelerate import PartialState
+
     model = encoder_classifier(model_path, labels)
     if train_cfg.encoder.linear_probe_start and len({label for _, label in rows}) > 1:
-        with console.status("encoder: fitting the head on the frozen embeddings (linear probe)"):
+        # under `accelerate launch` the main process embeds first; the others then read the embedding cache
+        with (
+            PartialState(cpu=not torch.cuda.is_available()).main_process_first(),
+            console.status("encoder: fitting the head on the frozen embeddings (linear probe)"),
+        ):
             weight, bias = linear_probe([text for text, _ in rows], [label for _, label in rows], labels, cache_dir)
         set_head(model, weight, bias)
     return model
