@@ -305,6 +305,13 @@ class CurateConfig(_Section):
     drop_exact_duplicates: StrictBool = Field(True, description="Keep one row of each exact-duplicate group.")
     dedupe_near: StrictBool = Field(True, description="Keep one row per near-duplicate cluster.")
     dedupe_semantic: StrictBool = Field(True, description="Keep one row per semantic-duplicate cluster.")
+    duplicates: Literal["one_per_cluster", "keep_paraphrases"] = Field(
+        "one_per_cluster",
+        description="What a near- or semantic-duplicate cluster keeps. one_per_cluster: one row. keep_paraphrases "
+        "(classification): every row, as paraphrases teach a classifier; rows after the first of their label count "
+        "as redundant copies, which cap_per_class drops before any other row (exact copies go with "
+        "drop_exact_duplicates).",
+    )
     conflicts: Literal["majority", "drop", "keep"] = Field(
         "majority", description="Same input, different answers: keep the majority answer's rows, drop all, or keep."
     )

@@ -2,7 +2,7 @@
 
 import json
 
-from tests.conftest import classification_rows, write_jsonl
+from tests.conftest import TEXTS, classification_rows, write_jsonl
 from tunewise.cli import main
 
 
@@ -126,3 +126,27 @@ def test_curate_can_act_on_a_saved_audit_of_the_same_file_only(tmp_path, capsys)
     write_jsonl(data, rows[:-1])  # the file changed after its audit
     assert main(["curate", str(data), "--findings", str(findings), "--out", str(tmp_path / "stale")]) == 2
     assert "not an audit of" in capsys.readouterr().err and not (tmp_path / "stale").exists()
+
+
+def test_keep_paraphrases_drops_no_wording_and_caps_redundant_copies_first(tmp_path):
+    rows = classification_rows()  # 6 queries per intent, each in 3 wordings ("...", "... please", "... pleaseplease")
+    data = write_jsonl(tmp_path / "raw.jsonl", rows)
+    config = tmp_path / "tunewise.yaml"
+    checks = "audit:\n  checks: [near_duplicate, semantic_duplicate]\n"
+    config.write_text(checks)
+    assert main(["curate", str(data), "--config", str(config), "--out", str(tmp_path / "one")]) == 0
+    one = read(tmp_path / "one" / "changelog.jsonl")
+    assert {c["reason"] for c in one} & {"near_duplicate", "semantic_duplicate"}  # the default: one row per cluster
+
+    config.write_text("curate:\n  duplicates: keep_paraphrases\n" + checks)
+    assert main(["curate", str(data), "--config", str(config), "--out", str(tmp_path / "kept")]) == 0
+    assert read(tmp_path / "kept" / "changelog.jsonl") == [] and len(read(tmp_path / "kept" / "curated.jsonl")) == 54
+
+    config.write_text("curate:\n  duplicates: keep_paraphrases\n  cap_per_class: 10\n" + checks)
+    assert main(["curate", str(data), "--config", str(config), "--out", str(tmp_path / "capped")]) == 0
+    capped = read(tmp_path / "capped" / "changelog.jsonl")
+    assert len(capped) == 3 * 8 and {c["reason"] for c in capped} == {"cap_per_class"}
+    assert all(c["detail"]["redundant"] in ("near_duplicate", "semantic_duplicate") for c in capped)
+    kept = {r["text"] for r in read(tmp_path / "capped" / "curated.jsonl")}
+    for texts in TEXTS.values():  # every query keeps at least one of its wordings
+        assert all(any(k.startswith(text) for k in kept) for text in texts)

@@ -63,10 +63,16 @@ def curate(
         for members in findings["exact_duplicate"].detail.get("members", []):
             alive = [index_of_row[r] for r in members if index_of_row[r] not in removed]
             drop(alive[1:], "exact_duplicate", {"kept_row": ctx.row_ids[alive[0]]} if alive else None)
+    paraphrases = ctx.task == "classification" and plan.duplicates == "keep_paraphrases"
+    redundant: dict[int, dict] = {}  # record index -> why it is redundant (cap_per_class drops these first)
     for check, wanted in (("near_duplicate", plan.dedupe_near), ("semantic_duplicate", plan.dedupe_semantic)):
         if wanted and check in findings:
             for members in findings[check].detail.get("members", []):
                 alive = [index_of_row[r] for r in members if index_of_row[r] not in removed]
+                if paraphrases:
+                    for i, first in _beyond_first_per_label(alive, records):
+                        redundant.setdefault(i, {"redundant": check, "kept_row": ctx.row_ids[first]})
+                    continue
                 drop(alive[1:], check, {"kept_row": ctx.row_ids[alive[0]]} if alive else None)
     queue = _label_issues(
         findings.get("label_issue"),
@@ -80,7 +86,7 @@ def curate(
         columns,
     )
     if ctx.task == "classification":
-        _rebalance(records, removed, plan, seed, ctx, changes, drop)
+        _rebalance(records, removed, plan, seed, redundant, drop)
     kept = [records[i] for i in range(len(records)) if i not in removed] + _upsampled(records, removed, plan, seed)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_jsonl(out / "curated.jsonl", [as_file_row(r, columns) for r in kept])
@@ -192,7 +198,9 @@ def _label_issues(finding, ctx, mode, index_of_row, removed, records, changes, d
     return queue
 
 
-def _rebalance(records, removed, plan, seed, ctx, changes, drop) -> None:
+def _rebalance(records, removed, plan, seed, redundant: dict[int, dict], drop) -> None:
+    """Cap each class at plan.cap_per_class rows: redundant rows (near or semantic copies of a kept row of the
+    same label) go first, then rows drawn at random (seeded)."""
     if not plan.cap_per_class:
         return
     by_label = defaultdict(list)
@@ -201,8 +209,28 @@ def _rebalance(records, removed, plan, seed, ctx, changes, drop) -> None:
             by_label[record["label"]].append(i)
     rng = random.Random(seed)
     for _, members in sorted(by_label.items()):
-        if len(members) > plan.cap_per_class:
-            drop(rng.sample(members, len(members) - plan.cap_per_class), "cap_per_class", {"cap": plan.cap_per_class})
+        excess = len(members) - plan.cap_per_class
+        if excess <= 0:
+            continue
+        copies = [i for i in members if i in redundant]
+        rng.shuffle(copies)
+        for i in copies[:excess]:
+            drop([i], "cap_per_class", {"cap": plan.cap_per_class, **redundant[i]})
+        others = [i for i in members if i not in redundant]
+        drop(rng.sample(others, max(0, excess - len(copies))), "cap_per_class", {"cap": plan.cap_per_class})
+
+
+def _beyond_first_per_label(cluster: list[int], records) -> list[tuple[int, int]]:
+    """(row, the first row of its label) for each row of a duplicate cluster after the first of its label."""
+    first: dict[str, int] = {}
+    found = []
+    for i in cluster:
+        label = records[i]["label"]
+        if label in first:
+            found.append((i, first[label]))
+        else:
+            first[label] = i
+    return found
 
 
 def _upsampled(records, removed, plan, seed) -> list[dict]:

@@ -322,7 +322,7 @@ def _baseline_result(cfg, model_path: str, data: dict, answer, fit_seconds: floa
         "rows_per_second": rate,
         "latency_seconds": latency,
         "inference_peak_bytes": peak_memory_bytes(),
-        "device": "cpu",
+        "device": _embedder_device(),
         "dtype": "float32",
         "steps": 0,
         "examples": len(data["probe"]),
@@ -335,6 +335,12 @@ def _baseline_result(cfg, model_path: str, data: dict, answer, fit_seconds: floa
         "train_seconds": fit_seconds,
         "train_peak_bytes": peak_memory_bytes(),
     }
+
+
+def _embedder_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"  # where data.embed puts the sentence encoder
 
 
 def _served_by_head(cfg, model, tokenizer, data: dict) -> dict:
