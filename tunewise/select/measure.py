@@ -21,7 +21,8 @@ from pathlib import Path
 from tunewise.select.cost import StepTimer, disk_bytes, parameter_count, peak_memory_bytes
 
 VERSION = 4  # part of the cache key: raise it when a change here changes what is measured
-# a baseline or an encoder has no text to score before tuning; a head's serving peak is not measured apart
+# a baseline or an encoder has no text to score before tuning; a decoder's head keeps its prior's serving peak (the
+# same weights, answering as text), an encoder's is not measured apart from its training
 UNMEASURED = {"zero_shot": None, "few_shot": None, "bits_per_byte": None, "inference_peak_bytes": None}
 LAUNCHER_VARIABLES = (
     "RANK",
@@ -255,7 +256,6 @@ def probe_head(cfg, model_path: str, data: dict) -> dict:
         "disk_bytes": disk_bytes(model_path),
         "probe": _scores(data, data["validation"], served.pop("answers")),
         **served,
-        "inference_peak_bytes": None,  # not measured apart from training (the prior's is of generating text)
         "steps": state.global_step,
         "examples": len(train_set),
         "truncated_rows": truncated,
