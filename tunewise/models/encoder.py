@@ -43,13 +43,9 @@ def mean_pooled(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Ten
 
 def encoder_classifier(model_path: str, labels: list[str], dtype=torch.float32) -> MeanPoolingClassifier:
     """The encoder's body with a new head of len(labels) outputs, named by ``labels``."""
-    return MeanPoolingClassifier.from_pretrained(
-        model_path,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-        dtype=dtype,
-    )
+    from tunewise.models.loading import classifier_from_base
+
+    return classifier_from_base(model_path, labels, dtype, MeanPoolingClassifier)
 
 
 def set_head(model: MeanPoolingClassifier, weight, bias) -> None:

@@ -46,11 +46,12 @@ def load_for_eval(model_path: str, checkpoint: Path | None, cfg):
     return model.to(device=device, dtype=dtype)
 
 
-def classifier_from_base(model_path: str, labels: list[str], dtype, **options):
-    """The base model with a classification head of len(labels) outputs, named by ``labels``."""
+def classifier_from_base(model_path: str, labels: list[str], dtype, model_class=None, **options):
+    """The base model with a classification head of len(labels) outputs, named by ``labels`` (``model_class``:
+    transformers' AutoModelForSequenceClassification unless given, e.g. the encoder's MeanPoolingClassifier)."""
     from transformers import AutoModelForSequenceClassification
 
-    return AutoModelForSequenceClassification.from_pretrained(
+    return (model_class or AutoModelForSequenceClassification).from_pretrained(
         model_path,
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),
