@@ -49,15 +49,19 @@ def test_retrieval_answers_with_the_nearest_training_prompts_answer(tmp_path):
     assert found["predictions"] == ["9 to 5."]
 
 
-def test_embeddings_are_cached_by_content(splits, tmp_path, monkeypatch):
+def test_embeddings_are_cached_text_by_text(splits, tmp_path, monkeypatch):
     calls = []
     real = embed_module.embed
-    monkeypatch.setattr(embed_module, "embed", lambda texts: calls.append(len(texts)) or real(texts))
+    monkeypatch.setattr(embed_module, "embed", lambda texts, *args: calls.append(list(texts)) or real(texts, *args))
     first, seconds = embed_module.embed_cached(["a card", "a rate"], tmp_path)
     again, same_seconds = embed_module.embed_cached(["a card", "a rate"], tmp_path)
-    other, _ = embed_module.embed_cached(["a card", "cash"], tmp_path)
-    assert calls == [2, 2] and np.array_equal(first, again) and seconds == same_seconds
-    assert not np.array_equal(first, other)
+    other, _ = embed_module.embed_cached(["cash", "a card", "cash"], tmp_path)  # only the new text is encoded
+    assert calls == [["a card", "a rate"], ["cash"]]
+    assert np.array_equal(first, again) and seconds == same_seconds > 0
+    assert np.array_equal(other[1], first[0]) and np.array_equal(other[0], other[2])
+    assert np.allclose(other, real(["cash", "a card", "cash"]), atol=1e-5)
+    embed_module._CHUNKS.clear()  # another process reads the same store from disk
+    assert np.array_equal(embed_module.embed_cached(["a rate"], tmp_path)[0][0], first[1]) and len(calls) == 2
 
 
 def test_the_default_baselines_follow_the_task_and_a_misfit_is_a_config_error():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import time
 from pathlib import Path
@@ -81,19 +80,52 @@ def similar_pairs(vectors: np.ndarray, threshold: float) -> list[tuple[int, int]
     return pairs
 
 
-def embed_cached(texts: list[str], cache_dir: Path | None) -> tuple[np.ndarray, float]:
-    """``embed(texts)`` keyed by the texts' content: a second run over the same rows reads the vectors back.
-    Returns the vectors and the seconds their encoding took when they were computed (a cost, not a cache read)."""
-    key = hashlib.sha256(json.dumps([MODEL_NAME, texts], ensure_ascii=False).encode()).hexdigest()
-    path = Path(cache_dir) / "embeddings" / f"{key}.npz" if cache_dir else None
-    if path is not None and path.is_file():
-        stored = np.load(path)
-        return stored["vectors"], float(stored["seconds"])
-    started = time.perf_counter()
-    vectors = embed(texts)
-    seconds = time.perf_counter() - started
-    if path is not None:
-        buffer = io.BytesIO()
-        np.savez(buffer, vectors=vectors, seconds=np.float64(seconds))
-        atomic_write_bytes(path, buffer.getvalue())
-    return vectors, seconds
+def embed_cached(texts: list[str], cache_dir: Path | None, batch_size: int = 64) -> tuple[np.ndarray, float]:
+    """``embed(texts)``, each text looked up by its content in <cache_dir>/embeddings/: a second run, or a run over
+    a subset or a superset of the rows, encodes only the texts never seen before. Returns the vectors and the
+    seconds their encoding took when they were computed (a cost, not a cache read)."""
+    if cache_dir is None:
+        started = time.perf_counter()
+        return embed(texts, batch_size), time.perf_counter() - started
+    store = Path(cache_dir) / "embeddings"
+    known = _stored(store)
+    keys = [_text_key(text) for text in texts]
+    missing = list(dict.fromkeys(text for text, key in zip(texts, keys, strict=True) if key not in known))
+    if missing:
+        started = time.perf_counter()
+        vectors = embed(missing, batch_size)
+        each = (time.perf_counter() - started) / len(missing)
+        new_keys = [_text_key(text) for text in missing]
+        _write_chunk(store, new_keys, vectors, each)
+        known.update({key: (vector, each) for key, vector in zip(new_keys, vectors, strict=True)})
+    if not keys:
+        return np.zeros((0, _model().get_embedding_dimension()), dtype=np.float32), 0.0
+    vectors = np.stack([known[key][0] for key in keys])
+    return vectors, float(sum(known[key][1] for key in dict.fromkeys(keys)))
+
+
+_CHUNKS: dict[Path, dict] = {}  # chunk files never change once written: each is read once per process
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha256(f"{MODEL_NAME}\0{text}".encode()).hexdigest()[:32]
+
+
+def _stored(store: Path) -> dict[str, tuple[np.ndarray, float]]:
+    known: dict[str, tuple[np.ndarray, float]] = {}
+    for path in sorted(store.glob("chunk-*.npz")) if store.is_dir() else []:
+        if path not in _CHUNKS:
+            with np.load(path) as chunk:
+                _CHUNKS[path] = {
+                    str(key): (vector, float(seconds))
+                    for key, vector, seconds in zip(chunk["keys"], chunk["vectors"], chunk["seconds"], strict=True)
+                }
+        known.update(_CHUNKS[path])
+    return known
+
+
+def _write_chunk(store: Path, keys: list[str], vectors: np.ndarray, seconds_each: float) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, keys=np.array(keys), vectors=vectors.astype(np.float32), seconds=np.full(len(keys), seconds_each))
+    name = hashlib.sha256("".join(keys).encode()).hexdigest()[:32]
+    atomic_write_bytes(store / f"chunk-{name}.npz", buffer.getvalue())

@@ -171,9 +171,11 @@ def split_groups(cfg, records: list[dict], task: str) -> list[str]:
     if cfg.split.group_near_duplicates:
         clusters += near_duplicate_clusters(texts, cfg.audit.near_duplicate_threshold)
     if cfg.split.group_semantic_duplicates:
-        from tunewise.data.embed import embed, similar_pairs
+        from tunewise.data.embed import embed_cached, similar_pairs
+        from tunewise.models.registry import run_cache_dir
 
-        pairs = similar_pairs(embed([input_text(r, task) for r in records]), cfg.audit.semantic_threshold)
+        vectors, _ = embed_cached([input_text(r, task) for r in records], run_cache_dir(cfg))
+        pairs = similar_pairs(vectors, cfg.audit.semantic_threshold)
         clusters += clusters_from_pairs(len(records), pairs)
     return duplicate_groups(texts, clusters)
 

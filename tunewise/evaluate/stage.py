@@ -29,7 +29,7 @@ from tunewise.evaluate.preference import accuracy_of, compare_preference, pair_l
 from tunewise.evaluate.slices import slice_fields, slice_metrics
 from tunewise.evaluate.verdict import evidence_warnings
 from tunewise.models.loading import load_classifier, load_for_eval, model_and_renderer
-from tunewise.models.registry import default_cache_dir, is_encoder
+from tunewise.models.registry import is_encoder, run_cache_dir
 from tunewise.rundir import HEAD_LABELS, METRICS, PREDICTIONS
 
 
@@ -130,7 +130,7 @@ def _timed(work):
 
 def _baselines(cfg, splits, rows, task, references, tuned_scores) -> tuple[dict, dict]:
     """Each baseline's metrics on the same rows, its cost, and the paired comparison of the tuned model with it."""
-    cache_dir = cfg.resolve_path(cfg.model.cache_dir) or default_cache_dir()
+    cache_dir = run_cache_dir(cfg)
     found, answers = {}, {}
     for name in baseline_names(cfg.eval.baselines, task):
         result = run_baseline(name, splits, rows, task, cache_dir)

@@ -86,6 +86,11 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("TUNEWISE_CACHE", Path.home() / ".cache" / "tunewise"))
 
 
+def run_cache_dir(cfg) -> Path:
+    """The cache folder a run uses: model.cache_dir, or the default."""
+    return cfg.resolve_path(cfg.model.cache_dir) or default_cache_dir()
+
+
 def cached_path(name: str, cache_dir: Path | None = None) -> Path:
     return Path(cache_dir or default_cache_dir()) / "models" / name
 

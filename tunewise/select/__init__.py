@@ -36,7 +36,7 @@ from tunewise.data.split import class_labels, write_split
 from tunewise.errors import TunewiseError
 from tunewise.evaluate.metrics import headline_keys
 from tunewise.models.loading import model_and_renderer
-from tunewise.models.registry import default_cache_dir
+from tunewise.models.registry import run_cache_dir
 from tunewise.report.plots import selection_plot
 from tunewise.rundir import SELECTION
 from tunewise.select.candidates import Candidate, parse_candidate
@@ -283,7 +283,7 @@ def _gpu_name() -> str | None:
 
 def _cache_root(cfg: TunewiseConfig) -> Path:
 
-    return (cfg.resolve_path(cfg.model.cache_dir) or default_cache_dir()) / "select"
+    return run_cache_dir(cfg) / "select"
 
 
 def _slug(name: str) -> str:

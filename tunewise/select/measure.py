@@ -204,7 +204,7 @@ def probe_head(cfg, model_path: str, data: dict) -> dict:
     from transformers import DataCollatorWithPadding, PrinterCallback, Trainer
 
     from tunewise.models.loading import eval_dtype, model_and_renderer
-    from tunewise.models.registry import default_cache_dir, is_encoder
+    from tunewise.models.registry import is_encoder, run_cache_dir
     from tunewise.train.classify import encode_rows, encoder_for_training, load_classifier_for_training
     from tunewise.train.guards import RichProgress
     from tunewise.train.sft import resolve_precision, training_arguments
@@ -219,7 +219,7 @@ def probe_head(cfg, model_path: str, data: dict) -> dict:
     )
     precision = resolve_precision(train_cfg.precision)
     if is_encoder(cfg.model.name):
-        cache = cfg.resolve_path(cfg.model.cache_dir) or default_cache_dir()
+        cache = run_cache_dir(cfg)
         model = encoder_for_training(model_path, rows, labels, train_cfg, cache)
     else:
         model = load_classifier_for_training(model_path, tokenizer, labels, train_cfg, precision)

@@ -8,7 +8,7 @@ from tunewise._io import atomic_write_json
 from tunewise._progress import console
 from tunewise.data.formats import classifier_text, to_conversation
 from tunewise.data.split import class_labels, sample_rows
-from tunewise.models.registry import default_cache_dir, is_encoder
+from tunewise.models.registry import is_encoder, run_cache_dir
 from tunewise.rundir import TRAIN_RESULT
 from tunewise.train.classify import classify_tune
 from tunewise.train.dpo import preference_tune
@@ -47,7 +47,7 @@ def _classify(cfg, model_path, renderer, splits, out: Path, resume: bool) -> Tra
         out,
         resume,
         encoder=is_encoder(cfg.model.name),
-        cache_dir=cfg.resolve_path(cfg.model.cache_dir) or default_cache_dir(),
+        cache_dir=run_cache_dir(cfg),
     )
     if result.truncated_rows:
         console.print(

@@ -110,6 +110,7 @@ def audit_file(
     this very file from ``findings`` (what `tunewise audit --json` wrote) instead of running the checks again."""
     from tunewise._io import sha256_file
     from tunewise.data.load import load_data, load_eval_data
+    from tunewise.models.registry import run_cache_dir
 
     data_cfg = cfg.data.model_copy(update={"skip_invalid": True})
     loaded = load_data(data_cfg, Path(data_path))
@@ -124,6 +125,7 @@ def audit_file(
         against=against_records,
         model_path=model_path,
         max_length=cfg.model.max_length,
+        cache_dir=run_cache_dir(cfg),
     )
     digest = sha256_file(Path(data_path))
     if findings is not None:

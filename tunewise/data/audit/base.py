@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -77,6 +78,7 @@ class AuditContext:
     against: dict[str, list[dict]] = field(default_factory=dict)
     model_path: str | None = None
     max_length: int = 256
+    cache_dir: Path | None = None  # where embeddings are cached by content (None: not cached)
     cache: dict[str, Any] = field(default_factory=dict)
 
     def severity_of(self, check: Check) -> str:
@@ -98,9 +100,12 @@ class AuditContext:
         return self.shared("normalized_inputs", lambda: [normalize(t) for t in self.inputs()])
 
     def input_embeddings(self) -> np.ndarray:
-        from tunewise.data.embed import embed
+        return self.shared("input_embeddings", lambda: self.embeddings(self.inputs()))
 
-        return self.shared("input_embeddings", lambda: embed(self.inputs(), self.settings.embedding_batch_size))
+    def embeddings(self, texts: list[str]) -> np.ndarray:
+        from tunewise.data.embed import embed_cached
+
+        return embed_cached(texts, self.cache_dir, self.settings.embedding_batch_size)[0]
 
     def near_duplicate_clusters(self, threshold: float | None = None) -> list[list[int]]:
         from tunewise.data.dedup import near_duplicate_clusters

@@ -64,11 +64,9 @@ class LabelIssue(Check):
     def _outlier_outputs(self, ctx):
         from sklearn.neighbors import LocalOutlierFactor
 
-        from tunewise.data.embed import embed
-
         if len(ctx.records) < 20:
             return self.finding(ctx, [], {"skipped_reason": "fewer than 20 rows"})
-        vectors = ctx.shared("target_embeddings", lambda: embed(ctx.targets(), ctx.settings.embedding_batch_size))
+        vectors = ctx.shared("target_embeddings", lambda: ctx.embeddings(ctx.targets()))
         flags = LocalOutlierFactor(n_neighbors=min(20, len(vectors) - 1)).fit_predict(vectors)
         flagged = np.flatnonzero(flags == -1).tolist()
         detail = {
