@@ -14,9 +14,10 @@ CONFIG=$HERE/fintech.yaml
 STARTED=$(date +%s)
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
+rm -f "$OUT/stages.tsv"   # start times of the stages below, for the summary's minutes_by_stage
 read -r -a EXTRA <<< "${FINTECH_OVERRIDES:-}"
 CANDIDATES=${FINTECH_CANDIDATES:+select.candidates=$FINTECH_CANDIDATES}
-stage() { printf '\n== %s ==\n' "$*" >&2; }
+stage() { printf '\n== %s ==\n' "$*" >&2; printf '%s\t%s\n' "$(date +%s)" "${1:0:40}" >> "$OUT/stages.tsv"; }
 at_most_1() { local code=0; "$@" || code=$?; [ "$code" -le 1 ] || exit "$code"; }  # 1 = findings, not a failure
 
 stage "1/8 raw data: Banking77 with injected faults (rates in examples/fintech/README.md)"

@@ -56,6 +56,25 @@ def test_near_duplicates_cluster_small_edits_only():
     assert finding.detail["members"] == [[0, 1, 2]]
 
 
+def test_duplicate_clusters_separate_harmful_rows_from_paraphrases():
+    ctx = context(
+        [
+            ("How do I activate my new card?", "activate"),
+            ("How do I actvate my new card?", "activate"),  # another wording, same intent: a paraphrase
+            ("please, how do I activate my new card?", "activate"),  # and another
+            ("Why was my card declined today?", "declined"),
+            ("Why was my card declined today, please?", "card_arrival"),  # one request under two intents: harmful
+        ]
+    )
+    finding = run("near_duplicate", ctx)
+    assert (finding.detail["harmful_rows"], finding.detail["paraphrase_rows"]) == (2, 2)
+    assert headline(finding).endswith(
+        ": 2 rows in clusters that span labels (harmful), 2 same-label paraphrases (natural wordings)"
+    )
+    assert {m["label"] for m in finding.detail["examples"][1]} == {"declined", "card_arrival"}
+    assert "harmful_rows" not in run("exact_duplicate", ctx).detail  # exact copies are copies, not paraphrases
+
+
 def test_conflicting_duplicates_need_different_answers():
     ctx = context(
         [("I lost my card", "lost_card"), ("i lost my card!", "card_arrival"), ("new pin", "pin"), ("new pin", "pin")]

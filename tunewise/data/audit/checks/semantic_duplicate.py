@@ -1,6 +1,7 @@
 """Rows that mean the same thing in different words: cosine similarity of MiniLM sentence embeddings."""
 
 from tunewise.data.audit.base import Check, Finding, register_check
+from tunewise.data.audit.checks.duplicates import clusters_detail, split_summary
 from tunewise.data.dedup import clusters_from_pairs
 from tunewise.data.embed import similar_pairs
 
@@ -13,7 +14,7 @@ class SemanticDuplicate(Check):
 
     def summary(self, finding: Finding) -> str:
         d = finding.detail
-        return f"{d['clusters']} clusters (cosine ≥ {d['threshold']})"
+        return f"{d['clusters']} clusters (cosine ≥ {d['threshold']}){split_summary(d)}"
 
     def run(self, ctx):
         threshold = ctx.settings.semantic_threshold
@@ -22,13 +23,5 @@ class SemanticDuplicate(Check):
         pairs = [(i, j) for i, j in similar_pairs(ctx.input_embeddings(), threshold) if texts[i] != texts[j]]
         clusters = clusters_from_pairs(len(texts), pairs)
         ctx.cache["semantic_clusters"] = clusters
-        detail = {
-            "threshold": threshold,
-            "clusters": len(clusters),
-            "removable": sum(len(c) - 1 for c in clusters),
-            "examples": [
-                [{"row": ctx.row_ids[i], "input": ctx.inputs()[i][:200]} for i in c[:5]] for c in clusters[:20]
-            ],
-            "members": [[ctx.row_ids[i] for i in c] for c in clusters],
-        }
+        detail = {"threshold": threshold, **clusters_detail(ctx, clusters)}
         return self.finding(ctx, [i for c in clusters for i in c], detail)
