@@ -43,3 +43,16 @@ def test_generation_tasks_split_by_prompt():
     data = [{"prompt": f"dialogue {i}", "completion": f"summary {i}"} for i in range(100)]
     split = split_indices(data, "completion", 0.15, 0.1, seed=0)
     assert {k: len(v) for k, v in split.items()} == {"train": 75, "validation": 15, "test": 10}
+
+
+def test_many_skipped_rows_print_a_few_and_a_count(monkeypatch, tmp_path):
+    from rich.console import Console
+
+    import tunewise.data.split as split_module
+
+    shown = Console(record=True, width=200)
+    monkeypatch.setattr(split_module, "console", shown)
+    split_module.report_skipped([f"data.jsonl:{n}: field 'text': empty" for n in range(1, 9)], tmp_path / "m.json")
+    printed = shown.export_text()
+    assert "data.jsonl:5: field 'text': empty" in printed and "data.jsonl:6:" not in printed
+    assert f"3 more rows (all listed in {tmp_path / 'm.json'})" in printed

@@ -70,6 +70,36 @@ def test_target_and_slice_threshold_come_from_the_config():
     assert small["verdict"] == "go"
 
 
+def test_a_failing_label_slice_says_whether_its_data_is_scarce():
+    def message(support):
+        decision = decide(
+            "classification", classification_metrics(worst=0.3), GOOD_GAP, {}, EvalConfig(), support=support
+        )
+        return next(c["message"] for c in decision["checks"] if c["check"] == "worst_slice")
+
+    scarce = message({"rare": 12, "a": 100, "b": 90, "c": 110})
+    assert "rare has 12 distinct training inputs (median per label 100): collect more real, varied rows" in scarce
+    plenty = message({"rare": 80, "a": 100, "b": 90, "c": 110})
+    assert "its data is not scarce, so read its confusions" in plenty
+    assert "distinct training inputs" not in message(None)
+
+
+def test_distinct_inputs_count_an_upsampled_copy_once(tmp_path):
+    from tests.conftest import write_jsonl
+    from tunewise.evaluate.verdict import distinct_inputs_per_label
+    from tunewise.rundir import RunDir
+
+    run_dir = RunDir(tmp_path)
+    rows = [
+        {"text": "Lost card", "label": "lost"},
+        {"text": "lost card!", "label": "lost"},
+        {"text": "fee?", "label": "fee"},
+    ]
+    run_dir.split.mkdir(parents=True)
+    write_jsonl(run_dir.split_file("train"), rows + [{"text": "Where is my card", "label": "lost"}])
+    assert distinct_inputs_per_label(run_dir) == {"lost": 2, "fee": 1}
+
+
 def test_leakage_left_out_is_reported():
     decision = decide(
         "classification", classification_metrics(), GOOD_GAP, {"left_out_as_test_inputs": ["a", "b"]}, EvalConfig()

@@ -157,9 +157,19 @@ def write_split(cfg, out: Path, override_hint: str = "set split.allow_small_hold
             "versions": versions(),
         },
     )
-    for line in loaded.skipped + (held_out.skipped if held_out else []):
-        console.print(f"[yellow]skipped[/] {line}")
+    report_skipped(loaded.skipped + (held_out.skipped if held_out else []), out / MANIFEST)
     return splits, task
+
+
+SHOWN_SKIPPED = 5
+
+
+def report_skipped(lines: list[str], manifest: Path) -> None:
+    """Each skipped row by file, line and field; past a few, a count and where the whole list is."""
+    for line in lines[:SHOWN_SKIPPED]:
+        console.print(f"[yellow]skipped[/] {line}")
+    if len(lines) > SHOWN_SKIPPED:
+        console.print(f"[yellow]skipped[/] {len(lines) - SHOWN_SKIPPED} more rows (all listed in {manifest})")
 
 
 def split_groups(cfg, records: list[dict], task: str) -> list[str]:

@@ -94,7 +94,19 @@ def decide_run(cfg, run_dir: RunDir, task: str, metrics: dict) -> dict:
     manifest = read_json(run_dir.manifest)
     leaks = shared_inputs(run_dir, task)
     review, baseline = read_json(run_dir.review_results), read_json(run_dir.comparison)
-    return decide(task, metrics, gap, manifest, cfg.eval, review, baseline, leaks)
+    support = distinct_inputs_per_label(run_dir) if task == "classification" else None
+    return decide(task, metrics, gap, manifest, cfg.eval, review, baseline, leaks, support)
+
+
+def distinct_inputs_per_label(run_dir: RunDir) -> dict[str, int]:
+    """Distinct training inputs per label (upsampled copies count once: they add no new wording)."""
+    train = run_dir.split_file("train")
+    if not train.exists():
+        return {}
+    seen: dict[str, set[str]] = {}
+    for row in read_jsonl(train):
+        seen.setdefault(str(row["label"]), set()).add(normalize(input_text(row, "classification")))
+    return {label: len(inputs) for label, inputs in seen.items()}
 
 
 def shared_inputs(run_dir: RunDir, task: str) -> int:
@@ -115,16 +127,18 @@ def decide(
     review: dict | None = None,
     baseline: dict | None = None,
     leaks: int = 0,
+    support: dict[str, int] | None = None,
 ) -> dict:
     """Go or no-go: every check with whether it passed, whether it blocks, and the numbers in words. ``review`` is
     a human-review campaign's results (`tunewise review results --out RUN/review/results.json`), ``baseline`` a
-    comparison with another run (`tunewise compare`), ``leaks`` the training rows that repeat a test input."""
+    comparison with another run (`tunewise compare`), ``leaks`` the training rows that repeat a test input,
+    ``support`` the distinct training inputs per label (classification)."""
     checks = [
         _gain_check(metrics.get("comparison"), metrics.get("base_skipped")),
         _size_check(metrics["tuned"]["n"], eval_cfg.min_test_rows),
         _gap_check(gap, eval_cfg.max_generalization_gap),
         _leakage_check(manifest, leaks),
-        _slice_check(task, metrics.get("slices", []), eval_cfg),
+        _slice_check(task, metrics.get("slices", []), eval_cfg, support or {}),
     ]
     if metrics.get("baselines"):
         checks.append(_beats_baselines_check(task, metrics))
@@ -264,7 +278,7 @@ def _leakage_check(manifest: dict, leaks: int) -> dict:
     )
 
 
-def _slice_check(task: str, slices: list[dict], eval_cfg) -> dict:
+def _slice_check(task: str, slices: list[dict], eval_cfg, support: dict[str, int]) -> dict:
     threshold = eval_cfg.min_slice_score
     if threshold is None and task == "classification":
         threshold = 0.5
@@ -272,10 +286,20 @@ def _slice_check(task: str, slices: list[dict], eval_cfg) -> dict:
     if threshold is None or not sized:
         return _check("worst_slice", True, False, "no slice threshold (eval.min_slice_score) or no slice large enough")
     worst = sized[0]
-    return _check(
-        "worst_slice",
-        worst["score"] >= threshold,
-        True,
+    passed = worst["score"] >= threshold
+    message = (
         f"worst slice {worst['field']}={worst['value']}: {worst['score']:.3f} on {worst['n']} rows "
-        f"(eval.min_slice_score = {threshold}, slices of at least {eval_cfg.min_slice_rows} rows)",
+        f"(eval.min_slice_score = {threshold}, slices of at least {eval_cfg.min_slice_rows} rows)"
     )
+    if not passed and worst["field"] == "label" and support:
+        message += _support_advice(str(worst["value"]), support)
+    return _check("worst_slice", passed, True, message)
+
+
+def _support_advice(label: str, support: dict[str, int]) -> str:
+    """What the failing label had to learn from, against the typical label, and the next step that follows."""
+    own, median = support.get(label, 0), sorted(support.values())[len(support) // 2]
+    said = f"; {label} has {own} distinct training inputs (median per label {median})"
+    if own * 2 <= median:
+        return said + f": collect more real, varied rows of {label} (upsampled copies add no new wording)"
+    return said + ": its data is not scarce, so read its confusions (which labels take its rows) and its labels"
