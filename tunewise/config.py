@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tunewise.errors import TunewiseError
 
@@ -34,6 +43,10 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
+# every field a task record can have (tunewise.data.load.TASK_FIELDS says which task has which)
+TASK_FIELD_NAMES = ("text", "label", "prompt", "completion", "messages", "chosen", "rejected")
+
+
 class DataConfig(_Section):
     """Where the examples come from and what shape they have."""
 
@@ -55,6 +68,14 @@ class DataConfig(_Section):
     )
     skip_invalid: StrictBool = Field(False, description="Skip invalid rows (each one reported) instead of stopping.")
     max_rows: StrictInt | None = Field(None, ge=1, description="Use only the first N rows of the data file.")
+
+    @field_validator("columns", "test_columns")
+    @classmethod
+    def _known_fields(cls, columns: dict[str, str] | None) -> dict[str, str] | None:
+        unknown = sorted(set(columns or {}) - set(TASK_FIELD_NAMES))
+        if unknown:
+            raise ValueError(f"unknown task field '{unknown[0]}' (fields: {', '.join(TASK_FIELD_NAMES)})")
+        return columns
 
 
 class SplitConfig(_Section):
@@ -395,6 +416,21 @@ class TunewiseConfig(_Section):
         return data
 
 
+class NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors' aliases: a recursive alias would end in a RecursionError, and aliases of aliases
+    grow a small file into an exponentially large config. A config writes each value out."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "aliases (*name) are not allowed in a config: write the value out",
+                self.peek_event().start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
 def load_config(path: Path, overrides: list[str] | None = None) -> TunewiseConfig:
     """Read, override and validate a config file; raise TunewiseError listing every problem with its line."""
     path = Path(path)
@@ -405,7 +441,7 @@ def load_config(path: Path, overrides: list[str] | None = None) -> TunewiseConfi
     except (OSError, UnicodeDecodeError) as exc:
         raise TunewiseError(f"{path}: cannot read config ({exc})") from None
     try:
-        raw = yaml.safe_load(text) or {}
+        raw = yaml.load(text, Loader=NoAliasLoader) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
@@ -442,7 +478,7 @@ def apply_override(raw: dict, item: str) -> None:
         if not isinstance(node, dict):
             raise TunewiseError(f"override '{item}': '{part}' is not a section")
     try:
-        node[parts[-1]] = yaml.safe_load(value) if value.strip() else None
+        node[parts[-1]] = yaml.load(value, Loader=NoAliasLoader) if value.strip() else None
     except yaml.YAMLError as exc:
         raise TunewiseError(f"override '{item}': invalid value ({getattr(exc, 'problem', exc)})") from None
 

@@ -43,9 +43,9 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) 
         _check_same_config(run_dir, cfg.resolved())
     atomic_write_text(run_dir.config, yaml.safe_dump(cfg.resolved(), sort_keys=False))
     model_path, renderer = model_and_renderer(cfg)
-    splits, task = write_split(cfg, run_dir.split)  # every process: the same seed gives the same split
-    _check_model_fits(cfg, task)
     main_process = _is_main_process()
+    splits, task = write_split(cfg, run_dir.split, write=main_process)  # the same seed: the same split everywhere
+    _check_model_fits(cfg, task)
     if cfg.audit.in_run and main_process:
         audit_stage(cfg, model_path, run_dir.audit)
     result = train_stage(cfg, model_path, renderer, splits, task, run_dir.train, resume)

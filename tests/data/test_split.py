@@ -48,11 +48,14 @@ def test_generation_tasks_split_by_prompt():
 def test_many_skipped_rows_print_a_few_and_a_count(monkeypatch, tmp_path):
     from rich.console import Console
 
-    import tunewise.data.split as split_module
+    import tunewise._progress as progress
+    from tunewise.data.load import report_skipped
 
     shown = Console(record=True, width=200)
-    monkeypatch.setattr(split_module, "console", shown)
-    split_module.report_skipped([f"data.jsonl:{n}: field 'text': empty" for n in range(1, 9)], tmp_path / "m.json")
+    monkeypatch.setattr(progress, "console", shown)
+    report_skipped(
+        [f"data.jsonl:{n}: field 'text': empty" for n in range(1, 9)], f"all listed in {tmp_path / 'm.json'}"
+    )
     printed = shown.export_text()
     assert "data.jsonl:5: field 'text': empty" in printed and "data.jsonl:6:" not in printed
     assert f"3 more rows (all listed in {tmp_path / 'm.json'})" in printed

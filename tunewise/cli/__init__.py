@@ -10,14 +10,26 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 
 from pydantic import ValidationError
 
 from tunewise._progress import quiet_libraries
 from tunewise.errors import TunewiseError
 
-EXIT_OK, EXIT_INTERNAL = 0, 3
+EXIT_OK, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 3, 130, 143
+
+
+class Terminated(BaseException):
+    """SIGTERM, handled like Ctrl-C: temporary outputs are removed on the way out and nothing half-written stays."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 COMMANDS = (
     "init",
     "run",
@@ -52,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet_libraries(args.debug)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     if args.debug:
         os.environ["TUNEWISE_DEBUG"] = "1"  # for the processes tunewise starts (e.g. `select` measurements)
     try:
@@ -71,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print("interrupted (terminated)", file=sys.stderr)
+        return EXIT_TERMINATED
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback for users
         if args.debug:
             raise

@@ -5,8 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tunewise._io import atomic_write_text
-from tunewise.cli.output import add_against_option, add_data_options, data_config, results, tokenizer_model
+from tunewise._io import atomic_write_files
+from tunewise.cli.output import (
+    add_against_option,
+    add_data_options,
+    check_output_file,
+    data_config,
+    results,
+    tokenizer_model,
+)
 
 
 def add_parser(commands) -> None:
@@ -28,13 +35,18 @@ def handle(args) -> int:
     from tunewise.data.audit import audit_file
     from tunewise.data.audit.report import html, table
 
+    outputs = [path for path in (args.json, args.html) if path]
+    for path in outputs:
+        check_output_file(path, [args.data, *args.against, *(o for o in outputs if o is not path)])
     cfg = data_config(args)
     result, _ = audit_file(cfg, args.data, args.against, tokenizer_model(cfg))
     results.print(table(result))
+    written = {}
     if args.json:
-        atomic_write_text(args.json, json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=str) + "\n")
+        written[args.json] = json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=str) + "\n"
     if args.html:
-        atomic_write_text(args.html, html(result))
+        written[args.html] = html(result)
+    atomic_write_files(written)
     if not result.sufficiency["enough"]:
         results.print(f"[yellow]warning[/] {result.sufficiency['message']}")
     verdict = "[red]failed[/]: error-severity findings" if result.failed else "[green]passed[/]"

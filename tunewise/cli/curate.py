@@ -7,7 +7,14 @@ from pathlib import Path
 from rich.table import Table
 
 from tunewise._progress import console
-from tunewise.cli.output import add_against_option, add_data_options, data_config, results, tokenizer_model
+from tunewise.cli.output import (
+    add_against_option,
+    add_data_options,
+    check_output_dir,
+    data_config,
+    results,
+    tokenizer_model,
+)
 
 
 def add_parser(commands) -> None:
@@ -42,6 +49,7 @@ def handle(args) -> int:
     from tunewise.data.audit.report import table
     from tunewise.data.curate import curate
 
+    check_output_dir(args.out, [args.data, *args.against, args.findings, args.relabel_patch])
     cfg = data_config(args)
     model = None if args.findings else tokenizer_model(cfg)
     result, ctx = audit_file(cfg, args.data, args.against, model, findings=args.findings)

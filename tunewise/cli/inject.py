@@ -5,9 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunewise._io import atomic_write_json, atomic_write_jsonl
-from tunewise.cli.output import add_data_options, data_config, results
+from tunewise.cli.output import add_data_options, check_output_file, count, data_config, fraction, nonnegative, results
+from tunewise.errors import TunewiseError
 
-RATES = (("exact-duplicate", 0.05), ("near-duplicate", 0.05), ("label-noise", 0.05), ("empty", 0.01), ("leakage", 0.02))
+# rows added per clean row (rate), or the share of the clean rows changed (fraction)
+RATES = (
+    ("exact-duplicate", 0.05, nonnegative),
+    ("near-duplicate", 0.05, nonnegative),
+    ("label-noise", 0.05, fraction),
+    ("empty", 0.01, nonnegative),
+)
+LEAKAGE = 0.02  # with --test only
 
 
 def add_parser(commands) -> None:
@@ -21,28 +29,34 @@ def add_parser(commands) -> None:
     parser.add_argument("--out", type=Path, required=True, help="the faulty JSONL file to write")
     parser.add_argument("--test", type=Path, help="an evaluation file to leak rows from")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    for name, default in RATES:
-        parser.add_argument(f"--{name}", type=float, default=default, metavar="RATE", help=f"(default {default})")
-    parser.add_argument("--starve-classes", type=int, default=0, help="classes cut down to --starve-to rows")
-    parser.add_argument("--starve-to", type=int, default=3, help="(default 3)")
+    for name, default, kind in RATES:
+        parser.add_argument(f"--{name}", type=kind, default=default, metavar="RATE", help=f"(default {default})")
+    parser.add_argument(
+        "--leakage",
+        type=nonnegative,
+        metavar="RATE",
+        help=f"test rows copied into the data (default {LEAKAGE} with --test)",
+    )
+    parser.add_argument("--starve-classes", type=count, default=0, help="classes cut down to --starve-to rows")
+    parser.add_argument("--starve-to", type=count, default=3, help="(default 3)")
     parser.add_argument(
         "--boilerplate",
-        type=float,
+        type=nonnegative,
         default=0.0,
         metavar="RATE",
         help="signature/auto-reply/'test' rows with a label (default 0)",
     )
     parser.add_argument(
         "--skew-rarest",
-        type=float,
+        type=fraction,
         default=0.0,
         metavar="FRACTION",
         help="the rarest FRACTION of classes keep only --skew-keep of their rows (default 0)",
     )
-    parser.add_argument("--skew-keep", type=float, default=1.0, metavar="FRACTION", help="(default 1)")
+    parser.add_argument("--skew-keep", type=fraction, default=1.0, metavar="FRACTION", help="(default 1)")
     parser.add_argument(
         "--duplicates-from-common",
-        type=float,
+        type=fraction,
         default=0.0,
         metavar="FRACTION",
         help="duplicates copy rows of the most common FRACTION of classes only (default 0: any)",
@@ -60,6 +74,9 @@ def handle(args) -> int:
     from tunewise.data.faults import FaultRates, inject
     from tunewise.data.load import load_data, load_eval_data
 
+    if args.leakage and not args.test:
+        raise TunewiseError("--leakage needs --test: the evaluation file whose rows leak into the data")
+    check_output_file(args.out, [args.data, args.test])
     cfg = data_config(args)
     loaded = load_data(cfg.data, args.data)
     test = load_eval_data(cfg.data, args.test, loaded.task).records if args.test else None
@@ -68,7 +85,7 @@ def handle(args) -> int:
         near_duplicate=args.near_duplicate,
         label_noise=args.label_noise,
         empty=args.empty,
-        leakage=args.leakage,
+        leakage=(LEAKAGE if args.test else 0.0) if args.leakage is None else args.leakage,
         starve_classes=args.starve_classes,
         starve_to=args.starve_to,
         boilerplate=args.boilerplate,

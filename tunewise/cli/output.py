@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tunewise._progress import console
-from tunewise.config import TunewiseConfig, load_config
+from tunewise.config import TASK_FIELD_NAMES, TunewiseConfig, load_config
 from tunewise.errors import TunewiseError
 from tunewise.rundir import RunDir
 
@@ -109,6 +109,68 @@ def print_decision(decision: dict) -> None:
     results.print(f"verdict: [bold {colour}]{decision['verdict']}[/]{why}")
 
 
+def fraction(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} is not a fraction from 0 to 1")
+    return value
+
+
+def nonnegative(text: str) -> float:
+    """An argparse type: a finite number, 0 or more (e.g. rows added per clean row)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0.0 <= value < float("inf"):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} is not a rate of 0 or more")
+    return value
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def _same(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+
+
+def check_output_file(out: Path, inputs: list[Path | None]) -> None:
+    """Refuse, before any work, an output file that is an input or that cannot be a file."""
+    for source in filter(None, inputs):
+        if _same(Path(out), Path(source)):
+            raise TunewiseError(f"{out}: this is an input of the command; write the output elsewhere")
+    if Path(out).is_dir():
+        raise TunewiseError(f"{out}: is a folder; give a file name for the output")
+    if any(parent.is_file() for parent in Path(out).parents):
+        raise TunewiseError(f"{out}: a part of this path is a file, not a folder")
+
+
+def check_output_dir(out: Path, inputs: list[Path | None]) -> None:
+    """Refuse, before any work, an output folder that holds an input (it is replaced as a whole) or is a file."""
+    if Path(out).exists() and not Path(out).is_dir():
+        raise TunewiseError(f"{out}: is a file; give a folder for the output")
+    folder = Path(out).resolve()
+    for source in filter(None, inputs):
+        if folder == Path(source).resolve() or folder in Path(source).resolve().parents:
+            raise TunewiseError(
+                f"{out}: holds the input {source}, and the output folder is replaced as a whole; write it elsewhere"
+            )
+    if any(parent.is_file() for parent in Path(out).parents):
+        raise TunewiseError(f"{out}: a part of this path is a file, not a folder")
+
+
 def add_config_arguments(parser: argparse.ArgumentParser, example: str = "train.epochs=2") -> None:
     parser.add_argument("config", type=Path, help="a tunewise.yaml")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=f"override config keys, e.g. {example}")
@@ -145,6 +207,10 @@ def data_config(args) -> TunewiseConfig:
         field, sep, column = item.partition("=")
         if not sep or not field or not column:
             raise TunewiseError(f"--column '{item}': expected FIELD=COLUMN, e.g. label=category")
+        if field not in TASK_FIELD_NAMES:
+            raise TunewiseError(
+                f"--column '{item}': unknown task field '{field}' (fields: {', '.join(TASK_FIELD_NAMES)})"
+            )
         cfg.data.columns = {**cfg.data.columns, field: column}
     if args.model:
         cfg.model.name = args.model

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from tunewise.cli.output import add_data_options, data_config, results
+from tunewise.cli.output import add_data_options, check_output_dir, data_config, results
 
 
 def add_parser(commands) -> None:
@@ -29,6 +29,7 @@ def add_parser(commands) -> None:
 def handle(args) -> int:
     from tunewise.data.split import write_split
 
+    check_output_dir(args.out, [args.data])
     cfg = data_config(args)
     cfg.data.path = str(Path(args.data).resolve())
     cfg.data.test_path = None

@@ -8,7 +8,7 @@ import random
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from tunewise._io import atomic_write_json, atomic_write_jsonl, read_jsonl_objects, sha256_file
+from tunewise._io import atomic_dir, atomic_write_json, atomic_write_jsonl, read_jsonl_objects, sha256_file
 from tunewise.data.audit import AuditContext, AuditResult
 from tunewise.data.audit.checks.duplicates import answer_key
 from tunewise.errors import TunewiseError, where
@@ -88,21 +88,22 @@ def curate(
     if ctx.task == "classification":
         _rebalance(records, removed, plan, seed, redundant, drop)
     kept = [records[i] for i in range(len(records)) if i not in removed] + _upsampled(records, removed, plan, seed)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_jsonl(out / "curated.jsonl", [as_file_row(r, columns) for r in kept])
-    atomic_write_jsonl(out / "changelog.jsonl", sorted(changes, key=lambda c: c["row"]))
-    atomic_write_jsonl(out / "relabel_queue.jsonl", queue)
-    atomic_write_json(out / "audit.json", result.to_json())  # the findings this curation acted on
     manifest = {
         "input": {"path": result.source, "sha256": sha256_file(Path(result.source)), "rows": result.rows},
-        "output": {"path": str(out / "curated.jsonl"), "sha256": sha256_file(out / "curated.jsonl"), "rows": len(kept)},
+        "output": {"path": str(out / "curated.jsonl"), "sha256": None, "rows": len(kept)},
         "actions": dict(Counter(f"{c['action']}:{c['reason']}" for c in changes)),
         "relabel_queue": len(queue),
         "relabel_patch": {"path": str(relabel_patch), "rows": len(reviewed)} if relabel_patch else None,
         "plan": plan.model_dump(),
         "seed": seed,
     }
-    atomic_write_json(out / "manifest.json", manifest)
+    with atomic_dir(out) as folder:  # all five files or none: an older curation is replaced as a whole
+        atomic_write_jsonl(folder / "curated.jsonl", [as_file_row(r, columns) for r in kept])
+        atomic_write_jsonl(folder / "changelog.jsonl", sorted(changes, key=lambda c: c["row"]))
+        atomic_write_jsonl(folder / "relabel_queue.jsonl", queue)
+        atomic_write_json(folder / "audit.json", result.to_json())  # the findings this curation acted on
+        manifest["output"]["sha256"] = sha256_file(folder / "curated.jsonl")
+        atomic_write_json(folder / "manifest.json", manifest)
     return manifest
 
 

@@ -58,6 +58,28 @@ class Loaded:
     def skipped(self) -> list[str]:
         return [str(problem) for problem in self.problems]
 
+    def label_variants(self) -> list[list[str]]:
+        """Groups of labels that differ only in case or surrounding spaces: most likely one class written
+        several ways, which a classifier would learn as separate classes."""
+        groups: dict[str, set[str]] = {}
+        for record in self.records:
+            if "label" in record:
+                groups.setdefault(record["label"].strip().casefold(), set()).add(record["label"])
+        return [sorted(group) for group in groups.values() if len(group) > 1]
+
+
+SHOWN_SKIPPED = 5
+
+
+def report_skipped(lines: list[str], note: str) -> None:
+    """Each skipped row by file, line and field (the first few); past those, a count and ``note``."""
+    from tunewise._progress import console
+
+    for line in lines[:SHOWN_SKIPPED]:
+        console.print(f"[yellow]skipped[/] {line}")
+    if len(lines) > SHOWN_SKIPPED:
+        console.print(f"[yellow]skipped[/] {len(lines) - SHOWN_SKIPPED} more rows ({note})")
+
 
 class _RowError(Exception):
     def __init__(self, field_name: str | None, message: str, raw: Any = None):
@@ -149,7 +171,13 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
             if not text.strip():
                 continue
             try:
-                row = json.loads(text)
+                row = json.loads(text, object_pairs_hook=_unique_keys)
+            except _DuplicateKey as exc:
+                yield (
+                    number,
+                    _RowError(exc.key, "the key appears twice in this row (which value is meant?)", text[:200]),
+                )
+                continue
             except json.JSONDecodeError as exc:
                 yield number, _RowError(None, f"malformed JSON ({exc.msg} at column {exc.colno})", text.rstrip("\n"))
                 continue
@@ -160,6 +188,22 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
                 yield number, _RowError(None, f"expected a JSON object, got {type(row).__name__}", text.rstrip("\n"))
                 continue
             yield number, row
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """A JSON object whose keys are all distinct (json.loads would silently keep the last of two)."""
+    found = {}
+    for key, value in pairs:
+        if key in found:
+            raise _DuplicateKey(key)
+        found[key] = value
+    return found
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
@@ -298,4 +342,6 @@ def _check_messages(column: str, value: Any) -> list[dict]:
         _check_text(f"{column}[{index}].content", message["content"])
     if value[-1]["role"] != "assistant":
         raise _RowError(f"{column}[{len(value) - 1}].role", "the last message must be the assistant's answer")
+    if not any(m["role"] == "user" for m in value[:-1]):
+        raise _RowError(column, "no user message before the assistant's answer (nothing to answer)")
     return [{"role": m["role"], "content": m["content"]} for m in value]

@@ -12,10 +12,10 @@ import random
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from tunewise._io import atomic_write_json, atomic_write_jsonl, sha256_file
+from tunewise._io import atomic_dir, atomic_write_json, atomic_write_jsonl, sha256_file
 from tunewise._progress import console
 from tunewise.data.formats import input_text, normalize
-from tunewise.data.load import load_data, load_eval_data
+from tunewise.data.load import load_data, load_eval_data, report_skipped
 from tunewise.errors import TunewiseError
 from tunewise.rundir import MANIFEST, SPLITS, split_file_name, versions
 
@@ -109,13 +109,22 @@ def without_test_inputs(
     return kept, dropped
 
 
-def write_split(cfg, out: Path, override_hint: str = "set split.allow_small_holdout=true") -> tuple[dict, str]:
-    """Load the data (and the test file if any), split it, and write the splits with a manifest to ``out``."""
+def write_split(
+    cfg, out: Path, override_hint: str = "set split.allow_small_holdout=true", write: bool = True
+) -> tuple[dict, str]:
+    """Load the data (and the test file if any), split it, and write the splits with a manifest to the folder
+    ``out``, which is replaced as a whole. With ``write`` false, only compute them (the same seed gives the
+    same split: under `accelerate launch` one process writes, the others compute)."""
     data_path = cfg.resolve_path(cfg.data.path)
     if data_path is None:
         raise TunewiseError("config: data.path is required")
     loaded = load_data(cfg.data, data_path)
     records, task = loaded.records, loaded.task
+    for variants in loaded.label_variants():
+        console.print(
+            f"[yellow]warning[/] {data_path}: labels {', '.join(repr(v) for v in variants)} differ only in case or "
+            "spaces and count as different classes (write them one way if they are one class)"
+        )
     test_path = cfg.resolve_path(cfg.data.test_path)
     held_out = load_eval_data(cfg.data, test_path, task) if test_path else None
     leaked: list[dict] = []
@@ -141,35 +150,29 @@ def write_split(cfg, out: Path, override_hint: str = "set split.allow_small_hold
                 f"duplicates/near duplicates (per label) are too few to split with split.validation="
                 f"{cfg.split.validation}, split.test={cfg.split.test}"
             )
-        atomic_write_jsonl(out / split_file_name(name), rows)
     sources = [loaded] + ([held_out] if held_out else [])
-    atomic_write_json(
-        out / MANIFEST,
-        {
-            "task": task,
-            "seed": cfg.seed,
-            "inputs": {s.source: {"sha256": sha256_file(Path(s.source)), "rows": len(s.records)} for s in sources},
-            "skipped": [line for s in sources for line in s.skipped],
-            "left_out_as_test_inputs": [input_text(r, task) for r in leaked],
-            "sizes": {name: len(rows) for name, rows in splits.items()},
-            "label_counts": label_counts(splits) if task == "classification" else None,
-            "outputs": {split_file_name(name): sha256_file(out / split_file_name(name)) for name in splits},
-            "versions": versions(),
-        },
-    )
-    report_skipped(loaded.skipped + (held_out.skipped if held_out else []), out / MANIFEST)
+    if write:
+        with atomic_dir(out) as folder:  # the whole split or none of it: never new files beside old ones
+            for name, rows in splits.items():
+                atomic_write_jsonl(folder / split_file_name(name), rows)
+            atomic_write_json(
+                folder / MANIFEST,
+                {
+                    "task": task,
+                    "seed": cfg.seed,
+                    "inputs": {
+                        s.source: {"sha256": sha256_file(Path(s.source)), "rows": len(s.records)} for s in sources
+                    },
+                    "skipped": [line for s in sources for line in s.skipped],
+                    "left_out_as_test_inputs": [input_text(r, task) for r in leaked],
+                    "sizes": {name: len(rows) for name, rows in splits.items()},
+                    "label_counts": label_counts(splits) if task == "classification" else None,
+                    "outputs": {split_file_name(n): sha256_file(folder / split_file_name(n)) for n in splits},
+                    "versions": versions(),
+                },
+            )
+    report_skipped(loaded.skipped + (held_out.skipped if held_out else []), f"all listed in {out / MANIFEST}")
     return splits, task
-
-
-SHOWN_SKIPPED = 5
-
-
-def report_skipped(lines: list[str], manifest: Path) -> None:
-    """Each skipped row by file, line and field; past a few, a count and where the whole list is."""
-    for line in lines[:SHOWN_SKIPPED]:
-        console.print(f"[yellow]skipped[/] {line}")
-    if len(lines) > SHOWN_SKIPPED:
-        console.print(f"[yellow]skipped[/] {len(lines) - SHOWN_SKIPPED} more rows (all listed in {manifest})")
 
 
 def split_groups(cfg, records: list[dict], task: str) -> list[str]:

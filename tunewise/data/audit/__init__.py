@@ -109,12 +109,16 @@ def audit_file(
     """Load ``data_path`` leniently (bad rows become findings, not errors) and audit it, or take the audit of
     this very file from ``findings`` (what `tunewise audit --json` wrote) instead of running the checks again."""
     from tunewise._io import sha256_file
-    from tunewise.data.load import load_data, load_eval_data
+    from tunewise.data.load import load_data, load_eval_data, report_skipped
     from tunewise.models.registry import run_cache_dir
 
     data_cfg = cfg.data.model_copy(update={"skip_invalid": True})
     loaded = load_data(data_cfg, Path(data_path))
-    against_records = {str(p): load_eval_data(data_cfg, Path(p), loaded.task).records for p in against}
+    against_records = {}
+    for path in against:  # a bad evaluation row cannot be checked for leakage: say so, never drop it silently
+        held_out = load_eval_data(data_cfg, Path(path), loaded.task)
+        against_records[str(path)] = held_out.records
+        report_skipped([f"{line} (not checked for leakage)" for line in held_out.skipped], "fix the file to check them")
     total = len(loaded.records) + len(loaded.problems)
     ctx = AuditContext(
         records=loaded.records,
