@@ -160,3 +160,16 @@ def test_relabel_form_keeps_suggests_or_searches(sqlite_url):
     client.post(f"/review/{assignment}", data={"csrf": csrf, "label": "card_lost", "other_label": ""})
     with transaction(sqlite_url) as db:
         assert db.scalars(select(Vote.answer).order_by(Vote.id)).all()[-1]["label"] == "card_lost"
+
+
+def test_an_oversize_body_is_refused_before_authentication(app):
+    client = TestClient(app)  # not logged in: the size is checked first, and the body is never read in full
+    big = b"x" * (300 * 1024)
+    assert client.post("/api/votes", content=big, headers={"content-type": "application/json"}).status_code == 413
+
+    def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(40):
+            yield b"y" * 8192
+
+    assert client.post("/api/votes", content=chunks()).status_code == 413
+    assert client.post("/api/votes", json={"assignment": "x", "answer": {}}).status_code == 401

@@ -62,8 +62,11 @@ def test_a_repeated_submit_stores_one_vote(db_url):
         ann = _reviewer(db, "ann")
         assignment = next_assignment(db, ann)
         first, created = submit(db, ann, assignment.public_id, {"choice": "B"})
-        again, created_again = submit(db, ann, assignment.public_id, {"choice": "A"})
+        again, created_again = submit(db, ann, assignment.public_id, {"choice": "B"})  # a retry
         assert created and not created_again and again.id == first.id and again.answer["choice"] == "B"
+        with pytest.raises(Refused, match="already has your vote, with another answer") as refused:
+            submit(db, ann, assignment.public_id, {"choice": "A"})
+        assert refused.value.status == 409
         assert db.scalar(select(func.count()).select_from(Vote)) == 1
 
 

@@ -126,9 +126,14 @@ def test_relabel_campaign_patch_is_applied_by_curate(tmp_path, capsys, sqlite_ur
         (["review", "create", "x", "--kind", "rating", "--from-run", "."], "--from-run makes a pairwise campaign"),
         (["review", "invite", "nope", "--reviewer", "a"], "unknown campaign"),
         (["review", "list", "--db", "mysql://x/y"], "unsupported database 'mysql'"),
+        (["review", "invite", "c", "--reviewer", "a", "--days", "1e9"], "--days must be more than 0 and at most 3650"),
+        (["review", "list", "--db", "no/such/review.db"], "--db: no review database at no/such/review.db"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys, sqlite_url):
+def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys, sqlite_url, tmp_path):
+    items = write_jsonl(tmp_path / "items.jsonl", pairwise_items(2))
+    assert main(["review", "create", "c", "--kind", "pairwise", "--items", str(items), "--db", sqlite_url]) == 0
+    capsys.readouterr()
     if "--db" not in argv:
         argv = [*argv, "--db", sqlite_url]
     code, _, err = _cli(capsys, *argv)
@@ -173,3 +178,18 @@ def test_a_run_whose_answers_never_differ_makes_no_campaign(tmp_path, capsys, sq
     assert code == 2 and "nothing to compare" in err
     assert "c " not in _cli(capsys, "review", "list", "--db", sqlite_url)[1]
     assert not (tmp_path / "run" / "review").exists()
+
+
+def test_a_listing_of_a_missing_database_creates_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert _cli(capsys, "review", "list", "--db", "typo.db")[0] == 2
+    assert not (tmp_path / "typo.db").exists()
+
+
+def test_serving_on_a_port_in_use_is_a_one_line_error(capsys, sqlite_url):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        code, _, err = _cli(capsys, "review", "serve", "--port", str(port), "--db", sqlite_url)
+    assert code == 2 and f"--port {port}: cannot listen there" in err and len(err.strip().splitlines()) == 1

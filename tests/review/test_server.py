@@ -65,8 +65,10 @@ def test_sigkill_mid_campaign_loses_no_acknowledged_vote(sqlite_url):
     try:
         client, headers = _reviewer(base, tokens[0])
         assignment, vote_id = next((a, vote) for a, (token, vote) in acknowledged.items() if token == tokens[0])
-        again = client.post("/api/votes", json={"assignment": assignment, "answer": {"choice": "B"}}, headers=headers)
+        again = client.post("/api/votes", json={"assignment": assignment, "answer": {"choice": "A"}}, headers=headers)
         assert again.json() == {"vote": vote_id, "stored": True, "repeated": True}
+        changed = client.post("/api/votes", json={"assignment": assignment, "answer": {"choice": "B"}}, headers=headers)
+        assert changed.status_code == 409 and "another answer" in changed.json()["detail"]
         nxt = client.get("/api/next").json()["assignment"]
         assert (
             client.post("/api/votes", json={"assignment": nxt, "answer": {"choice": "tie"}}, headers=headers).json()[

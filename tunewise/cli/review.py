@@ -134,10 +134,23 @@ def serve(args, out) -> int:
 
     from tunewise.review.app import create_app
 
+    _check_port_free(args.host, args.port)
     app = create_app(args.db)
     console.print(f"review app on http://{args.host}:{args.port} (database {_shown(args.db)}); Ctrl-C stops it")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def _check_port_free(host: str, port: int) -> None:
+    import socket
+
+    if not 0 < port < 65536:
+        raise TunewiseError(f"--port {port}: not a port number (1 to 65535)")
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise TunewiseError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})") from None
 
 
 def create(args, out) -> int:
@@ -180,7 +193,7 @@ def invite(args, out) -> int:
     from tunewise.review import auth
     from tunewise.review.db import transaction
 
-    with transaction(args.db) as db:
+    with transaction(args.db, create=False) as db:
         token = auth.invite(db, args.name, args.reviewer, admin=args.admin, days=args.days)
     role = "admin" if args.admin else "reviewer (an earlier --admin invite still counts)"
     console.print(f"{args.reviewer} ({role}) invited to '{args.name}'; the link expires in {args.days:g} days")
@@ -192,7 +205,7 @@ def revoke(args, out) -> int:
     from tunewise.review import auth
     from tunewise.review.db import transaction
 
-    with transaction(args.db) as db:
+    with transaction(args.db, create=False) as db:
         count = auth.revoke(db, args.name, args.reviewer)
     out.print(f"revoked {count} login link(s) of {args.reviewer}; their sessions are ended")
     return 0
@@ -202,7 +215,7 @@ def show_results(args, out) -> int:
     from tunewise.review.db import transaction
     from tunewise.review.results import results
 
-    with transaction(args.db) as db:
+    with transaction(args.db, create=False) as db:
         found = results(db, args.name)
     if args.out:
         atomic_write_json(args.out, found)
@@ -220,7 +233,7 @@ def export(args, out) -> int:
     from tunewise.review.db import transaction
     from tunewise.review.results import preference_pairs, relabel_patch
 
-    with transaction(args.db) as db:
+    with transaction(args.db, create=False) as db:
         if args.preferences:
             rows = preference_pairs(db, args.name)
             atomic_write_jsonl(args.preferences, rows)
@@ -236,7 +249,7 @@ def list_campaigns(args, out) -> int:
     from tunewise.review import campaigns
     from tunewise.review.db import transaction
 
-    with transaction(args.db) as db:
+    with transaction(args.db, create=False) as db:
         rows = campaigns.overview(db)
     table = Table(title=f"campaigns in {_shown(args.db)}")
     for column in ("campaign", "kind", "items", "per item", "reviewers", "votes"):

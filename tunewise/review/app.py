@@ -14,7 +14,7 @@ from tunewise.review.campaigns import Refused
 from tunewise.review.db import connect, sessions
 from tunewise.review.deps import NotLoggedIn
 from tunewise.review.routes import admin, api, auth, pages
-from tunewise.review.web import SecurityHeaders, error
+from tunewise.review.web import BodyLimit, SecurityHeaders, error
 
 HERE = Path(__file__).parent
 DB_THREADS = {"sqlite": 1, "postgresql": 4}  # the engines' pools hold as many connections (see db.connect)
@@ -37,6 +37,7 @@ def create_app(db_url: str | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)  # added last, so it runs first: an oversize body is refused before anything
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused):

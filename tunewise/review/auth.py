@@ -24,13 +24,16 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+MAX_DAYS = 3650
+
+
 def invite(db: Session, name: str, reviewer: str, admin: bool = False, days: float = TOKEN_DAYS) -> str:
     """A login token for ``reviewer`` (created on first invite); only its hash is stored."""
     campaign = campaign_named(db, name)
     if not reviewer.strip() or len(reviewer) > 200:
         raise TunewiseError("--reviewer must be 1 to 200 characters")
-    if not math.isfinite(days) or days <= 0:
-        raise TunewiseError(f"--days must be a positive number, got {days}")
+    if not math.isfinite(days) or not 0 < days <= MAX_DAYS:
+        raise TunewiseError(f"--days must be more than 0 and at most {MAX_DAYS} (ten years), got {days:g}")
     person = db.scalar(select(Reviewer).where(Reviewer.campaign_id == campaign.id, Reviewer.name == reviewer))
     if person is None:
         person = Reviewer(campaign_id=campaign.id, name=reviewer, is_admin=admin)

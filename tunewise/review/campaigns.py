@@ -153,11 +153,12 @@ def submit(db: Session, reviewer: Reviewer, public_id: str, answer: dict, commen
     assignment = db.scalar(select(Assignment).where(Assignment.public_id == str(public_id)))
     if assignment is None or assignment.reviewer_id != reviewer.id:
         raise Refused(f"no such item for you (unanswered items go back to the pool after {STALE_MINUTES} minutes)", 404)
-    existing = db.scalar(select(Vote).where(Vote.assignment_id == assignment.id))
-    if existing is not None:
-        return existing, False
     campaign = db.get(Campaign, assignment.campaign_id)
     item = db.get(Item, assignment.item_id)
+    checked = _checked_answer(campaign, item, assignment, answer)
+    existing = db.scalar(select(Vote).where(Vote.assignment_id == assignment.id))
+    if existing is not None:
+        return _same_answer(existing, checked), False
     if not isinstance(comment, str) or len(comment) > 5000:
         raise Refused("a comment is text of at most 5000 characters")
     vote = Vote(
@@ -165,7 +166,7 @@ def submit(db: Session, reviewer: Reviewer, public_id: str, answer: dict, commen
         campaign_id=campaign.id,
         item_id=item.id,
         reviewer_id=reviewer.id,
-        answer=_checked_answer(campaign, item, assignment, answer),
+        answer=checked,
         comment=comment.strip(),
         seconds=max(0.0, (now() - assignment.created_at).total_seconds()),
     )
@@ -174,8 +175,15 @@ def submit(db: Session, reviewer: Reviewer, public_id: str, answer: dict, commen
             assignment.done = True
             db.add(vote)
     except IntegrityError:
-        return db.scalar(select(Vote).where(Vote.assignment_id == assignment.id)), False
+        return _same_answer(db.scalar(select(Vote).where(Vote.assignment_id == assignment.id)), checked), False
     return vote, True
+
+
+def _same_answer(stored: Vote, answer: dict) -> Vote:
+    """A repeated submit is the same vote sent twice (a retry) only if it says the same thing."""
+    if stored.answer != answer:
+        raise Refused("this item already has your vote, with another answer: a vote is final once stored", 409)
+    return stored
 
 
 def view_of(campaign: Campaign, item: Item, assignment: Assignment) -> dict:

@@ -152,9 +152,13 @@ def database_url(url: str | None) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def connect(url: str | None = None, migrate: bool = True) -> Engine:
-    """An engine for ``url`` with the schema at the latest migration."""
+def connect(url: str | None = None, migrate: bool = True, create: bool = True) -> Engine:
+    """An engine for ``url`` with the schema at the latest migration. With ``create`` false, a SQLite file that
+    does not exist is an error (reading a mistyped path must not create an empty database there)."""
     url = database_url(url)
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if not create and database and database != ":memory:" and not Path(database).is_file():
+        raise TunewiseError(f"--db: no review database at {database} (`tunewise review create` makes one)")
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url)
     else:
@@ -219,9 +223,10 @@ def _first_line(exc: Exception) -> str:
 
 
 @contextmanager
-def transaction(url: str | None) -> Iterator[Session]:
-    """A session on the database at ``url`` that commits when the block ends without an error."""
-    engine = connect(url)
+def transaction(url: str | None, create: bool = True) -> Iterator[Session]:
+    """A session on the database at ``url`` that commits when the block ends without an error; with ``create``
+    false, a SQLite file that does not exist is an error instead of a new empty database."""
+    engine = connect(url, create=create)
     db = sessions(engine)()
     try:
         yield db
