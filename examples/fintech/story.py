@@ -7,6 +7,7 @@ the injected faults, and the final JSON line.
                                          check made for it: recall and precision), curation removed
     story.py pick OUT                    the selection's model as run overrides (model.name=..., objective)
     story.py summary OUT START           the last line: {"raw_accuracy", ..., "recovered", "verdict", ...}
+    story.py markdown OUT                the README's result tables, from OUT's JSON files
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ def _by_intents(out: Path) -> dict:
     """Accuracy of every run on the test rows of the intents the skew emptied (85 % of their training rows
     deleted: data no curation can bring back) and on the other intents (whose rows are all there, faults and all),
     and the share of the damage curation recovered in each."""
-    raw_rows = [json.loads(line) for line in (out / "raw.jsonl").read_text().splitlines()]
+    raw_rows = [json.loads(line) for line in (out / "raw.jsonl").read_text().split("\n") if line.strip()]
     skewed_rows = json.loads((out / "raw.jsonl.truth.json").read_text())["faults"].get("skewed", [])
     skewed = {raw_rows[i].get("category") for i in skewed_rows}
     predictions = {
@@ -158,6 +159,8 @@ def _by_intents(out: Path) -> dict:
             run: [p for p in found_rows if (p["reference"] in skewed) == inside]
             for run, found_rows in predictions.items()
         }
+        if not rows["clean"]:  # e.g. the fast variant's few intents, none of them skewed
+            continue
         scores = {
             run: round(sum(p["tuned"] == p["reference"] for p in part) / len(part), 4) for run, part in rows.items()
         }
@@ -168,7 +171,22 @@ def _by_intents(out: Path) -> dict:
             **scores,
             "recovered": round((scores["curated"] - scores["raw"]) / damage, 3) if damage > 0 else None,
         }
+    if "skewed" in found:
+        found["skewed"]["dropped_by_curation"] = _drops_in(out, skewed, raw_rows)
     return found
+
+
+def _drops_in(out: Path, intents: set, raw_rows: list[dict]) -> dict:
+    """Rows of ``intents`` that curation dropped, by reason, split by whether the injection made them faulty."""
+    truth = json.loads((out / "raw.jsonl.truth.json").read_text())["faults"]
+    faulty = {row for fault, rows in truth.items() if fault not in ("skewed", "starved") for row in rows}
+    counts: dict = {}
+    for line in (out / "curated" / "changelog.jsonl").read_text().split("\n"):
+        change = json.loads(line) if line else None
+        if change and change["action"] == "drop" and raw_rows[change["row"]].get("category") in intents:
+            kind = "faulty" if change["row"] in faulty else "clean"
+            counts.setdefault(change["reason"], {"faulty": 0, "clean": 0})[kind] += 1
+    return counts
 
 
 def _stage_minutes(out: Path, started: float) -> dict:
@@ -179,6 +197,50 @@ def _stage_minutes(out: Path, started: float) -> dict:
     marks = [line.split("\t", 1) for line in path.read_text().splitlines() if "\t" in line]
     times = [float(at) for at, _ in marks] + [time.time()]
     return {name: round((times[i + 1] - times[i]) / 60, 1) for i, (_, name) in enumerate(marks)}
+
+
+def markdown(out: Path) -> str:
+    """The README's result tables, from OUT's story.json, caught.json and run summaries (no copied numbers)."""
+    story = json.loads((out / "story.json").read_text())
+    runs = [("raw", "raw, faults injected"), ("rebalanced", "raw, rebalanced only (ablation)")]
+    runs += [("curated", "curated"), ("clean", "clean Banking77 (the ceiling)")]
+    groups = story["by_intents"]
+    lines = [
+        f"| training data | training rows | accuracy | the {groups['skewed']['intents']} skewed intents "
+        f"({groups['skewed']['test_rows']} rows) | the other {groups['other']['intents']} "
+        f"({groups['other']['test_rows']} rows) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, title in runs:
+        summary = json.loads((out / "runs" / name / "summary.json").read_text())
+        accuracy = summary["tuned"]["accuracy"]
+        shown = f"**{accuracy:.3f}**" if name == "curated" else f"{accuracy:.3f}"
+        lines.append(
+            f"| {title} | {summary['split']['train']:,} | {shown} | {groups['skewed'][name]:.3f} | "
+            f"{groups['other'][name]:.3f} |"
+        )
+    lines.append(
+        f"| recovered by curation | | {story['recovered']:.0%} | {groups['skewed']['recovered']:.0%} | "
+        f"{groups['other']['recovered']:.0%} |"
+    )
+    caught = json.loads((out / "caught.json").read_text())
+    lines += [
+        "",
+        "| injected | rows | flagged (any check) | its own check | recall | precision | dropped or changed by "
+        "curation |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for fault, found in caught.items():
+        if fault == "any_check":
+            continue
+        precision = "-" if found["check_precision"] is None else f"{found['check_precision']:.0%}"
+        lines.append(
+            f"| {fault.replace('_', ' ')} | {found['rows']:,} | {found['flagged']:.0%} | {found['check']} | "
+            f"{found['check_recall']:.0%} | {precision} | {found['changed_by_curation']:.0%} |"
+        )
+    stages = "; ".join(f"{name.split(' ', 1)[1]} {minutes} min" for name, minutes in story["minutes_by_stage"].items())
+    lines += ["", f"Minutes by stage ({story['minutes']} in all): {stages}."]
+    return "\n".join(lines)
 
 
 def _csv(path: Path) -> list[dict]:
@@ -193,7 +255,7 @@ def _write(path: Path, rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["prepare", "rebalance-only", "caught", "pick", "summary"])
+    parser.add_argument("step", choices=["prepare", "rebalance-only", "caught", "pick", "summary", "markdown"])
     parser.add_argument("out", type=Path)
     parser.add_argument("started", type=float, nargs="?", default=time.time())
     parser.add_argument("--intents", type=int)
@@ -206,6 +268,8 @@ def main() -> None:
         caught(args.out)
     elif args.step == "pick":
         print(pick(args.out))
+    elif args.step == "markdown":
+        print(markdown(args.out))
     else:
         print(json.dumps(summary(args.out, args.started)))
 

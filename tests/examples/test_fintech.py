@@ -51,7 +51,9 @@ def test_the_fintech_story_runs_end_to_end(tiny_model_dir, tmp_path):
         "recovered",
         "gain_from_rebalancing",
         "gain_from_cleaning",
+        "by_intents",
         "minutes",
+        "minutes_by_stage",
         "verdict",
         "deciding",
         "base_model",
@@ -65,6 +67,19 @@ def test_the_fintech_story_runs_end_to_end(tiny_model_dir, tmp_path):
     rebalanced_changes = (out / "rebalanced" / "changelog.jsonl").read_text()
     assert "_duplicate" not in rebalanced_changes and "label_issue" not in rebalanced_changes  # no cleaning
     assert summary["ci_low"] <= summary["gain"] <= summary["ci_high"]
+    assert [name.split(" ")[0] for name in summary["minutes_by_stage"]] == [f"{n}/8" for n in range(1, 9)]
+    groups = summary["by_intents"]
+    scored = sum(group["test_rows"] for group in groups.values())
+    assert scored == len((out / "runs" / "curated" / "evaluate" / "predictions.jsonl").read_text().splitlines())
+    weighted = sum(group["curated"] * group["test_rows"] for group in groups.values()) / scored
+    assert weighted == pytest.approx(summary["curated_accuracy"], abs=1e-3)  # the groups split the test rows
+    tables = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "fintech" / "story.py"), "markdown", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"**{summary['curated_accuracy']:.3f}**" in tables and "| label noise |" in tables
     assert summary["gain"] == pytest.approx(summary["curated_accuracy"] - summary["raw_accuracy"], abs=1e-3)
 
     truth = json.loads((out / "raw.jsonl.truth.json").read_text())["faults"]
