@@ -182,3 +182,15 @@ def test_a_killed_writers_temporaries_are_removed_by_the_next_writer(tmp_path):
     with atomic_dir(tmp_path / "folder") as folder:
         (folder / "a.txt").write_text("a")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, "folder", "out.jsonl"])
+
+
+def test_a_run_folder_that_holds_its_config_or_data_is_refused_before_any_work(data, tmp_path, capsys):
+    config = tmp_path / "run" / "tunewise.yaml"
+    config.parent.mkdir()
+    config.write_text(f"data:\n  path: {data}\nmodel:\n  name: no-such-model\n")
+    for command in ("run", "select", "learning-curve"):
+        assert main([command, str(config), "--out", str(config.parent)]) == 2
+        assert "holds the input" in capsys.readouterr().err
+    (tmp_path / "a_file").write_text("x")
+    assert main(["run", str(config), "--out", str(tmp_path / "a_file")]) == 2
+    assert "is a file; give a folder" in capsys.readouterr().err

@@ -171,6 +171,13 @@ def check_output_dir(out: Path, inputs: list[Path | None]) -> None:
         raise TunewiseError(f"{out}: a part of this path is a file, not a folder")
 
 
+def check_run_output(cfg: TunewiseConfig, config_path: Path | None, out: Path) -> None:
+    """A run, selection or learning-curve folder: refused before any work if it is a file or holds the config
+    or a data file (their files would be written over them)."""
+    inputs = [config_path, cfg.resolve_path(cfg.data.path), cfg.resolve_path(cfg.data.test_path)]
+    check_output_dir(out, [path for path in inputs if path is not None])
+
+
 def add_config_arguments(parser: argparse.ArgumentParser, example: str = "train.epochs=2") -> None:
     parser.add_argument("config", type=Path, help="a tunewise.yaml")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=f"override config keys, e.g. {example}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from tunewise.cli.output import add_config_arguments, results, size, with_interval
+from tunewise.cli.output import add_config_arguments, check_run_output, results, size, with_interval
 from tunewise.config import load_config
 
 
@@ -32,6 +32,7 @@ def handle(args) -> int:
 
     cfg = load_config(args.config, list(args.overrides))
     out = args.out or Path(f"{cfg.run_dir()}-select")
+    check_run_output(cfg, args.config, out)
     selection = select_base_model(cfg, out)
     if args.json:
         print(json.dumps(selection_summary(selection), indent=2))
