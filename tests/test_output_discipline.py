@@ -194,3 +194,24 @@ def test_a_run_folder_that_holds_its_config_or_data_is_refused_before_any_work(d
     (tmp_path / "a_file").write_text("x")
     assert main(["run", str(config), "--out", str(tmp_path / "a_file")]) == 2
     assert "is a file; give a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "tamper, message",
+    [
+        (lambda f: f.update(findings="none"), "findings: missing or not a list"),
+        (lambda f: f["findings"][0].update(check="made_up"), "findings[0].check: not a finding of a known check"),
+        (lambda f: f["findings"][2].update(rows=[10**6]), "findings[2].rows: 1000000 is not a row of the data"),
+        (lambda f: f["findings"][2]["detail"].update(members=[["x"]]), "detail.members: 'x' is not a row"),
+    ],
+)
+def test_a_tampered_saved_audit_is_refused_by_field(tamper, message, data, tmp_path, capsys):
+    findings = tmp_path / "findings.json"
+    assert main(["audit", str(data), "--json", str(findings)]) in (0, 1)
+    saved = json.loads(findings.read_text())
+    assert saved["findings"][2]["check"] == "exact_duplicate"
+    tamper(saved)
+    findings.write_text(json.dumps(saved))
+    capsys.readouterr()
+    assert main(["curate", str(data), "--findings", str(findings), "--out", str(tmp_path / "cur")]) == 2
+    assert message in capsys.readouterr().err and not (tmp_path / "cur").exists()

@@ -128,12 +128,15 @@ def test_relabel_campaign_patch_is_applied_by_curate(tmp_path, capsys, sqlite_ur
         (["review", "list", "--db", "mysql://x/y"], "unsupported database 'mysql'"),
         (["review", "invite", "c", "--reviewer", "a", "--days", "1e9"], "--days must be more than 0 and at most 3650"),
         (["review", "list", "--db", "no/such/review.db"], "--db: no review database at no/such/review.db"),
+        (["review", "results", "c", "--out", "."], "is a folder; give a file name"),
+        (["review", "export", "c", "--preferences", "{db}"], "this is an input of the command"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys, sqlite_url, tmp_path):
     items = write_jsonl(tmp_path / "items.jsonl", pairwise_items(2))
     assert main(["review", "create", "c", "--kind", "pairwise", "--items", str(items), "--db", sqlite_url]) == 0
     capsys.readouterr()
+    argv = [part.format(db=sqlite_url.removeprefix("sqlite:///")) for part in argv]
     if "--db" not in argv:
         argv = [*argv, "--db", sqlite_url]
     code, _, err = _cli(capsys, *argv)

@@ -149,11 +149,37 @@ def saved_audit(path: Path, digest: str, rows: int, source: str, ctx: AuditConte
         raise TunewiseError(f"{path}: cannot read the saved audit ({exc})") from None
     if not isinstance(found, dict) or found.get("sha256") != digest or found.get("rows") != rows:
         raise TunewiseError(f"{path}: not an audit of {source} as it is now (audit it again with --json)")
-    findings = [
-        Finding(f["check"], f["severity"], f["rows"], f["detail"], f.get("description", ""), f.get("status", "ok"))
-        for f in found["findings"]
-    ]
+    if not isinstance(found.get("findings"), list):
+        raise TunewiseError(f"{path}: findings: missing or not a list (audit the data again with --json)")
+    findings = [_saved_finding(path, number, f, set(ctx.row_ids)) for number, f in enumerate(found.get("findings"))]
     return AuditResult(rows, source, ctx.task, findings, sufficiency(ctx), digest)
+
+
+ROWS_OF_PROBLEMS = ("malformed", "empty")  # the checks whose rows never became records
+
+
+def _saved_finding(path: Path, number: int, found, records: set[int]) -> Finding:
+    """One finding of a saved audit, checked: a known check, and rows (and cluster members) that are rows of
+    the data, so that acting on it cannot touch a row that is not there."""
+    from tunewise.errors import TunewiseError
+
+    def refuse(field: str, why: str) -> TunewiseError:
+        return TunewiseError(f"{path}: findings[{number}].{field}: {why} (audit the data again with --json)")
+
+    if not isinstance(found, dict) or found.get("check") not in CHECKS:
+        raise refuse("check", "not a finding of a known check")
+    rows, detail = found.get("rows"), found.get("detail")
+    if not isinstance(rows, list) or not isinstance(detail, dict) or not isinstance(found.get("severity"), str):
+        raise refuse("rows", "a finding has a list of rows, a severity and a detail")
+    allowed = None if found["check"] in ROWS_OF_PROBLEMS else records
+    members = detail.get("members", [])
+    for field, values in (("rows", rows), ("detail.members", [r for m in members if isinstance(m, list) for r in m])):
+        bad = [r for r in values if not isinstance(r, int) or isinstance(r, bool) or (allowed and r not in allowed)]
+        if bad or (field == "detail.members" and not all(isinstance(m, list) for m in members)):
+            raise refuse(field, f"{(bad or ['not a list'])[0]!r} is not a row of the data")
+    return Finding(
+        found["check"], found["severity"], rows, detail, found.get("description", ""), found.get("status", "ok")
+    )
 
 
 __all__ = ["CHECKS", "check_settings", "AuditContext", "AuditResult", "Finding", "audit_file", "run_audit"]
