@@ -1,15 +1,17 @@
 """Orchestration: `tunewise run` (select → split → audit → train → evaluate → report), `tunewise eval` (the
-evaluate stage of a finished run again) and `tunewise learning-curve`. Each stage lives in its own package and
+evaluate stage of a finished run again), `tunewise predict` (a finished run's model on new rows) and
+`tunewise learning-curve`. Each stage lives in its own package and
 writes its own folder of the run directory (see ``tunewise.rundir``); this module only calls them in order."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import yaml
 
-from tunewise._io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from tunewise._io import atomic_write_bytes, atomic_write_files, atomic_write_json, atomic_write_text
 from tunewise.config import TunewiseConfig
 from tunewise.data.audit import check_settings
 from tunewise.data.audit.stage import audit_stage
@@ -17,7 +19,7 @@ from tunewise.data.split import class_labels, sample_rows, write_split
 from tunewise.errors import TunewiseError
 from tunewise.evaluate.access import record_look
 from tunewise.evaluate.metrics import compare_scores, headline_keys, row_scores
-from tunewise.evaluate.stage import evaluate_stage, reference_answers, tuned_answers
+from tunewise.evaluate.stage import evaluate_stage, reference_answers, tuned_answers, tuned_predictions
 from tunewise.evaluate.stats import mean_ci
 from tunewise.evaluate.verdict import decide_run
 from tunewise.models.loading import model_and_renderer
@@ -71,6 +73,61 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) 
     atomic_write_json(run_dir.summary, summary)
     write_report(run_dir.root)
     return summary
+
+
+def predict_file(run_dir: Path, data_path: Path, out: Path, limit: int | None = None, batch_size: int | None = None):
+    """`tunewise predict`: the run's fine-tuned model on the rows of ``data_path`` (only their inputs are needed),
+    the same rendering as evaluation. Writes ``out`` (one line per row: row, input, prediction, the top classes for
+    a classification head, meta) and ``out``.rejects.jsonl for rows that could not be read; returns counts."""
+    from tunewise.data.formats import prompt_messages
+    from tunewise.data.load import load_records
+
+    run_dir = RunDir(run_dir)
+    cfg = run_dir.load_config()
+    if not run_dir.checkpoint.is_dir():
+        raise TunewiseError(f"{run_dir.checkpoint}: missing; the run's training did not finish (rerun tunewise run)")
+    if batch_size:
+        cfg.eval.batch_size = batch_size
+    task = run_dir.task()
+    if task == "preference":
+        raise TunewiseError(
+            f"{run_dir.root}: a preference (DPO) run; predict answers prompts of chat or completion runs"
+        )
+    loaded = load_records(
+        data_path, task, cfg.data.columns, cfg.data.labels, skip_invalid=True, max_rows=limit, inputs_only=True
+    )
+    labels = class_labels(cfg, run_dir.read_splits()) if task == "classification" else None
+    model_path, renderer = model_and_renderer(cfg)
+    started = time.perf_counter()
+    answers, top = tuned_predictions(cfg, model_path, renderer, run_dir.checkpoint, loaded.records, task, labels)
+    seconds = time.perf_counter() - started
+    rows = []
+    for i, (record, row_id) in enumerate(zip(loaded.records, loaded.row_ids, strict=True)):
+        shown = "\n".join(m["content"] for m in prompt_messages(record, task))
+        rows.append(
+            {
+                "row": row_id,
+                "input": shown,
+                "prediction": answers[i],
+                **({"top": top[i]} if top else {}),
+                "meta": record["meta"],
+            }
+        )
+    rejects = [
+        {"row": p.row, "where": p.location, "field": p.field, "reason": p.reason, "raw": p.raw} for p in loaded.problems
+    ]
+    rejects_path = out.with_name(out.name + ".rejects.jsonl")
+    written = {out: "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)}
+    written[rejects_path] = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rejects)
+    atomic_write_files(written)
+    return {
+        "rows": len(rows),
+        "rejected": len(rejects),
+        "rejects": rejects_path,
+        "skipped": loaded.skipped,
+        "rows_per_second": len(rows) / max(seconds, 1e-9),
+        "task": task,
+    }
 
 
 def evaluate_run(run_dir: Path, split: str = "test", compare_base: bool | None = None) -> dict:

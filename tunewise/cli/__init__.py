@@ -37,6 +37,7 @@ COMMANDS = (
     "learning_curve",
     "select",
     "evaluate",
+    "predict",
     "compare",
     "report",
     "audit",

@@ -10,11 +10,18 @@ def to_conversation(record: dict, task: str, instruction: str | None = None) -> 
     """Return (messages before the answer, answer text) for one record."""
     if task == "chat":
         return record["messages"][:-1], record["messages"][-1]["content"]
-    if task == "preference":
-        return [{"role": "user", "content": _with_instruction(record["prompt"], instruction)}], record["chosen"]
+    answer = {"preference": "chosen", "classification": "label"}.get(task, "completion")
+    return prompt_messages(record, task, instruction), record[answer]
+
+
+def prompt_messages(record: dict, task: str, instruction: str | None = None) -> list[dict]:
+    """The messages a model answers, from a record with or without its answer (a chat that ends with the user's
+    turn is answered as it is)."""
+    if task == "chat":
+        messages = record["messages"]
+        return messages if messages[-1]["role"] == "user" else messages[:-1]
     user = record["text"] if task == "classification" else record["prompt"]
-    answer = record["label"] if task == "classification" else record["completion"]
-    return [{"role": "user", "content": _with_instruction(user, instruction)}], answer
+    return [{"role": "user", "content": _with_instruction(user, instruction)}]
 
 
 def input_text(record: dict, task: str) -> str:

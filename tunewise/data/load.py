@@ -24,6 +24,12 @@ TASK_FIELDS: dict[str, tuple[str, ...]] = {
     "completion": ("prompt", "completion"),
     "classification": ("text", "label"),
 }
+INPUT_FIELDS = {
+    "preference": ("prompt",),
+    "chat": ("messages",),
+    "completion": ("prompt",),
+    "classification": ("text",),
+}
 SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
@@ -115,8 +121,10 @@ def load_records(
     labels: list[str] | None = None,
     skip_invalid: bool = False,
     max_rows: int | None = None,
+    inputs_only: bool = False,
 ) -> Loaded:
-    """Load a file path or a Hugging Face ``datasets.Dataset`` into validated records."""
+    """Load a file path or a Hugging Face ``datasets.Dataset`` into validated records. With ``inputs_only`` (new
+    rows to predict), a row needs only its input fields: a text, a prompt, or a chat ending with either turn."""
     columns = columns or {}
     name = str(source) if isinstance(source, (str, Path)) else f"<{type(source).__name__}>"
     rows = list(itertools.islice(_raw_rows(source, name), max_rows))
@@ -127,7 +135,7 @@ def load_records(
         try:
             if isinstance(row, _RowError):
                 raise row
-            loaded.records.append(_to_record(row, task, columns, labels))
+            loaded.records.append(_to_record(row, task, columns, labels, inputs_only))
             loaded.row_ids.append(row_id)
         except _RowError as exc:
             problem = RowProblem(
@@ -280,14 +288,19 @@ def _infer_task(rows: list[tuple[Any, Any]], columns: dict[str, str], name: str)
     )
 
 
-def _to_record(row: dict, task: str, columns: dict[str, str], labels: list[str] | None) -> dict:
-    fields = TASK_FIELDS[task]
+def _to_record(
+    row: dict, task: str, columns: dict[str, str], labels: list[str] | None, inputs_only: bool = False
+) -> dict:
+    fields = INPUT_FIELDS[task] if inputs_only else TASK_FIELDS[task]
     record: dict[str, Any] = {}
     for name in fields:
         column = columns.get(name, name)
         if column not in row or row[column] is None:
             raise _RowError(column, "missing")
-        record[name] = _check_field(name, column, row[column], labels)
+        if name == "messages" and inputs_only:
+            record[name] = _check_messages(column, row[column], open_ended=True)
+        else:
+            record[name] = _check_field(name, column, row[column], labels)
     used = {columns.get(name, name) for name in fields}
     record["meta"] = {key: value for key, value in row.items() if key not in used}
     try:
@@ -331,7 +344,7 @@ def _check_label(column: str, value: Any, labels: list[str] | None) -> str:
     return value
 
 
-def _check_messages(column: str, value: Any) -> list[dict]:
+def _check_messages(column: str, value: Any, open_ended: bool = False) -> list[dict]:
     if not isinstance(value, list) or not value:
         raise _RowError(column, "expected a non-empty list of {role, content} messages")
     for index, message in enumerate(value):
@@ -340,6 +353,10 @@ def _check_messages(column: str, value: Any) -> list[dict]:
         if not isinstance(message.get("content"), str):
             raise _RowError(f"{column}[{index}].content", "missing or not text")
         _check_text(f"{column}[{index}].content", message["content"])
+    if open_ended:  # to be answered: the user's last turn, or a finished chat whose last answer is left out
+        if not any(m["role"] == "user" for m in value):
+            raise _RowError(column, "no user message to answer")
+        return [{"role": m["role"], "content": m["content"]} for m in value]
     if value[-1]["role"] != "assistant":
         raise _RowError(f"{column}[{len(value) - 1}].role", "the last message must be the assistant's answer")
     if not any(m["role"] == "user" for m in value[:-1]):

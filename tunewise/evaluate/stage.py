@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from tunewise._io import atomic_write_json, atomic_write_jsonl
-from tunewise.data.formats import classifier_text, input_text, to_conversation
+from tunewise.data.formats import classifier_text, input_text, prompt_messages, to_conversation
 from tunewise.data.split import class_labels, sample_rows
 from tunewise.errors import TunewiseError
 from tunewise.evaluate.baselines import baseline_names, run_baseline
@@ -116,9 +116,15 @@ def classify_rows(cfg, head, renderer, rows: list[dict]):
 
 def tuned_answers(cfg, model_path, renderer, checkpoint: Path, rows: list[dict], task: str, labels) -> list[str]:
     """The fine-tuned model's answers, by the objective it was trained with."""
+    return tuned_predictions(cfg, model_path, renderer, checkpoint, rows, task, labels)[0]
+
+
+def tuned_predictions(cfg, model_path, renderer, checkpoint: Path, rows: list[dict], task: str, labels):
+    """The fine-tuned model's answers, and for a classification head the top classes with their probabilities
+    per row (None otherwise)."""
     if cfg.train.objective_for(task) == "classify":
-        return classify_rows(cfg, load_head(cfg, model_path, renderer, checkpoint), renderer, rows)[0]
-    return predict(cfg, load_for_eval(model_path, checkpoint, cfg), renderer, rows, task, labels)
+        return classify_rows(cfg, load_head(cfg, model_path, renderer, checkpoint), renderer, rows)
+    return predict(cfg, load_for_eval(model_path, checkpoint, cfg), renderer, rows, task, labels), None
 
 
 def _timed(work):
@@ -229,7 +235,7 @@ def reference_answers(cfg, rows: list[dict], task: str) -> list:
 
 def predict(cfg, model, renderer, rows: list[dict], task: str, labels: list[str] | None) -> list[str]:
     """The model's answers: a label (constrained decoding) for classification, generated text otherwise."""
-    prompts = [to_conversation(r, task, cfg.model.instruction)[0] for r in rows]
+    prompts = [prompt_messages(r, task, cfg.model.instruction) for r in rows]
     return answer(model, renderer, prompts, task, labels, cfg.eval.max_new_tokens, cfg.eval.batch_size)
 
 
