@@ -238,8 +238,8 @@ def markdown(out: Path) -> str:
             f"| {fault.replace('_', ' ')} | {found['rows']:,} | {found['flagged']:.0%} | {found['check']} | "
             f"{found['check_recall']:.0%} | {precision} | {found['changed_by_curation']:.0%} |"
         )
-    stages = "; ".join(f"{name.split(' ', 1)[1]} {minutes} min" for name, minutes in story["minutes_by_stage"].items())
-    lines += ["", f"Minutes by stage ({story['minutes']} in all): {stages}."]
+    stages = ", ".join(f"{name.split(' ', 1)[0]} {minutes}" for name, minutes in story["minutes_by_stage"].items())
+    lines += ["", f"Minutes by stage of run.sh ({story['minutes']} in all): {stages}."]
     return "\n".join(lines)
 
 
