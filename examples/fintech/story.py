@@ -219,10 +219,8 @@ def markdown(out: Path) -> str:
             f"| {title} | {summary['split']['train']:,} | {shown} | {groups['skewed'][name]:.3f} | "
             f"{groups['other'][name]:.3f} |"
         )
-    lines.append(
-        f"| recovered by curation | | {story['recovered']:.0%} | {groups['skewed']['recovered']:.0%} | "
-        f"{groups['other']['recovered']:.0%} |"
-    )
+    recovered = [story["recovered"], groups["skewed"]["recovered"], groups["other"]["recovered"]]
+    lines.append("| recovered by curation | | " + " | ".join(_share(value) for value in recovered) + " |")
     caught = json.loads((out / "caught.json").read_text())
     lines += [
         "",
@@ -241,6 +239,10 @@ def markdown(out: Path) -> str:
     stages = ", ".join(f"{name.split(' ', 1)[0]} {minutes}" for name, minutes in story["minutes_by_stage"].items())
     lines += ["", f"Minutes by stage of run.sh ({story['minutes']} in all): {stages}."]
     return "\n".join(lines)
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"  # None: the raw data did no damage to recover
 
 
 def _csv(path: Path) -> list[dict]:
