@@ -59,10 +59,10 @@ def test_an_output_file_that_is_a_folder_and_a_folder_that_is_a_file_are_refused
     assert "is a file; give a folder" in capsys.readouterr().err
 
 
-def test_curation_replaces_an_older_curation_as_a_whole(data, tmp_path):
+def test_an_older_curation_is_replaced_whole_and_a_folder_of_other_files_is_never_emptied(data, tmp_path, capsys):
     out = tmp_path / "curated"
-    out.mkdir()
-    (out / "stale.txt").write_text("from an older tool")
+    assert main(["curate", str(data), "--out", str(out)]) in (0, 1)
+    (out / "relabel_queue.jsonl").unlink()  # an older, partial curation of ours: replaced as a whole
     assert main(["curate", str(data), "--out", str(out)]) in (0, 1)
     assert sorted(p.name for p in out.iterdir()) == [
         "audit.json",
@@ -71,6 +71,25 @@ def test_curation_replaces_an_older_curation_as_a_whole(data, tmp_path):
         "manifest.json",
         "relabel_queue.jsonl",
     ]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("a user's own file")
+    capsys.readouterr()
+    for command in ("curate", "split"):
+        assert main([command, str(data), "--out", str(mine)]) == 2
+        assert "holds other files (notes.txt)" in capsys.readouterr().err
+    assert (mine / "notes.txt").read_text() == "a user's own file"
+
+
+def test_the_current_folder_is_never_an_output_folder(data, tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    for out in (".", ".."):
+        assert main(["split", str(data), "--out", out]) == 2
+        err = capsys.readouterr().err
+        assert "the current folder or one above it" in err or "holds the input" in err
+    assert main(["split", str(data), "--out", "."]) == 2 and list(empty.iterdir()) == []
 
 
 def test_bad_rows_of_an_evaluation_file_are_named_not_dropped(data, tmp_path, capsys):
@@ -171,26 +190,30 @@ def test_sigterm_is_an_interruption_that_leaves_no_partial_output(data, tmp_path
 
 
 def test_a_killed_writers_temporaries_are_removed_by_the_next_writer(tmp_path):
-    from tunewise._io import atomic_dir, atomic_write_text
+    from tunewise._io import HOST, atomic_dir, atomic_write_text
 
     dead = 2**22 + 12345  # above Linux's default pid_max: no such process
-    (tmp_path / f".out.jsonl.{dead}.abc.tmp").write_text("half")
-    (tmp_path / f".folder.{dead}.xyz.tmp").mkdir()
-    alive = tmp_path / f".out.jsonl.{os.getpid()}.def.tmp"  # this process's own: still being written
+    (tmp_path / f".out.jsonl.{HOST}-{dead}.abc.tmp").write_text("half")
+    (tmp_path / f".folder.{HOST}-{dead}.xyz.tmp").mkdir()
+    alive = tmp_path / f".out.jsonl.{HOST}-{os.getpid()}.def.tmp"  # this process's own: still being written
     alive.write_text("mine")
+    elsewhere = tmp_path / f".out.jsonl.another_host-{dead}.ghi.tmp"  # a writer on another machine (shared disk)
+    elsewhere.write_text("theirs")
     atomic_write_text(tmp_path / "out.jsonl", "done\n")
     with atomic_dir(tmp_path / "folder") as folder:
         (folder / "a.txt").write_text("a")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, "folder", "out.jsonl"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, elsewhere.name, "folder", "out.jsonl"])
 
 
-def test_a_run_folder_that_holds_its_config_or_data_is_refused_before_any_work(data, tmp_path, capsys):
-    config = tmp_path / "run" / "tunewise.yaml"
-    config.parent.mkdir()
+def test_a_run_folder_that_holds_its_data_is_refused_before_any_work(tmp_path, capsys):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    data = write_jsonl(folder / "intents.jsonl", classification_rows(copies=3))
+    config = tmp_path / "tunewise.yaml"
     config.write_text(f"data:\n  path: {data}\nmodel:\n  name: no-such-model\n")
     for command in ("run", "select", "learning-curve"):
-        assert main([command, str(config), "--out", str(config.parent)]) == 2
-        assert "holds the input" in capsys.readouterr().err
+        assert main([command, str(config), "--out", str(folder)]) == 2
+        assert f"holds the input {data}" in capsys.readouterr().err
     (tmp_path / "a_file").write_text("x")
     assert main(["run", str(config), "--out", str(tmp_path / "a_file")]) == 2
     assert "is a file; give a folder" in capsys.readouterr().err
@@ -203,13 +226,22 @@ def test_a_run_folder_that_holds_its_config_or_data_is_refused_before_any_work(d
         (lambda f: f["findings"][0].update(check="made_up"), "findings[0].check: not a finding of a known check"),
         (lambda f: f["findings"][2].update(rows=[10**6]), "findings[2].rows: 1000000 is not a row of the data"),
         (lambda f: f["findings"][2]["detail"].update(members=[["x"]]), "detail.members: 'x' is not a row"),
+        (lambda f: f["findings"][2]["detail"].update(members=5), "detail.members: not a list of clusters"),
+        (lambda f: f["findings"][0].update(check=["empty"]), "findings[0].check: not a finding of a known check"),
+        (lambda f: f["findings"][6]["detail"].update(suggestions=[{"row": 10**6}]), "suggestions.row: 1000000"),
+        (
+            lambda f: f["findings"][6]["detail"].update(
+                suggestions=[{"row": 0, "text": "x", "label": "card_arrival", "suggested_label": "bogus"}]
+            ),
+            "row 0: its suggested_label, label or text is not the data's",
+        ),
     ],
 )
 def test_a_tampered_saved_audit_is_refused_by_field(tamper, message, data, tmp_path, capsys):
     findings = tmp_path / "findings.json"
     assert main(["audit", str(data), "--json", str(findings)]) in (0, 1)
     saved = json.loads(findings.read_text())
-    assert saved["findings"][2]["check"] == "exact_duplicate"
+    assert saved["findings"][2]["check"] == "exact_duplicate" and saved["findings"][6]["check"] == "label_issue"
     tamper(saved)
     findings.write_text(json.dumps(saved))
     capsys.readouterr()

@@ -8,21 +8,24 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+HOST = socket.gethostname().replace(".", "_")
+
 
 def _temporary_prefix(path: Path) -> str:
-    return f".{path.name}.{os.getpid()}."
+    return f".{path.name}.{HOST}-{os.getpid()}."
 
 
 def remove_stale_temporaries(path: Path) -> None:
-    """Remove what a killed writer of ``path`` left behind (temporary files or folders named with its process
-    id); a writer that is still alive keeps its own."""
-    for leftover in Path(path).parent.glob(f".{glob.escape(Path(path).name)}.*.tmp"):
-        pid = leftover.name[len(Path(path).name) + 2 :].split(".", 1)[0]
+    """Remove what a killed writer of ``path`` on this machine left behind (temporary files or folders named with
+    its host and process id); a live writer keeps its own, and another machine's (a shared disk) are left alone."""
+    for leftover in Path(path).parent.glob(f".{glob.escape(Path(path).name)}.{glob.escape(HOST)}-*.tmp"):
+        pid = leftover.name[len(Path(path).name) + len(HOST) + 3 :].split(".", 1)[0]
         if not pid.isdigit() or _alive(int(pid)):
             continue
         if leftover.is_dir():
@@ -101,7 +104,7 @@ def atomic_write_jsonl(path: Path, rows: Iterable[dict]) -> Path:
 @contextlib.contextmanager
 def atomic_dir(path: Path) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``path`` only once the block finishes without error."""
-    path = Path(path)
+    path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
     old = path.with_name(f".{path.name}.old")

@@ -41,6 +41,8 @@ PREDICTIONS = "predictions.jsonl"
 FINDINGS = "findings.json"
 AUDIT_HTML = "audit.html"
 SELECTION = "selection.json"
+# what `tunewise curate --out` writes (its folder is replaced as a whole)
+CURATION_FILES = {"curated.jsonl", "changelog.jsonl", "relabel_queue.jsonl", "audit.json", "manifest.json"}
 
 
 def split_file_name(name: str) -> str:

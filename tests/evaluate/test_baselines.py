@@ -60,7 +60,7 @@ def test_embeddings_are_cached_text_by_text(splits, tmp_path, monkeypatch):
     assert np.array_equal(first, again) and seconds == same_seconds > 0
     assert np.array_equal(other[1], first[0]) and np.array_equal(other[0], other[2])
     assert np.allclose(other, real(["cash", "a card", "cash"]), atol=1e-5)
-    embed_module._CHUNKS.clear()  # another process reads the same store from disk
+    embed_module._CHUNK_KEYS.clear()  # another process reads the same store from disk
     assert np.array_equal(embed_module.embed_cached(["a rate"], tmp_path)[0][0], first[1]) and len(calls) == 2
 
 

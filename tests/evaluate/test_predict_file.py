@@ -61,3 +61,11 @@ def test_a_run_without_a_checkpoint_or_an_output_over_the_input_is_refused(runs,
     assert "this is an input of the command" in capsys.readouterr().err
     assert main(["predict", str(tmp_path), str(data), "--out", str(tmp_path / "p.jsonl")]) == 2
     assert "not a tunewise run directory" in capsys.readouterr().err
+
+
+def test_limit_and_batch_size_must_be_at_least_one(runs, tmp_path, capsys):
+    data = write_jsonl(tmp_path / "new.jsonl", [{"text": "hello"}])
+    for option in ("--limit", "--batch-size"):
+        with pytest.raises(SystemExit) as stopped:
+            main(["predict", str(runs["classify"]), str(data), "--out", str(tmp_path / "p.jsonl"), option, "0"])
+        assert stopped.value.code == 2 and "0 is not 1 or more" in capsys.readouterr().err

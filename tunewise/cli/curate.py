@@ -15,6 +15,7 @@ from tunewise.cli.output import (
     results,
     tokenizer_model,
 )
+from tunewise.rundir import CURATION_FILES
 
 
 def add_parser(commands) -> None:
@@ -49,7 +50,7 @@ def handle(args) -> int:
     from tunewise.data.audit.report import table
     from tunewise.data.curate import curate
 
-    check_output_dir(args.out, [args.data, *args.against, args.findings, args.relabel_patch])
+    check_output_dir(args.out, [args.data, *args.against, args.findings, args.relabel_patch], owned=CURATION_FILES)
     cfg = data_config(args)
     model = None if args.findings else tokenizer_model(cfg)
     result, ctx = audit_file(cfg, args.data, args.against, model, findings=args.findings)

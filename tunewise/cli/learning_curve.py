@@ -31,7 +31,7 @@ def handle(args) -> int:
 
     cfg = load_config(args.config, list(args.overrides))
     out = args.out or Path(f"{cfg.run_dir()}-curve")
-    check_run_output(cfg, args.config, out)
+    check_run_output(cfg, out)
     curve = learning_curve(cfg, out, args.fractions)
     table = Table(title=f"learning curve: validation {curve['metric']} on {curve['validation_rows']} rows")
     for column in ("training rows", "steps", "best val loss", curve["metric"]):

@@ -131,6 +131,14 @@ def nonnegative(text: str) -> float:
     return value
 
 
+def positive(text: str) -> int:
+    """An argparse type: a whole number, 1 or more."""
+    value = count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not 1 or more")
+    return value
+
+
 def count(text: str) -> int:
     """An argparse type: a whole number, 0 or more."""
     try:
@@ -157,24 +165,34 @@ def check_output_file(out: Path, inputs: list[Path | None]) -> None:
         raise TunewiseError(f"{out}: a part of this path is a file, not a folder")
 
 
-def check_output_dir(out: Path, inputs: list[Path | None]) -> None:
-    """Refuse, before any work, an output folder that holds an input (it is replaced as a whole) or is a file."""
+def check_output_dir(out: Path, inputs: list[Path | None], owned: set[str] | None = None) -> None:
+    """Refuse, before any work, an output folder that is a file, holds an input, or (when the command replaces
+    its folder as a whole: ``owned`` names the files it writes) holds anything else: a folder of other files is
+    never deleted to make room."""
     if Path(out).exists() and not Path(out).is_dir():
         raise TunewiseError(f"{out}: is a file; give a folder for the output")
-    folder = Path(out).resolve()
-    for source in filter(None, inputs):
-        if folder == Path(source).resolve() or folder in Path(source).resolve().parents:
-            raise TunewiseError(
-                f"{out}: holds the input {source}, and the output folder is replaced as a whole; write it elsewhere"
-            )
     if any(parent.is_file() for parent in Path(out).parents):
         raise TunewiseError(f"{out}: a part of this path is a file, not a folder")
+    folder, here = Path(out).resolve(), Path.cwd().resolve()
+    for source in filter(None, inputs):
+        if folder == Path(source).resolve() or folder in Path(source).resolve().parents:
+            raise TunewiseError(f"{out}: holds the input {source}; write the output elsewhere")
+    if owned is None:
+        return
+    if folder == here or folder in here.parents:
+        raise TunewiseError(f"{out}: the current folder or one above it; give a folder of its own for the output")
+    others = sorted(p.name for p in folder.iterdir() if p.name not in owned) if folder.is_dir() else []
+    if others:
+        raise TunewiseError(
+            f"{out}: holds other files ({', '.join(others[:3])}{', …' if len(others) > 3 else ''}) and this command "
+            "replaces its folder as a whole; give a new or empty folder, or the folder of an earlier run of it"
+        )
 
 
-def check_run_output(cfg: TunewiseConfig, config_path: Path | None, out: Path) -> None:
-    """A run, selection or learning-curve folder: refused before any work if it is a file or holds the config
-    or a data file (their files would be written over them)."""
-    inputs = [config_path, cfg.resolve_path(cfg.data.path), cfg.resolve_path(cfg.data.test_path)]
+def check_run_output(cfg: TunewiseConfig, out: Path) -> None:
+    """A run, selection or learning-curve folder: refused before any work if it is a file or holds a data file
+    (the split would be written over it). Its own config.yaml may be the config: it is written back unchanged."""
+    inputs = [cfg.resolve_path(cfg.data.path), cfg.resolve_path(cfg.data.test_path)]
     check_output_dir(out, [path for path in inputs if path is not None])
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunewise.cli.output import check_output_file, count, rate, results
+from tunewise.cli.output import check_output_file, positive, rate, results
 from tunewise.data.load import report_skipped
 
 
@@ -21,8 +21,8 @@ def add_parser(commands) -> None:
     parser.add_argument("run_dir", type=Path, help="a run directory written by `tunewise run`")
     parser.add_argument("data", type=Path, help="the rows to predict")
     parser.add_argument("--out", type=Path, required=True, help="predictions JSONL to write")
-    parser.add_argument("--limit", type=count, help="predict only the first N rows")
-    parser.add_argument("--batch-size", type=count, help="rows per batch (default: the run's eval.batch_size)")
+    parser.add_argument("--limit", type=positive, help="predict only the first N rows")
+    parser.add_argument("--batch-size", type=positive, help="rows per batch (default: the run's eval.batch_size)")
     parser.set_defaults(handler=handle)
 
 
@@ -32,7 +32,7 @@ def handle(args) -> int:
     rejects = args.out.with_name(args.out.name + ".rejects.jsonl")
     for path in (args.out, rejects):
         check_output_file(path, [args.data, args.run_dir])
-    found = predict_file(args.run_dir, args.data, args.out, args.limit or None, args.batch_size or None)
+    found = predict_file(args.run_dir, args.data, args.out, args.limit, args.batch_size)
     report_skipped(found["skipped"], f"all listed in {found['rejects']}")
     results.print(
         f"wrote {found['rows']} predictions to {args.out} ({rate(found['rows_per_second'])} rows/s); "

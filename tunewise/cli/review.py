@@ -148,7 +148,8 @@ def _check_port_free(host: str, port: int) -> None:
     if not 0 < port < 65536:
         raise TunewiseError(f"--port {port}: not a port number (1 to 65535)")
     try:
-        with socket.create_server((host, port)):
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]  # IPv4 or IPv6, as uvicorn binds
+        with socket.create_server((host, port), family=family):
             pass
     except OSError as exc:
         raise TunewiseError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})") from None

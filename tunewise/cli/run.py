@@ -36,7 +36,7 @@ def handle(args) -> int:
     overrides = list(args.overrides) + (["data.skip_invalid=true"] if args.skip_invalid else [])
     cfg = load_config(args.config, overrides)
     run_dir = args.out or cfg.run_dir()
-    check_run_output(cfg, args.config, run_dir)
+    check_run_output(cfg, run_dir)
     summary = run(cfg, run_dir, resume=args.resume)
     if summary:  # empty on the non-main processes of a distributed launch
         print_summary(summary, run_dir)

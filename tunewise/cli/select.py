@@ -32,7 +32,7 @@ def handle(args) -> int:
 
     cfg = load_config(args.config, list(args.overrides))
     out = args.out or Path(f"{cfg.run_dir()}-select")
-    check_run_output(cfg, args.config, out)
+    check_run_output(cfg, out)
     selection = select_base_model(cfg, out)
     if args.json:
         print(json.dumps(selection_summary(selection), indent=2))

@@ -7,6 +7,9 @@ from pathlib import Path
 from rich.table import Table
 
 from tunewise.cli.output import add_data_options, check_output_dir, data_config, results
+from tunewise.rundir import MANIFEST, SPLITS, split_file_name
+
+SPLIT_FILES = {MANIFEST, *(split_file_name(name) for name in SPLITS)}
 
 
 def add_parser(commands) -> None:
@@ -29,7 +32,7 @@ def add_parser(commands) -> None:
 def handle(args) -> int:
     from tunewise.data.split import write_split
 
-    check_output_dir(args.out, [args.data])
+    check_output_dir(args.out, [args.data], owned=SPLIT_FILES)
     cfg = data_config(args)
     cfg.data.path = str(Path(args.data).resolve())
     cfg.data.test_path = None

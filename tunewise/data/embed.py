@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from tunewise._io import atomic_write_bytes
-from tunewise._progress import progress_bar
+from tunewise._progress import console, progress_bar
 from tunewise.errors import TunewiseError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -88,44 +88,51 @@ def embed_cached(texts: list[str], cache_dir: Path | None, batch_size: int = 64)
         started = time.perf_counter()
         return embed(texts, batch_size), time.perf_counter() - started
     store = Path(cache_dir) / "embeddings"
-    known = _stored(store)
     keys = [_text_key(text) for text in texts]
-    missing = list(dict.fromkeys(text for text, key in zip(texts, keys, strict=True) if key not in known))
+    found = _read_stored(store, set(keys))
+    missing = list(dict.fromkeys(text for text, key in zip(texts, keys, strict=True) if key not in found))
     if missing:
         started = time.perf_counter()
         vectors = embed(missing, batch_size)
         each = (time.perf_counter() - started) / len(missing)
         new_keys = [_text_key(text) for text in missing]
         _write_chunk(store, new_keys, vectors, each)
-        known.update({key: (vector, each) for key, vector in zip(new_keys, vectors, strict=True)})
+        found.update({key: (vector, each) for key, vector in zip(new_keys, vectors, strict=True)})
     if not keys:
         return np.zeros((0, _model().get_embedding_dimension()), dtype=np.float32), 0.0
-    vectors = np.stack([known[key][0] for key in keys])
-    return vectors, float(sum(known[key][1] for key in dict.fromkeys(keys)))
+    vectors = np.stack([found[key][0] for key in keys])
+    return vectors, float(sum(found[key][1] for key in dict.fromkeys(keys)))
 
 
-_CHUNKS: dict[Path, dict] = {}  # chunk files never change once written: each is read once per process
+# Each chunk file's keys (a chunk never changes once written), read once per process; vectors are read only
+# from the chunks that hold a requested text, so a large shared cache does not fill the memory of a small run.
+_CHUNK_KEYS: dict[Path, dict[str, int]] = {}
 
 
 def _text_key(text: str) -> str:
     return hashlib.sha256(f"{MODEL_NAME}\0{text}".encode()).hexdigest()[:32]
 
 
-def _stored(store: Path) -> dict[str, tuple[np.ndarray, float]]:
-    known: dict[str, tuple[np.ndarray, float]] = {}
+def _read_stored(store: Path, wanted: set[str]) -> dict[str, tuple[np.ndarray, float]]:
+    found: dict[str, tuple[np.ndarray, float]] = {}
     for path in sorted(store.glob("chunk-*.npz")) if store.is_dir() else []:
-        if path not in _CHUNKS:
+        if path not in _CHUNK_KEYS:
             with np.load(path) as chunk:
-                _CHUNKS[path] = {
-                    str(key): (vector, float(seconds))
-                    for key, vector, seconds in zip(chunk["keys"], chunk["vectors"], chunk["seconds"], strict=True)
-                }
-        known.update(_CHUNKS[path])
-    return known
+                _CHUNK_KEYS[path] = {str(key): row for row, key in enumerate(chunk["keys"])}
+        rows = {key: row for key, row in _CHUNK_KEYS[path].items() if key in wanted and key not in found}
+        if rows:
+            with np.load(path) as chunk:
+                vectors, seconds = chunk["vectors"], chunk["seconds"]
+                found.update({key: (vectors[row], float(seconds[row])) for key, row in rows.items()})
+    return found
 
 
 def _write_chunk(store: Path, keys: list[str], vectors: np.ndarray, seconds_each: float) -> None:
+    """Store new vectors; a cache that cannot be written only costs the next run the encoding again."""
     buffer = io.BytesIO()
     np.savez(buffer, keys=np.array(keys), vectors=vectors.astype(np.float32), seconds=np.full(len(keys), seconds_each))
     name = hashlib.sha256("".join(keys).encode()).hexdigest()[:32]
-    atomic_write_bytes(store / f"chunk-{name}.npz", buffer.getvalue())
+    try:
+        atomic_write_bytes(store / f"chunk-{name}.npz", buffer.getvalue())
+    except OSError as exc:
+        console.print(f"[yellow]warning[/] embeddings not cached in {store} ({exc.strerror or exc})")

@@ -151,35 +151,55 @@ def saved_audit(path: Path, digest: str, rows: int, source: str, ctx: AuditConte
         raise TunewiseError(f"{path}: not an audit of {source} as it is now (audit it again with --json)")
     if not isinstance(found.get("findings"), list):
         raise TunewiseError(f"{path}: findings: missing or not a list (audit the data again with --json)")
-    findings = [_saved_finding(path, number, f, set(ctx.row_ids)) for number, f in enumerate(found.get("findings"))]
+    findings = [_saved_finding(path, number, f, ctx) for number, f in enumerate(found.get("findings"))]
     return AuditResult(rows, source, ctx.task, findings, sufficiency(ctx), digest)
 
 
 ROWS_OF_PROBLEMS = ("malformed", "empty")  # the checks whose rows never became records
 
 
-def _saved_finding(path: Path, number: int, found, records: set[int]) -> Finding:
-    """One finding of a saved audit, checked: a known check, and rows (and cluster members) that are rows of
-    the data, so that acting on it cannot touch a row that is not there."""
+def _saved_finding(path: Path, number: int, found, ctx: AuditContext) -> Finding:
+    """One finding of a saved audit, checked: a known check, rows (cluster members, label suggestions) that are
+    rows of the data, and suggested labels among the data's labels, so that acting on it cannot touch a row that
+    is not there or write a label that makes no sense."""
     from tunewise.errors import TunewiseError
 
     def refuse(field: str, why: str) -> TunewiseError:
         return TunewiseError(f"{path}: findings[{number}].{field}: {why} (audit the data again with --json)")
 
-    if not isinstance(found, dict) or found.get("check") not in CHECKS:
+    if not isinstance(found, dict) or not isinstance(found.get("check"), str) or found["check"] not in CHECKS:
         raise refuse("check", "not a finding of a known check")
     rows, detail = found.get("rows"), found.get("detail")
     if not isinstance(rows, list) or not isinstance(detail, dict) or not isinstance(found.get("severity"), str):
         raise refuse("rows", "a finding has a list of rows, a severity and a detail")
-    allowed = None if found["check"] in ROWS_OF_PROBLEMS else records
+    records = None if found["check"] in ROWS_OF_PROBLEMS else set(ctx.row_ids)
     members = detail.get("members", [])
-    for field, values in (("rows", rows), ("detail.members", [r for m in members if isinstance(m, list) for r in m])):
-        bad = [r for r in values if not isinstance(r, int) or isinstance(r, bool) or (allowed and r not in allowed)]
-        if bad or (field == "detail.members" and not all(isinstance(m, list) for m in members)):
-            raise refuse(field, f"{(bad or ['not a list'])[0]!r} is not a row of the data")
+    if not isinstance(members, list) or not all(isinstance(m, list) for m in members):
+        raise refuse("detail.members", "not a list of clusters (lists of rows)")
+    suggestions = detail.get("suggestions", [])
+    if not isinstance(suggestions, list) or not all(isinstance(s, dict) for s in suggestions):
+        raise refuse("detail.suggestions", "not a list of suggestions")
+    for field, values in (
+        ("rows", rows),
+        ("detail.members", [row for cluster in members for row in cluster]),
+        ("detail.suggestions.row", [s.get("row") for s in suggestions]),
+    ):
+        bad = [r for r in values if not _is_row(r, records)]
+        if bad:
+            raise refuse(field, f"{bad[0]!r} is not a row of the data")
+    labels = {r["label"] for r in ctx.records if "label" in r}
+    for s in suggestions:
+        if s.get("suggested_label") not in labels or not all(isinstance(s.get(k), str) for k in ("text", "label")):
+            raise refuse("detail.suggestions", f"row {s['row']}: its suggested_label, label or text is not the data's")
     return Finding(
         found["check"], found["severity"], rows, detail, found.get("description", ""), found.get("status", "ok")
     )
+
+
+def _is_row(value, records: set[int] | None) -> bool:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return False
+    return records is None or value in records
 
 
 __all__ = ["CHECKS", "check_settings", "AuditContext", "AuditResult", "Finding", "audit_file", "run_audit"]
