@@ -51,7 +51,27 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     """Write ``data`` to a temporary sibling, then rename it over ``path``."""
-    path = Path(path)
+    atomic_write_files({path: data})
+    return Path(path)
+
+
+def atomic_write_files(contents: dict[Path, str | bytes]) -> None:
+    """Several files written as a set: every one goes to a temporary sibling first, and the renames into place
+    happen only once all of them are written (a failure leaves none of them changed)."""
+    staged = []
+    try:
+        for path, data in contents.items():
+            staged.append((_staged(Path(path), data.encode("utf-8") if isinstance(data, str) else data), path))
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+def _staged(path: Path, data: bytes) -> str:
+    """``data`` written and synced to a temporary sibling of ``path`` (named with this host and process)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temporary_prefix(path), suffix=".tmp")
@@ -61,44 +81,24 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return path
-
-
-def atomic_write_files(texts: dict[Path, str]) -> None:
-    """Several files written as a set: every one goes to a temporary sibling first, and the renames into place
-    happen only once all of them are written (a failure leaves none of them changed)."""
-    staged = []
-    try:
-        for path, text in texts.items():
-            path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            remove_stale_temporaries(path)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temporary_prefix(path), suffix=".tmp")
-            staged.append((tmp, path))
-            os.chmod(tmp, 0o644)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(text.encode("utf-8"))
-                handle.flush()
-                os.fsync(handle.fileno())
-        for tmp, path in staged:
-            os.replace(tmp, path)
-    finally:
-        for tmp, _ in staged:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+    return tmp
 
 
 def atomic_write_json(path: Path, data: Any) -> Path:
     return atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+def jsonl_text(rows: Iterable[dict]) -> str:
+    """Rows as JSON Lines, one object per line (text kept as it is: ``ensure_ascii=False``)."""
+    return "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
+
+
 def atomic_write_jsonl(path: Path, rows: Iterable[dict]) -> Path:
-    return atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows))
+    return atomic_write_text(path, jsonl_text(rows))
 
 
 @contextlib.contextmanager

@@ -5,13 +5,12 @@ writes its own folder of the run directory (see ``tunewise.rundir``); this modul
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import yaml
 
-from tunewise._io import atomic_write_bytes, atomic_write_files, atomic_write_json, atomic_write_text
+from tunewise._io import atomic_write_bytes, atomic_write_files, atomic_write_json, atomic_write_text, jsonl_text
 from tunewise.config import TunewiseConfig
 from tunewise.data.audit import check_settings
 from tunewise.data.audit.stage import audit_stage
@@ -117,9 +116,7 @@ def predict_file(run_dir: Path, data_path: Path, out: Path, limit: int | None = 
         {"row": p.row, "where": p.location, "field": p.field, "reason": p.reason, "raw": p.raw} for p in loaded.problems
     ]
     rejects_path = out.with_name(out.name + ".rejects.jsonl")
-    written = {out: "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)}
-    written[rejects_path] = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rejects)
-    atomic_write_files(written)
+    atomic_write_files({out: jsonl_text(rows), rejects_path: jsonl_text(rejects)})
     return {
         "rows": len(rows),
         "rejected": len(rejects),
