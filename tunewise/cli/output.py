@@ -111,10 +111,7 @@ def print_decision(decision: dict) -> None:
 
 def fraction(text: str) -> float:
     """An argparse type: a number from 0 to 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    value = _number(text)
     if not 0.0 <= value <= 1.0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"{text} is not a fraction from 0 to 1")
     return value
@@ -122,13 +119,17 @@ def fraction(text: str) -> float:
 
 def nonnegative(text: str) -> float:
     """An argparse type: a finite number, 0 or more (e.g. rows added per clean row)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    value = _number(text)
     if not 0.0 <= value < float("inf"):  # also refuses nan
         raise argparse.ArgumentTypeError(f"{text} is not a rate of 0 or more")
     return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
 
 
 def positive(text: str) -> int:
