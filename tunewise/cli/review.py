@@ -214,11 +214,11 @@ def revoke(args, out) -> int:
 
 
 def show_results(args, out) -> int:
-    from tunewise.review.db import transaction
+    from tunewise.review.db import sqlite_file, transaction
     from tunewise.review.results import results
 
     if args.out:
-        check_output_file(args.out, [_sqlite_file(args.db)])
+        check_output_file(args.out, [sqlite_file(args.db)])
     with transaction(args.db, create=False) as db:
         found = results(db, args.name)
     if args.out:
@@ -234,10 +234,10 @@ def show_results(args, out) -> int:
 
 
 def export(args, out) -> int:
-    from tunewise.review.db import transaction
+    from tunewise.review.db import sqlite_file, transaction
     from tunewise.review.results import preference_pairs, relabel_patch
 
-    check_output_file(args.preferences or args.patch, [_sqlite_file(args.db)])
+    check_output_file(args.preferences or args.patch, [sqlite_file(args.db)])
     with transaction(args.db, create=False) as db:
         if args.preferences:
             rows = preference_pairs(db, args.name)
@@ -362,16 +362,6 @@ def _with_ci(value, interval) -> str:
 
 def _number(value, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _sqlite_file(url: str | None) -> Path | None:
-    """The database file behind --db, when it is SQLite (an output must never overwrite it)."""
-    from sqlalchemy.engine import make_url
-
-    from tunewise.review.db import database_url
-
-    found = database_url(url)
-    return Path(make_url(found).database) if found.startswith("sqlite") and make_url(found).database else None
 
 
 def _shown(url: str | None) -> str:

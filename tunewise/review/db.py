@@ -152,12 +152,19 @@ def database_url(url: str | None) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def sqlite_file(url: str | None) -> Path | None:
+    """The database file behind ``url`` (as ``--db`` takes it) when it is SQLite on disk; None otherwise."""
+    found = database_url(url)
+    database = make_url(found).database if found.startswith("sqlite") else None
+    return Path(database) if database and database != ":memory:" else None
+
+
 def connect(url: str | None = None, migrate: bool = True, create: bool = True) -> Engine:
     """An engine for ``url`` with the schema at the latest migration. With ``create`` false, a SQLite file that
     does not exist is an error (reading a mistyped path must not create an empty database there)."""
     url = database_url(url)
-    database = make_url(url).database if url.startswith("sqlite") else None
-    if not create and database and database != ":memory:" and not Path(database).is_file():
+    database = sqlite_file(url)
+    if not create and database and not database.is_file():
         raise TunewiseError(f"--db: no review database at {database} (`tunewise review create` makes one)")
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url)
