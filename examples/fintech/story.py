@@ -147,8 +147,8 @@ def _by_intents(out: Path) -> dict:
     deleted: data no curation can bring back) and on the other intents (whose rows are all there, faults and all),
     and the share of the damage curation recovered in each."""
     raw_rows = [json.loads(line) for line in (out / "raw.jsonl").read_text().split("\n") if line.strip()]
-    skewed_rows = json.loads((out / "raw.jsonl.truth.json").read_text())["faults"].get("skewed", [])
-    skewed = {raw_rows[i].get("category") for i in skewed_rows}
+    truth = json.loads((out / "raw.jsonl.truth.json").read_text())["faults"]
+    skewed = {raw_rows[i].get("category") for i in truth.get("skewed", [])}
     predictions = {
         run: [json.loads(line) for line in (out / "runs" / run / "evaluate" / "predictions.jsonl").open()]
         for run in ("raw", "rebalanced", "curated", "clean")
@@ -172,13 +172,12 @@ def _by_intents(out: Path) -> dict:
             "recovered": round((scores["curated"] - scores["raw"]) / damage, 3) if damage > 0 else None,
         }
     if "skewed" in found:
-        found["skewed"]["dropped_by_curation"] = _drops_in(out, skewed, raw_rows)
+        found["skewed"]["dropped_by_curation"] = _drops_in(out, skewed, raw_rows, truth)
     return found
 
 
-def _drops_in(out: Path, intents: set, raw_rows: list[dict]) -> dict:
+def _drops_in(out: Path, intents: set, raw_rows: list[dict], truth: dict) -> dict:
     """Rows of ``intents`` that curation dropped, by reason, split by whether the injection made them faulty."""
-    truth = json.loads((out / "raw.jsonl.truth.json").read_text())["faults"]
     faulty = {row for fault, rows in truth.items() if fault not in ("skewed", "starved") for row in rows}
     counts: dict = {}
     for line in (out / "curated" / "changelog.jsonl").read_text().split("\n"):
