@@ -15,7 +15,7 @@ LAYERS = [
     {"cli", "__main__"},
     {"pipeline"},
     {"select"},
-    {"train", "evaluate", "data", "report", "review"},
+    {"train", "evaluate", "data", "report", "review", "export"},
     {"models"},
     {"config", "rundir", "_io", "_progress", "errors", "resources"},
 ]

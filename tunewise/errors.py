@@ -15,3 +15,9 @@ def where(path, line=None, field=None) -> str:
     if field is not None:
         text += f": field '{field}'"
     return text
+
+
+class CheckFailed(TunewiseError):
+    """A check on the work itself failed (e.g. an export that answers differently from the run): exit code 1."""
+
+    exit_code = 1

@@ -25,7 +25,7 @@ from tunewise.models.loading import model_and_renderer
 from tunewise.models.registry import is_encoder
 from tunewise.report import write_report
 from tunewise.report.plots import learning_curve_plot
-from tunewise.rundir import RunDir, read_json
+from tunewise.rundir import RunDir, read_json, versions
 from tunewise.select import with_selected_model
 from tunewise.train.curve import nested_subsets, read_curve
 from tunewise.train.stage import train_stage
@@ -125,6 +125,83 @@ def predict_file(run_dir: Path, data_path: Path, out: Path, limit: int | None = 
         "rows_per_second": len(rows) / max(seconds, 1e-9),
         "task": task,
     }
+
+
+def export_run(
+    run_dir: Path, out: Path, dtype: str = "auto", check_rows: int = 300, min_agreement: float = 0.995
+) -> dict:
+    """`tunewise export`: the run's fine-tuned model as a merged safetensors folder with its tokenizer and a model
+    card, loaded back and scored on ``check_rows`` test rows against the run's own predictions before it is put in
+    place at ``out`` (a failed check leaves nothing there). Returns what was exported and checked."""
+    from dataclasses import replace
+
+    from transformers import AutoTokenizer
+
+    from tunewise._io import atomic_dir
+    from tunewise.export.card import model_card
+    from tunewise.export.merged import export_dtype, fine_tuned_model, load_merged, model_kind, save_merged
+    from tunewise.export.verify import agreement, check_agreement, exported_answers, sample_indices
+
+    run_dir = RunDir(run_dir)
+    cfg = run_dir.load_config()
+    task = run_dir.task()
+    if task == "preference":
+        raise TunewiseError(
+            f"{run_dir.root}: a preference (DPO) run; export covers classification, chat and completion"
+        )
+    if not run_dir.checkpoint.is_dir():
+        raise TunewiseError(f"{run_dir.checkpoint}: missing; the run's training did not finish (rerun tunewise run)")
+    expected = _run_predictions(run_dir)
+    test_rows = run_dir.read_splits()["test"]
+    if len(expected) != len(test_rows):
+        raise TunewiseError(
+            f"{run_dir.predictions()}: {len(expected)} rows for {len(test_rows)} test rows; rerun tunewise eval"
+        )
+    dtype, kind = export_dtype(dtype, cfg), model_kind(cfg, task)
+    picked = sample_indices(len(test_rows), check_rows, cfg.seed)
+    rows = [test_rows[i] for i in picked]
+    labels = class_labels(cfg, run_dir.read_splits()) if task == "classification" else None
+    model_path, renderer = model_and_renderer(cfg)
+    started = time.perf_counter()
+    with atomic_dir(out) as folder:
+        save_merged(
+            fine_tuned_model(cfg, model_path, renderer, run_dir.checkpoint, kind), renderer.tokenizer, folder, dtype
+        )
+        exported = load_merged(folder, kind, dtype)
+        exported_renderer = replace(renderer, tokenizer=AutoTokenizer.from_pretrained(folder))
+        answers = exported_answers(cfg, exported, exported_renderer, rows, task, kind, labels)
+        share = agreement(answers, [expected[i] for i in picked])
+        check_agreement(share, len(rows), min_agreement, f"{out} ({dtype})")
+        facts = {
+            "format": "merged",
+            "dtype": dtype,
+            "kind": kind,
+            "rows": len(rows),
+            "agreement": share,
+            "min_agreement": min_agreement,
+            "seconds": round(time.perf_counter() - started, 1),
+            "run": str(run_dir.root.resolve()),
+            "version": versions().get("tunewise", "?"),
+        }
+        run_facts = {
+            "config": cfg,
+            "summary": read_json(run_dir.summary) or {"task": task},
+            "manifest": read_json(run_dir.manifest) or {},
+            "audit": (read_json(run_dir.findings) or {}).get("summary"),
+        }
+        atomic_write_text(folder / "README.md", model_card(run_facts, facts))
+        atomic_write_json(folder / "export.json", facts)
+    return {**facts, "out": out}
+
+
+def _run_predictions(run_dir: RunDir) -> list[str]:
+    """The fine-tuned model's answers on the test split, as the run's evaluation wrote them."""
+    from tunewise._io import read_jsonl
+
+    path = run_dir.predictions()
+    if not path.exists():
+        raise TunewiseError(f"{path}: missing; the run was not evaluated (run tunewise eval {run_dir.root})")
+    return [row["tuned"] for row in read_jsonl(path)]
 
 
 def evaluate_run(run_dir: Path, split: str = "test", compare_base: bool | None = None) -> dict:

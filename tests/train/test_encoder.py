@@ -109,6 +109,24 @@ def test_eval_again_reloads_the_encoder_with_the_same_answers(encoder_run):
     assert again["tuned"] == summary["tuned"] and run_dir.predictions().read_text() == first
 
 
+def test_an_encoder_exports_as_its_own_class_and_answers_as_the_run(encoder_run, tmp_path):
+    from transformers import AutoTokenizer
+
+    from tunewise.cli import main
+    from tunewise.models.encoder import MeanPoolingClassifier
+
+    _, run_dir = encoder_run
+    out = tmp_path / "merged"
+    assert main(["export", str(run_dir.root), "--out", str(out)]) == 0
+    assert json.loads((out / "export.json").read_text())["agreement"] == 1.0
+    model, tokenizer = MeanPoolingClassifier.from_pretrained(out).eval(), AutoTokenizer.from_pretrained(out)
+    rows = [json.loads(line) for line in run_dir.predictions().open()]
+    with torch.no_grad():
+        logits = model(**tokenizer([r["input"] for r in rows], padding=True, return_tensors="pt")).logits
+    assert [model.config.id2label[i] for i in logits.argmax(-1).tolist()] == [r["tuned"] for r in rows]
+    assert "MeanPoolingClassifier.from_pretrained" in (out / "README.md").read_text()
+
+
 def test_the_encoder_on_generation_data_is_a_config_error(tmp_path, capsys):
     from tunewise.cli import main
 

@@ -38,6 +38,7 @@ COMMANDS = (
     "select",
     "evaluate",
     "predict",
+    "export",
     "compare",
     "report",
     "audit",

@@ -1,0 +1,60 @@
+"""The fine-tuned model as one folder transformers loads by itself: the weights the evaluation scored (a LoRA
+adapter merged in fp32, then cast), the tokenizer with its chat template, saved as safetensors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from tunewise.errors import TunewiseError
+from tunewise.evaluate.stage import load_head
+from tunewise.models.loading import eval_dtype, load_for_eval
+from tunewise.models.registry import is_encoder
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def export_dtype(name: str, cfg) -> str:
+    """The dtype to save in: 'auto' is the one the run's evaluation used on this machine (what the verdict saw)."""
+    if name == "auto":
+        used = eval_dtype(cfg, torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+        return next(key for key, value in DTYPES.items() if value == used)
+    if name not in DTYPES:
+        raise TunewiseError(f"--dtype {name}: unknown; choose auto, {', '.join(DTYPES)}")
+    return name
+
+
+def model_kind(cfg, task: str) -> str:
+    """encoder (tunewise's mean-pooling classifier), classify (a decoder with a head) or generate."""
+    if is_encoder(cfg.model.name):
+        return "encoder"
+    return cfg.train.objective_for(task)
+
+
+def fine_tuned_model(cfg, model_path: str, renderer, checkpoint: Path, kind: str):
+    """The model exactly as the evaluation loads it (adapters merged)."""
+    if kind in ("encoder", "classify"):
+        return load_head(cfg, model_path, renderer, checkpoint)
+    return load_for_eval(model_path, checkpoint, cfg)
+
+
+def save_merged(model, tokenizer, folder: Path, dtype: str) -> None:
+    """Weights (safetensors) and tokenizer files in ``folder``, the weights cast to ``dtype`` on the CPU."""
+    model.to(device="cpu", dtype=DTYPES[dtype])
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+
+
+def load_merged(folder: Path, kind: str, dtype: str):
+    """The exported folder loaded back the way a user of it would, in the dtype it was saved in."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    if kind == "encoder":
+        from tunewise.models.encoder import MeanPoolingClassifier
+
+        loader = MeanPoolingClassifier
+    else:
+        loader = AutoModelForSequenceClassification if kind == "classify" else AutoModelForCausalLM
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return loader.from_pretrained(folder, dtype=DTYPES[dtype]).to(device).eval()

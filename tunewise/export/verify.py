@@ -1,0 +1,38 @@
+"""Proof that an export is the model the run evaluated: its answers on test rows, compared with the run's own."""
+
+from __future__ import annotations
+
+import random
+
+from tunewise.errors import CheckFailed
+from tunewise.evaluate.stage import classify_rows, predict
+
+
+def sample_indices(total: int, wanted: int, seed: int) -> list[int]:
+    """``wanted`` row positions out of ``total`` (all of them when there are fewer), seeded, in order."""
+    if wanted >= total:
+        return list(range(total))
+    return sorted(random.Random(seed).sample(range(total), wanted))
+
+
+def exported_answers(cfg, model, renderer, rows: list[dict], task: str, kind: str, labels) -> list[str]:
+    """The exported model's answers, by the same code path the evaluation used for the run's own model."""
+    if kind in ("encoder", "classify"):
+        return classify_rows(cfg, model, renderer, rows)[0]
+    return predict(cfg, model, renderer, rows, task, labels)
+
+
+def agreement(found: list[str], expected: list[str]) -> float:
+    """The share of rows where the two answers are the same (1.0 for no rows)."""
+    if not expected:
+        return 1.0
+    return sum(a == b for a, b in zip(found, expected, strict=True)) / len(expected)
+
+
+def check_agreement(share: float, rows: int, minimum: float, what: str) -> None:
+    """A failed check (exit 1) when the export answers differently from the run on too many rows."""
+    if share < minimum:
+        raise CheckFailed(
+            f"{what}: agrees with the run's own predictions on {share:.1%} of {rows} test rows, under the "
+            f"required {minimum:.1%}; nothing was written (try --dtype fp32, or lower --min-agreement knowingly)"
+        )
