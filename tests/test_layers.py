@@ -15,9 +15,9 @@ LAYERS = [
     {"cli", "__main__"},
     {"pipeline"},
     {"select"},
-    {"train", "evaluate", "data", "report", "review", "export"},
+    {"train", "evaluate", "data", "report", "review", "export", "serve"},
     {"models"},
-    {"config", "rundir", "_io", "_progress", "errors", "resources"},
+    {"config", "rundir", "_io", "_http", "_progress", "errors", "resources"},
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 

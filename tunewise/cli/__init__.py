@@ -39,6 +39,7 @@ COMMANDS = (
     "evaluate",
     "predict",
     "export",
+    "serve",
     "compare",
     "report",
     "audit",

@@ -190,6 +190,20 @@ def check_output_dir(out: Path, inputs: list[Path | None], owned: set[str] | Non
         )
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse, before a model or database is loaded, a host and port a server cannot listen on."""
+    import socket
+
+    if not 0 < port < 65536:
+        raise TunewiseError(f"--port {port}: not a port number (1 to 65535)")
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]  # IPv4 or IPv6, as uvicorn binds
+        with socket.create_server((host, port), family=family):
+            pass
+    except OSError as exc:
+        raise TunewiseError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})") from None
+
+
 def check_run_output(cfg: TunewiseConfig, out: Path) -> None:
     """A run, selection or learning-curve folder: refused before any work if it is a file or holds a data file
     (the split would be written over it). Its own config.yaml may be the config: it is written back unchanged."""

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from tunewise._io import atomic_write_json, atomic_write_jsonl
 from tunewise._progress import console
-from tunewise.cli.output import check_output_file
+from tunewise.cli.output import check_output_file, check_port_free
 from tunewise.cli.output import results as stdout
 from tunewise.errors import TunewiseError
 from tunewise.rundir import RunDir
@@ -135,24 +135,11 @@ def serve(args, out) -> int:
 
     from tunewise.review.app import create_app
 
-    _check_port_free(args.host, args.port)
+    check_port_free(args.host, args.port)
     app = create_app(args.db)
     console.print(f"review app on http://{args.host}:{args.port} (database {_shown(args.db)}); Ctrl-C stops it")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
-
-
-def _check_port_free(host: str, port: int) -> None:
-    import socket
-
-    if not 0 < port < 65536:
-        raise TunewiseError(f"--port {port}: not a port number (1 to 65535)")
-    try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]  # IPv4 or IPv6, as uvicorn binds
-        with socket.create_server((host, port), family=family):
-            pass
-    except OSError as exc:
-        raise TunewiseError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})") from None
 
 
 def create(args, out) -> int:

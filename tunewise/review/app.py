@@ -10,11 +10,12 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
+from tunewise._http import BodyLimit
 from tunewise.review.campaigns import Refused
 from tunewise.review.db import connect, sessions
 from tunewise.review.deps import NotLoggedIn
 from tunewise.review.routes import admin, api, auth, pages
-from tunewise.review.web import BodyLimit, SecurityHeaders, error
+from tunewise.review.web import SecurityHeaders, error
 
 HERE = Path(__file__).parent
 DB_THREADS = {"sqlite": 1, "postgresql": 4}  # the engines' pools hold as many connections (see db.connect)

@@ -1,0 +1,67 @@
+"""Dynamic batching: one worker runs the model; requests that arrive while it is busy queue up and are answered
+together by its next call. An idle server answers a lone request at once (no fixed wait), a busy one fills the
+batch from the queue, so a batch forms exactly when it helps."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+
+class Batcher:
+    def __init__(self, work: Callable[[list], list], max_batch: int, max_wait: float = 0.0):
+        """``work`` answers a list of items in order (it runs in a worker thread, one call at a time);
+        ``max_wait``: seconds the first request of a batch waits for company while the model is idle."""
+        self.work, self.max_batch, self.max_wait = work, max_batch, max_wait
+        self.queue: asyncio.Queue | None = None
+        self.worker: asyncio.Task | None = None
+        self.requests = self.batches = self.largest = 0
+
+    async def start(self) -> None:
+        self.requests = self.batches = self.largest = 0
+        self.queue = asyncio.Queue()
+        self.worker = asyncio.create_task(self._serve())
+
+    async def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            await asyncio.gather(self.worker, return_exceptions=True)
+
+    async def submit(self, item):
+        """The answer to one item (an exception raised by ``work`` is raised here, to each request of its batch)."""
+        future = asyncio.get_running_loop().create_future()
+        await self.queue.put((item, future))
+        return await future
+
+    async def _serve(self) -> None:
+        while True:
+            batch = await self._next_batch()
+            self.requests, self.batches = self.requests + len(batch), self.batches + 1
+            self.largest = max(self.largest, len(batch))
+            try:
+                answers = await asyncio.to_thread(self.work, [item for item, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting request; the worker goes on
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), found in zip(batch, answers, strict=True):
+                if not future.done():  # a client that went away has cancelled its future
+                    future.set_result(found)
+
+    async def _next_batch(self) -> list:
+        batch = [await self.queue.get()]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.max_wait
+        while len(batch) < self.max_batch:
+            if not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+                continue
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self.queue.get(), left))
+            except TimeoutError:
+                break
+        return batch
