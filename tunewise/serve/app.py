@@ -83,7 +83,7 @@ def create_app(served: Served, api_key: str | None = None, max_batch: int = 32, 
     async def lifespan(app):
         await batcher.start()
         warm_up = ("classify", "hello", 0) if served.classifies else ("chat", WARM_UP, 1)
-        await asyncio.to_thread(answer_batch, served, [warm_up])  # the first request does not pay for lazy setup
+        await batcher.run([warm_up])  # the first request does not pay for lazy setup
         yield
         await batcher.stop()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 
 class Batcher:
@@ -16,6 +17,9 @@ class Batcher:
         self.queue: asyncio.Queue | None = None
         self.worker: asyncio.Task | None = None
         self.requests = self.batches = self.largest = 0
+        # One thread, always the same: torch's OpenMP keeps a team of threads per calling thread, and asyncio's
+        # shared pool would start several teams that fight over the cores.
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
 
     async def start(self) -> None:
         self.requests = self.batches = self.largest = 0
@@ -26,6 +30,10 @@ class Batcher:
         if self.worker is not None:
             self.worker.cancel()
             await asyncio.gather(self.worker, return_exceptions=True)
+
+    def run(self, items: list):
+        """``work`` on the model's thread, outside any batch (e.g. a warm-up before the first request)."""
+        return asyncio.get_running_loop().run_in_executor(self.thread, self.work, items)
 
     async def submit(self, item):
         """The answer to one item (an exception raised by ``work`` is raised here, to each request of its batch)."""
@@ -39,7 +47,7 @@ class Batcher:
             self.requests, self.batches = self.requests + len(batch), self.batches + 1
             self.largest = max(self.largest, len(batch))
             try:
-                answers = await asyncio.to_thread(self.work, [item for item, _ in batch])
+                answers = await self.run([item for item, _ in batch])
             except Exception as exc:  # noqa: BLE001 - handed to every waiting request; the worker goes on
                 for _, future in batch:
                     if not future.done():
