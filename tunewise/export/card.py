@@ -42,10 +42,7 @@ def model_card(run: dict, export: dict) -> str:
         "",
         "## Loading",
         "",
-        "```python",
-        *_loading_lines(export["kind"]),
-        *_usage_lines(export["kind"], cfg),
-        "```",
+        *_how_to_load(export, cfg),
         "",
         f"Base model licence: {licence}. Exported with tunewise {export['version']}.",
         "",
@@ -94,6 +91,16 @@ def _data_lines(manifest: dict, summary: dict, audit: dict | None) -> list[str]:
         severe = ", ".join(audit.get("by_severity", {}).get("error", [])) or "none"
         lines.append(f"- audit: {audit.get('flagged_rows', '?')} rows flagged; checks at error severity: {severe}")
     return lines + [""]
+
+
+def _how_to_load(export: dict, cfg) -> list[str]:
+    if export["format"] == "merged":
+        return ["```python", *_loading_lines(export["kind"]), *_usage_lines(export["kind"], cfg), "```"]
+    gguf = f"model-{export['dtype']}.gguf"
+    lines = ["```sh", f"llama-cli -m {gguf} -cnv --temp 0   # llama.cpp; the chat template is stored in the file"]
+    if export["format"] == "ollama":
+        lines += [f"ollama create {cfg.name} -f Modelfile", f"ollama run {cfg.name}"]
+    return lines + ["```"]
 
 
 def _loading_lines(kind: str) -> list[str]:

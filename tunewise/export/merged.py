@@ -58,3 +58,22 @@ def load_merged(folder: Path, kind: str, dtype: str):
         loader = AutoModelForSequenceClassification if kind == "classify" else AutoModelForCausalLM
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return loader.from_pretrained(folder, dtype=DTYPES[dtype]).to(device).eval()
+
+
+def write_model_files(folder: Path, fmt: str, model, tokenizer, dtype: str, quant: str, kind: str):
+    """The format's model files in ``folder``, and the model and tokenizer loaded back from those files alone."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from tunewise.export.gguf import convert, gguf_name, load_gguf
+
+    if fmt == "merged":
+        save_merged(model, tokenizer, folder, dtype)
+        return load_merged(folder, kind, dtype), AutoTokenizer.from_pretrained(folder)
+    staged = folder / ".merged"  # the converter reads a merged fp32 folder; it does not stay in the export
+    save_merged(model, tokenizer, staged, "fp32")
+    del model
+    convert(staged, folder / gguf_name(quant), quant)
+    shutil.rmtree(staged)
+    return load_gguf(folder, gguf_name(quant))

@@ -29,6 +29,14 @@ def agreement(found: list[str], expected: list[str]) -> float:
     return sum(a == b for a, b in zip(found, expected, strict=True)) / len(expected)
 
 
+def minimum_agreement(fmt: str, precision: str) -> float:
+    """The default share of equal answers an export must reach: a merged copy in the run's precision repeats the
+    run (99.5 %), a 16-bit GGUF rounds weights (99 %), an 8-bit GGUF quantises them (95 %)."""
+    if fmt == "merged":
+        return 0.995
+    return 0.95 if precision == "q8_0" else 0.99
+
+
 def check_agreement(share: float, rows: int, minimum: float, what: str) -> None:
     """A failed check (exit 1) when the export answers differently from the run on too many rows."""
     if share < minimum:
