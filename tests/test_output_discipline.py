@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from tests.conftest import classification_rows, write_jsonl
+from tests.conftest import LABELS, classification_rows, write_jsonl
 from tunewise.cli import main
 
 
@@ -168,6 +168,26 @@ def test_labels_that_differ_only_in_case_or_spaces_are_warned_about(tmp_path, ca
     assert main(["split", str(data), "--out", str(tmp_path / "s")]) == 0
     err = " ".join(capsys.readouterr().err.split())
     assert "labels 'Card_Arrival', 'card_arrival', 'card_arrival ' differ only in case or spaces" in err
+    assert "data.label_case: lower" in err
+    assert main(["split", str(data), "--out", str(tmp_path / "s"), "--label-case", "lower"]) == 0
+    assert "differ only in case" not in capsys.readouterr().err
+    written = [
+        json.loads(line)["label"]
+        for name in ("train", "validation", "test")
+        for line in (tmp_path / "s" / f"{name}.jsonl").open()
+    ]
+    assert sorted(set(written)) == sorted(LABELS) and len(written) == len(rows)
+
+
+def test_label_case_lower_applies_to_declared_labels_too(tmp_path):
+    from tunewise.data.load import load_records
+    from tunewise.errors import TunewiseError
+
+    data = write_jsonl(tmp_path / "d.jsonl", [{"text": "where is my card", "label": " Card_Arrival"}])
+    loaded = load_records(data, "classification", labels=["CARD_ARRIVAL"], label_case="lower")
+    assert loaded.records[0]["label"] == "card_arrival"
+    with pytest.raises(TunewiseError, match="unknown label ' Card_Arrival'"):
+        load_records(data, "classification", labels=["CARD_ARRIVAL"])
 
 
 def test_sigterm_is_an_interruption_that_leaves_no_partial_output(data, tmp_path, monkeypatch, capsys):
@@ -247,3 +267,21 @@ def test_a_tampered_saved_audit_is_refused_by_field(tamper, message, data, tmp_p
     capsys.readouterr()
     assert main(["curate", str(data), "--findings", str(findings), "--out", str(tmp_path / "cur")]) == 2
     assert message in capsys.readouterr().err and not (tmp_path / "cur").exists()
+
+
+def test_a_lenient_split_writes_every_skipped_row_with_its_content_to_a_rejects_file(tmp_path, capsys):
+    rows = classification_rows(copies=3)
+    data = tmp_path / "d.jsonl"
+    lines = [json.dumps(r) for r in rows]
+    lines[4], lines[9] = '{"text": "no label here"}', '{"text": '
+    data.write_text("\n".join(lines) + "\n")
+    config = tmp_path / "c.yaml"
+    config.write_text("data:\n  skip_invalid: true\n")
+    out = tmp_path / "split"
+    assert main(["split", str(data), "--config", str(config), "--out", str(out)]) == 0
+    rejects = [json.loads(line) for line in (out / "rejects.jsonl").open()]
+    assert [(r["row"], r["field"]) for r in rejects] == [(4, "label"), (9, None)]
+    assert rejects[0]["raw"] == {"text": "no label here"} and rejects[0]["source"] == str(data)
+    assert f"skipped {data}:5: field 'label': missing" in " ".join(capsys.readouterr().err.split())
+    kept = sum(len((out / f"{name}.jsonl").read_text().splitlines()) for name in ("train", "validation", "test"))
+    assert kept + len(rejects) == len(rows)

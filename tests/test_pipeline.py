@@ -13,6 +13,7 @@ from tunewise.rundir import RunDir
 
 RUN_FILES = {
     "config.yaml",
+    "split/rejects.jsonl",
     "summary.json",
     "test_access.jsonl",
     "audit/findings.json",

@@ -75,6 +75,8 @@ def test_random_faulty_files_never_crash_and_lose_nothing(content, invalid_utf8,
         elif command == "split":
             manifest = json.loads((out / "manifest.json").read_text())
             assert sum(manifest["sizes"].values()) + len(manifest["skipped"]) == rows
+            rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().split("\n") if line]
+            assert [f"{r['where']}: {r['reason']}" for r in rejects] == manifest["skipped"]  # with content
         elif command == "curate":
             kept = _rows_in((out / "curated.jsonl").read_text())
             log = (out / "changelog.jsonl").read_text().split("\n")  # not splitlines(): U+2028 is inside rows

@@ -68,6 +68,11 @@ class DataConfig(_Section):
     )
     skip_invalid: StrictBool = Field(False, description="Skip invalid rows (each one reported) instead of stopping.")
     max_rows: StrictInt | None = Field(None, ge=1, description="Use only the first N rows of the data file.")
+    label_case: Literal["keep", "lower"] = Field(
+        "keep",
+        description="keep: labels as written (labels differing only in case or spaces are warned about); lower: "
+        "lower-case and strip every label (and data.labels), so 'Card_Arrival ' and 'card_arrival' are one class.",
+    )
 
     @field_validator("columns", "test_columns")
     @classmethod

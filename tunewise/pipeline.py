@@ -79,7 +79,7 @@ def predict_file(run_dir: Path, data_path: Path, out: Path, limit: int | None = 
     the same rendering as evaluation. Writes ``out`` (one line per row: row, input, prediction, the top classes for
     a classification head, meta) and ``out``.rejects.jsonl for rows that could not be read; returns counts."""
     from tunewise.data.formats import prompt_messages
-    from tunewise.data.load import load_records
+    from tunewise.data.load import load_records, rejected_rows
 
     run_dir = RunDir(run_dir)
     cfg = run_dir.load_config()
@@ -112,9 +112,7 @@ def predict_file(run_dir: Path, data_path: Path, out: Path, limit: int | None = 
                 "meta": record["meta"],
             }
         )
-    rejects = [
-        {"row": p.row, "where": p.location, "field": p.field, "reason": p.reason, "raw": p.raw} for p in loaded.problems
-    ]
+    rejects = rejected_rows(loaded.problems)
     rejects_path = out.with_name(out.name + ".rejects.jsonl")
     atomic_write_files({out: jsonl_text(rows), rejects_path: jsonl_text(rejects)})
     return {

@@ -4,6 +4,7 @@ run_dir/
   config.yaml            the resolved config (defaults filled in, paths absolute)
   select/                base-model selection, when model.name is auto (selection.json, selection.png, split/)
   split/                 train.jsonl validation.jsonl test.jsonl manifest.json (SHA-256s, sizes, label counts)
+                         rejects.jsonl (rows skipped under data.skip_invalid, with reason and content)
   audit/                 findings.json audit.html (when audit.in_run)
   train/                 metrics.jsonl result.json checkpoint/ (the best adapter or full weights), labels.json
                          (a classification head's classes in output order)
@@ -32,6 +33,7 @@ SPLITS = ("train", "validation", "test")
 # File names inside a stage's folder. A stage writes into the folder it is given (select and learning-curve
 # reuse the stages elsewhere), so the stages take these names from here and RunDir builds its paths from them.
 MANIFEST = "manifest.json"
+REJECTS = "rejects.jsonl"  # beside the split files: every row a lenient load skipped, with its reason and content
 TRAIN_LOG = "metrics.jsonl"
 TRAIN_RESULT = "result.json"
 CHECKPOINT = "checkpoint"
@@ -82,6 +84,10 @@ class RunDir:
 
     def split_file(self, name: str) -> Path:
         return self.split / split_file_name(name)
+
+    @property
+    def rejects(self) -> Path:
+        return self.split / REJECTS
 
     @property
     def manifest(self) -> Path:

@@ -236,6 +236,12 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
         help="map a task field to a column, e.g. --column label=category (repeatable)",
     )
     parser.add_argument("--model", help="base model whose tokenizer measures lengths (default: from the config)")
+    parser.add_argument(
+        "--label-case",
+        choices=["keep", "lower"],
+        help="lower: lower-case and strip labels, so labels differing only in case or spaces are one class "
+        "(default: data.label_case, keep)",
+    )
 
 
 def data_config(args) -> TunewiseConfig:
@@ -254,6 +260,8 @@ def data_config(args) -> TunewiseConfig:
         cfg.data.columns = {**cfg.data.columns, field: column}
     if args.model:
         cfg.model.name = args.model
+    if args.label_case:
+        cfg.data.label_case = args.label_case
     return cfg
 
 

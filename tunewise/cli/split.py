@@ -7,9 +7,9 @@ from pathlib import Path
 from rich.table import Table
 
 from tunewise.cli.output import add_data_options, check_output_dir, data_config, results
-from tunewise.rundir import MANIFEST, SPLITS, split_file_name
+from tunewise.rundir import MANIFEST, REJECTS, SPLITS, split_file_name
 
-SPLIT_FILES = {MANIFEST, *(split_file_name(name) for name in SPLITS)}
+SPLIT_FILES = {MANIFEST, REJECTS, *(split_file_name(name) for name in SPLITS)}
 
 
 def add_parser(commands) -> None:

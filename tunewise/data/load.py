@@ -77,6 +77,22 @@ class Loaded:
 SHOWN_SKIPPED = 5
 
 
+def rejected_rows(problems: list[RowProblem], source: str | None = None) -> list[dict]:
+    """The rows a lenient load skipped, as the lines of a rejects file: position, location, field, reason and
+    the row's own content, so nothing is dropped without a trace."""
+    return [
+        {
+            **({"source": source} if source else {}),
+            "row": p.row,
+            "where": p.location,
+            "field": p.field,
+            "reason": p.reason,
+            "raw": p.raw,
+        }
+        for p in problems
+    ]
+
+
 def report_skipped(lines: list[str], note: str) -> None:
     """Each skipped row by file, line and field (the first few); past those, a count and ``note``."""
     from tunewise._progress import console
@@ -104,6 +120,7 @@ def load_data(data_cfg, path: Path, task: str | None = None) -> Loaded:
         labels=data_cfg.labels,
         skip_invalid=data_cfg.skip_invalid,
         max_rows=data_cfg.max_rows,
+        label_case=data_cfg.label_case,
     )
 
 
@@ -122,9 +139,13 @@ def load_records(
     skip_invalid: bool = False,
     max_rows: int | None = None,
     inputs_only: bool = False,
+    label_case: str = "keep",
 ) -> Loaded:
     """Load a file path or a Hugging Face ``datasets.Dataset`` into validated records. With ``inputs_only`` (new
-    rows to predict), a row needs only its input fields: a text, a prompt, or a chat ending with either turn."""
+    rows to predict), a row needs only its input fields: a text, a prompt, or a chat ending with either turn.
+    With ``label_case`` 'lower', labels (and data.labels) are lower-cased and stripped of surrounding spaces."""
+    if label_case == "lower" and labels:
+        labels = [label.strip().lower() for label in labels]
     columns = columns or {}
     name = str(source) if isinstance(source, (str, Path)) else f"<{type(source).__name__}>"
     rows = list(itertools.islice(_raw_rows(source, name), max_rows))
@@ -135,7 +156,7 @@ def load_records(
         try:
             if isinstance(row, _RowError):
                 raise row
-            loaded.records.append(_to_record(row, task, columns, labels, inputs_only))
+            loaded.records.append(_to_record(row, task, columns, labels, inputs_only, label_case))
             loaded.row_ids.append(row_id)
         except _RowError as exc:
             problem = RowProblem(
@@ -289,7 +310,12 @@ def _infer_task(rows: list[tuple[Any, Any]], columns: dict[str, str], name: str)
 
 
 def _to_record(
-    row: dict, task: str, columns: dict[str, str], labels: list[str] | None, inputs_only: bool = False
+    row: dict,
+    task: str,
+    columns: dict[str, str],
+    labels: list[str] | None,
+    inputs_only: bool = False,
+    label_case: str = "keep",
 ) -> dict:
     fields = INPUT_FIELDS[task] if inputs_only else TASK_FIELDS[task]
     record: dict[str, Any] = {}
@@ -300,7 +326,7 @@ def _to_record(
         if name == "messages" and inputs_only:
             record[name] = _check_messages(column, row[column], open_ended=True)
         else:
-            record[name] = _check_field(name, column, row[column], labels)
+            record[name] = _check_field(name, column, row[column], labels, label_case)
     used = {columns.get(name, name) for name in fields}
     record["meta"] = {key: value for key, value in row.items() if key not in used}
     try:
@@ -310,11 +336,11 @@ def _to_record(
     return record
 
 
-def _check_field(name: str, column: str, value: Any, labels: list[str] | None) -> Any:
+def _check_field(name: str, column: str, value: Any, labels: list[str] | None, label_case: str = "keep") -> Any:
     if name == "messages":
         return _check_messages(column, value)
     if name == "label":
-        return _check_label(column, value, labels)
+        return _check_label(column, value, labels, label_case)
     if not isinstance(value, str):
         raise _RowError(column, f"expected text, got {type(value).__name__}")
     return _check_text(column, value)
@@ -330,7 +356,7 @@ def _check_text(column: str, value: str) -> str:
     return value
 
 
-def _check_label(column: str, value: Any, labels: list[str] | None) -> str:
+def _check_label(column: str, value: Any, labels: list[str] | None, label_case: str = "keep") -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise _RowError(column, f"expected a label (text or integer), got {type(value).__name__}")
     # An integer is a position in data.labels, unless the label names are numbers themselves.
@@ -339,6 +365,8 @@ def _check_label(column: str, value: Any, labels: list[str] | None) -> str:
             raise _RowError(column, f"label index {value} outside data.labels (0..{len(labels) - 1})")
         return labels[value]
     value = _check_text(column, str(value))
+    if label_case == "lower":
+        value = value.strip().lower()
     if labels and value not in labels:
         raise _RowError(column, f"unknown label '{value}' (not in data.labels)")
     return value

@@ -15,9 +15,9 @@ from pathlib import Path
 from tunewise._io import atomic_dir, atomic_write_json, atomic_write_jsonl, sha256_file
 from tunewise._progress import console
 from tunewise.data.formats import input_text, normalize
-from tunewise.data.load import load_data, load_eval_data, report_skipped
+from tunewise.data.load import load_data, load_eval_data, rejected_rows, report_skipped
 from tunewise.errors import TunewiseError
-from tunewise.rundir import MANIFEST, SPLITS, split_file_name, versions
+from tunewise.rundir import MANIFEST, REJECTS, SPLITS, split_file_name, versions
 
 MIN_VALIDATION, MIN_TEST = 0.15, 0.10
 
@@ -123,7 +123,7 @@ def write_split(
     for variants in loaded.label_variants():
         console.print(
             f"[yellow]warning[/] {data_path}: labels {', '.join(repr(v) for v in variants)} differ only in case or "
-            "spaces and count as different classes (write them one way if they are one class)"
+            "spaces and count as different classes (if they are one class: data.label_case: lower)"
         )
     test_path = cfg.resolve_path(cfg.data.test_path)
     held_out = load_eval_data(cfg.data, test_path, task) if test_path else None
@@ -155,6 +155,7 @@ def write_split(
         with atomic_dir(out) as folder:  # the whole split or none of it: never new files beside old ones
             for name, rows in splits.items():
                 atomic_write_jsonl(folder / split_file_name(name), rows)
+            atomic_write_jsonl(folder / REJECTS, [r for s in sources for r in rejected_rows(s.problems, s.source)])
             atomic_write_json(
                 folder / MANIFEST,
                 {
@@ -171,7 +172,7 @@ def write_split(
                     "versions": versions(),
                 },
             )
-    report_skipped(loaded.skipped + (held_out.skipped if held_out else []), f"all listed in {out / MANIFEST}")
+    report_skipped(loaded.skipped + (held_out.skipped if held_out else []), f"all listed in {out / REJECTS}")
     return splits, task
 
 
