@@ -70,6 +70,50 @@ async def load(base: str, queries: list[dict], clients: int, classify: bool) -> 
     }
 
 
+def measured(base: str, queries: list[dict], clients: int, classify: bool) -> dict:
+    """One arm, with the server's own count of batches and model-busy seconds during it."""
+    before = httpx.get(f"{base}/health").json()
+    found = asyncio.run(load(base, queries, clients, classify))
+    after = httpx.get(f"{base}/health").json()
+    batches = after["batches"] - before["batches"]
+    busy = after["busy_seconds"] - before["busy_seconds"]
+    found.update(
+        batches=batches,
+        mean_batch=round(found["requests"] / batches, 1),
+        model_ms_per_batch=round(1000 * busy / batches, 1),
+        model_busy_share=round(busy / found["seconds"], 2),
+    )
+    return found
+
+
+def model_alone(run: Path, queries: list[dict], batch: int) -> dict:
+    """The served model's own speed with no server: rows/s one at a time and in batches of ``batch``, on the main
+    thread, after the same warm-up. Their ratio bounds what dynamic batching can gain on this machine."""
+    from tunewise.serve.model import answer_batch, load_served
+
+    served = load_served(run)
+    items = [
+        ("classify", q["input"], 0)
+        if "tuned_top" in q
+        else ("chat", [{"role": "user", "content": q["input"]}], served.cfg.eval.max_new_tokens)
+        for q in queries
+    ]
+    answer_batch(served, items[:batch])
+    started = time.perf_counter()
+    for item in items[: 4 * batch]:
+        answer_batch(served, [item])
+    alone = 4 * batch / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for start in range(0, 4 * batch, batch):
+        answer_batch(served, items[start : start + batch])
+    together = 4 * batch / (time.perf_counter() - started)
+    return {
+        "one_row_per_second": round(alone, 1),
+        "batched_rows_per_second": round(together, 1),
+        "ratio": round(together / alone, 2),
+    }
+
+
 def start_server(run: Path, port: int, max_wait_ms: float | None) -> subprocess.Popen:
     command = [sys.executable, "-m", "tunewise", "serve", str(run), "--port", str(port)]
     command += ["--max-wait-ms", str(max_wait_ms)] if max_wait_ms is not None else []
@@ -102,19 +146,22 @@ def main() -> None:
     try:
         for clients in (1, args.clients):  # the same warm-up for both arms
             asyncio.run(load(base, queries[: args.warm_up], clients, classify))
-        alone = asyncio.run(load(base, queries, 1, classify))
-        together = asyncio.run(load(base, queries, args.clients, classify))
+        alone = measured(base, queries, 1, classify)
+        together = measured(base, queries, args.clients, classify)
         health = httpx.get(f"{base}/health").json()
     finally:
         server.terminate()
         server.wait(30)
     print(f"{'':<22}{'one at a time':>15}{f'{args.clients} clients':>15}")
-    for key in ("requests_per_second", "p50_ms", "p95_ms", "p99_ms", "answered", "same_as_run"):
+    keys = ("requests_per_second", "p50_ms", "p95_ms", "p99_ms", "answered", "same_as_run", "mean_batch")
+    for key in (*keys, "model_ms_per_batch", "model_busy_share"):
         print(f"{key:<22}{alone[key]:>15}{together[key]:>15}")
     ratio = together["requests_per_second"] / alone["requests_per_second"]
+    ceiling = model_alone(args.run, queries, args.clients)
     print(
-        f"throughput ratio {ratio:.2f}x; server batches {health['batches']} for {health['requests']} requests, "
-        f"largest {health['largest_batch']}"
+        f"throughput ratio {ratio:.2f}x (largest batch {health['largest_batch']}); the model alone, in this process "
+        f"without HTTP: {ceiling['one_row_per_second']} rows/s one at a time, {ceiling['batched_rows_per_second']} "
+        f"in batches of {args.clients} ({ceiling['ratio']}x: the most batching can give here)"
     )
     print(
         json.dumps(
@@ -124,6 +171,7 @@ def main() -> None:
                 "concurrent": together,
                 "ratio": round(ratio, 2),
                 "server": health,
+                "model_alone": ceiling,
                 "date": time.strftime("%Y-%m-%d"),
             }
         )

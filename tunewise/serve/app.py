@@ -122,6 +122,7 @@ def create_app(served: Served, api_key: str | None = None, max_batch: int = 32, 
             "requests": batcher.requests,
             "batches": batcher.batches,
             "largest_batch": batcher.largest,
+            "busy_seconds": round(batcher.busy, 2),
         }
 
     @app.post("/v1/classify", dependencies=[Depends(authorised)])

@@ -5,6 +5,7 @@ batch from the queue, so a batch forms exactly when it helps."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,12 +18,14 @@ class Batcher:
         self.queue: asyncio.Queue | None = None
         self.worker: asyncio.Task | None = None
         self.requests = self.batches = self.largest = 0
+        self.busy = 0.0  # seconds the model spent answering
         # One thread, always the same: torch's OpenMP keeps a team of threads per calling thread, and asyncio's
         # shared pool would start several teams that fight over the cores.
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
 
     async def start(self) -> None:
         self.requests = self.batches = self.largest = 0
+        self.busy = 0.0
         self.queue = asyncio.Queue()
         self.worker = asyncio.create_task(self._serve())
 
@@ -46,6 +49,7 @@ class Batcher:
             batch = await self._next_batch()
             self.requests, self.batches = self.requests + len(batch), self.batches + 1
             self.largest = max(self.largest, len(batch))
+            started = time.perf_counter()
             try:
                 answers = await self.run([item for item, _ in batch])
             except Exception as exc:  # noqa: BLE001 - handed to every waiting request; the worker goes on
@@ -53,6 +57,8 @@ class Batcher:
                     if not future.done():
                         future.set_exception(exc)
                 continue
+            finally:
+                self.busy += time.perf_counter() - started
             for (_, future), found in zip(batch, answers, strict=True):
                 if not future.done():  # a client that went away has cancelled its future
                     future.set_result(found)
