@@ -188,6 +188,13 @@ def test_label_case_lower_applies_to_declared_labels_too(tmp_path):
     assert loaded.records[0]["label"] == "card_arrival"
     with pytest.raises(TunewiseError, match="unknown label ' Card_Arrival'"):
         load_records(data, "classification", labels=["CARD_ARRIVAL"])
+    from tunewise.config import TunewiseConfig
+    from tunewise.data.split import class_labels
+
+    cfg = TunewiseConfig.model_validate({"data": {"labels": ["CARD_ARRIVAL", "card_arrival ", "Change_PIN"]}})
+    assert class_labels(cfg, {}) == ["CARD_ARRIVAL", "card_arrival ", "Change_PIN"]
+    cfg.data.label_case = "lower"  # the classes a head is built with match the folded rows
+    assert class_labels(cfg, {}) == ["card_arrival", "change_pin"]
 
 
 def test_sigterm_is_an_interruption_that_leaves_no_partial_output(data, tmp_path, monkeypatch, capsys):

@@ -140,7 +140,9 @@ def export_run(
     from dataclasses import replace
 
     from tunewise._io import atomic_dir
+    from tunewise.data.formats import input_text
     from tunewise.export.card import model_card
+    from tunewise.export.gguf import converter_dir
     from tunewise.export.merged import export_dtype, fine_tuned_model, write_model_files
     from tunewise.export.ollama import modelfile
     from tunewise.export.verify import agreement, check_agreement, exported_answers, minimum_agreement, sample_indices
@@ -149,21 +151,34 @@ def export_run(
     cfg = run_dir.load_config()
     task = run_dir.task()
     kind = _exportable(run_dir, cfg, task, fmt)
-    expected, splits = _run_predictions(run_dir), run_dir.read_splits()
+    answered, splits = _run_predictions(run_dir), run_dir.read_splits()
+    expected = [row["tuned"] for row in answered]
     evaluated = sample_rows(splits["test"], cfg.eval.max_rows, cfg.seed)  # the rows the evaluation answered
     if len(expected) != len(evaluated):
         raise TunewiseError(f"{run_dir.predictions()}: {len(expected)} rows for {len(evaluated)} evaluated test rows")
     dtype = export_dtype(dtype, cfg) if fmt == "merged" else quant
     min_agreement = minimum_agreement(fmt, dtype) if min_agreement is None else min_agreement
+    if [row["input"] for row in answered] != [input_text(r, task) for r in evaluated]:
+        raise TunewiseError(f"{run_dir.predictions()}: not the answers to the run's test split; rerun tunewise eval")
     picked = sample_indices(len(evaluated), check_rows, cfg.seed)
     rows = [evaluated[i] for i in picked]
     labels = class_labels(cfg, splits) if task == "classification" else None
     model_path, renderer = model_and_renderer(cfg)
+    if fmt != "merged":
+        converter_dir()  # before any work: a missing converter is a one-line install hint
+    if fmt == "ollama":
+        modelfile(renderer, "check.gguf")  # a chat template Ollama cannot express is refused before any work
     started = time.perf_counter()
     with atomic_dir(out) as folder:
-        model = fine_tuned_model(cfg, model_path, renderer, run_dir.checkpoint, kind)
-        exported, tokenizer = write_model_files(folder, fmt, model, renderer.tokenizer, dtype, quant, kind)
-        del model  # the copy loaded back is the one checked
+        exported, tokenizer = write_model_files(
+            folder,
+            fmt,
+            fine_tuned_model(cfg, model_path, renderer, run_dir.checkpoint, kind),
+            renderer.tokenizer,
+            dtype,
+            quant,
+            kind,
+        )
         exported_renderer = replace(renderer, tokenizer=tokenizer)
         share = agreement(
             exported_answers(cfg, exported, exported_renderer, rows, task, kind, labels), [expected[i] for i in picked]
@@ -212,14 +227,14 @@ def _exportable(run_dir: RunDir, cfg, task: str, fmt: str) -> str:
     return kind
 
 
-def _run_predictions(run_dir: RunDir) -> list[str]:
-    """The fine-tuned model's answers on the test split, as the run's evaluation wrote them."""
+def _run_predictions(run_dir: RunDir) -> list[dict]:
+    """The rows of the run's evaluation on the test split (input, reference, the fine-tuned model's answer, …)."""
     from tunewise._io import read_jsonl
 
     path = run_dir.predictions()
     if not path.exists():
         raise TunewiseError(f"{path}: missing; the run was not evaluated (run tunewise eval {run_dir.root})")
-    return [row["tuned"] for row in read_jsonl(path)]
+    return read_jsonl(path)
 
 
 def evaluate_run(run_dir: Path, split: str = "test", compare_base: bool | None = None) -> dict:

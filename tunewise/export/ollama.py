@@ -16,6 +16,8 @@ def modelfile(renderer, gguf_file: str) -> str:
         raise TunewiseError("--format ollama needs a model with a chat template (this run used the plain format)")
     parts = _template_parts(renderer.tokenizer)
     system = renderer.system_prompt or parts["default_system"]
+    if system and '"""' in system:
+        raise TunewiseError('--format ollama: the system prompt holds """, which a Modelfile cannot quote')
     _check(parts, renderer)
     lines = [
         "# Written by tunewise export; the GGUF was checked against the run's own answers (export.json).",
@@ -39,7 +41,7 @@ def _template_parts(tokenizer) -> dict:
         {"role": "assistant", "content": MARKS["assistant"]},
         {"role": "user", "content": MARKS["again"]},
     ]
-    full = tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+    full = _rendered(tokenizer, conversation)
     if any(full.count(mark) != 1 for mark in MARKS.values()):
         raise TunewiseError("--format ollama: the chat template does not show each message once; use --format gguf")
     opening, rest = full.split(MARKS["system"])
@@ -64,11 +66,19 @@ def _template_parts(tokenizer) -> dict:
     return parts
 
 
+def _rendered(tokenizer, conversation: list[dict]) -> str:
+    try:
+        return tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+    except Exception as exc:  # noqa: BLE001 - templates raise their own errors (a system role they lack, …)
+        raise TunewiseError(
+            f"--format ollama: the chat template refuses a system/user/assistant conversation "
+            f"({exc}); use --format gguf"
+        ) from None
+
+
 def _default_system(tokenizer, parts: dict) -> str | None:
     """The system text the template adds when a conversation has none (SmolLM2 names itself), or None."""
-    alone = tokenizer.apply_chat_template(
-        [{"role": "user", "content": MARKS["user"]}], tokenize=False, add_generation_prompt=True
-    )
+    alone = _rendered(tokenizer, [{"role": "user", "content": MARKS["user"]}])
     head = parts["start"] + parts["open"]["system"]
     tail = parts["close"] + parts["open"]["user"] + MARKS["user"]
     if alone.startswith(head) and tail in alone:

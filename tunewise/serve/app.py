@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tunewise._http import BodyLimit
 from tunewise.serve.batcher import Batcher
-from tunewise.serve.model import Served, answer_batch, token_count
+from tunewise.serve.model import Served, answer_batch, prompt_length, token_count
 
 MAX_BODY = 1024 * 1024  # a long conversation is tens of kilobytes
 MAX_INPUTS = 256  # texts in one /v1/classify request
@@ -87,7 +87,10 @@ def create_app(served: Served, api_key: str | None = None, max_batch: int = 32, 
         yield
         await batcher.stop()
 
-    app = FastAPI(title=f"tunewise serve: {served.name}", lifespan=lifespan)
+    # no /docs or /openapi.json: the API is described in the README, and nothing is served without the key
+    app = FastAPI(
+        title=f"tunewise serve: {served.name}", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY, refusal=lambda n: _error_body(f"request body over {n} bytes"))
     app.state.batcher = batcher
 
@@ -111,6 +114,16 @@ def create_app(served: Served, api_key: str | None = None, max_batch: int = 32, 
         param = ".".join(str(p) for p in first["loc"] if p != "body") or None
         return JSONResponse(_error_body(f"{param}: {first['msg']}" if param else first["msg"], param=param), 400)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request, exc: Exception):  # a bug: a JSON body like every other error, no internals
+        return JSONResponse(_error_body("internal error while answering", "server_error"), status_code=500)
+
+    def checked_prompt(kind: str, payload, budget: int) -> int:
+        try:
+            return prompt_length(served, kind, payload, budget)
+        except ValueError as exc:
+            raise ServeError(400, str(exc), param="messages" if kind == "chat" else "input") from None
+
     @app.get("/health")
     async def health():
         return {
@@ -122,6 +135,7 @@ def create_app(served: Served, api_key: str | None = None, max_batch: int = 32, 
             "requests": batcher.requests,
             "batches": batcher.batches,
             "largest_batch": batcher.largest,
+            "worker_running": batcher.running,
             "busy_seconds": round(batcher.busy, 2),
         }
 
@@ -130,6 +144,8 @@ def create_app(served: Served, api_key: str | None = None, max_batch: int = 32, 
         if not served.classifies:
             raise ServeError(400, f"this run is a {served.task} run: POST /v1/chat/completions", param="input")
         texts = [body.input] if isinstance(body.input, str) else body.input
+        for text in texts:
+            checked_prompt("classify", text, 16)
         found = await asyncio.gather(*(batcher.submit(("classify", text, 0)) for text in texts))
         data = [
             {"index": i, "label": f["label"], "top": [{"label": lb, "probability": p} for lb, p in f["top"] or []]}
@@ -142,31 +158,33 @@ def create_app(served: Served, api_key: str | None = None, max_batch: int = 32, 
         messages = [{"role": m.role, "content": m.text()} for m in body.messages]
         if messages[-1]["role"] != "user":
             raise ServeError(400, "the last message must be the user's", param="messages")
-        budget = min(body.max_completion_tokens or body.max_tokens or limit, limit)
+        budget = min(body.max_completion_tokens or body.max_tokens or limit, limit)  # capped by eval.max_new_tokens
+        prompt = checked_prompt("chat", messages, budget)
         found = await batcher.submit(("chat", messages, budget))
         text, ident, created = found["text"], f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-        if body.stream:
-            return StreamingResponse(_chunks(ident, created, served.name, text), media_type="text/event-stream")
-        prompt = sum(token_count(served, m["content"]) for m in messages)
         completion = token_count(served, text)
+        finish = "length" if not served.classifies and completion >= budget else "stop"
+        if body.stream:
+            chunks = _chunks(ident, created, served.name, text, finish)
+            return StreamingResponse(chunks, media_type="text/event-stream")
         return {
             "id": ident,
             "object": "chat.completion",
             "created": created,
             "model": served.name,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
         }
 
     return app
 
 
-def _chunks(ident: str, created: int, model: str, text: str):
+def _chunks(ident: str, created: int, model: str, text: str, finish: str):
     """The answer as OpenAI's server-sent events: the role, the text, the finish, then [DONE]. The text is whole:
     the batch is generated together, so it is sent when it is done, not token by token."""
     head = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model}
-    for delta, finish in (({"role": "assistant"}, None), ({"content": text}, None), ({}, "stop")):
-        yield f"data: {json.dumps({**head, 'choices': [{'index': 0, 'delta': delta, 'finish_reason': finish}]})}\n\n"
+    for delta, reason in (({"role": "assistant"}, None), ({"content": text}, None), ({}, finish)):
+        yield f"data: {json.dumps({**head, 'choices': [{'index': 0, 'delta': delta, 'finish_reason': reason}]})}\n\n"
     yield "data: [DONE]\n\n"
 
 

@@ -30,16 +30,27 @@ class Batcher:
         self.worker = asyncio.create_task(self._serve())
 
     async def stop(self) -> None:
+        """Stop the worker; requests still waiting get an error rather than hanging."""
         if self.worker is not None:
             self.worker.cancel()
             await asyncio.gather(self.worker, return_exceptions=True)
+        while self.queue is not None and not self.queue.empty():
+            _, future = self.queue.get_nowait()
+            if not future.done():
+                future.set_exception(RuntimeError("the server is stopping"))
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None and not self.worker.done()
 
     def run(self, items: list):
         """``work`` on the model's thread, outside any batch (e.g. a warm-up before the first request)."""
         return asyncio.get_running_loop().run_in_executor(self.thread, self.work, items)
 
     async def submit(self, item):
-        """The answer to one item (an exception raised by ``work`` is raised here, to each request of its batch)."""
+        """The answer to one item (an exception raised by ``work`` for it is raised here)."""
+        if not self.running:
+            raise RuntimeError("the model worker is not running")
         future = asyncio.get_running_loop().create_future()
         await self.queue.put((item, future))
         return await future
@@ -51,17 +62,26 @@ class Batcher:
             self.largest = max(self.largest, len(batch))
             started = time.perf_counter()
             try:
-                answers = await self.run([item for item, _ in batch])
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting request; the worker goes on
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
+                await self._answer(batch)
             finally:
                 self.busy += time.perf_counter() - started
-            for (_, future), found in zip(batch, answers, strict=True):
-                if not future.done():  # a client that went away has cancelled its future
-                    future.set_result(found)
+
+    async def _answer(self, batch: list) -> None:
+        """Answer a batch; when it fails, answer its requests one by one, so only a request that fails alone
+        gets the error and the others their answers."""
+        try:
+            answers = await self.run([item for item, _ in batch])
+            if len(answers) != len(batch):
+                raise RuntimeError(f"{len(answers)} answers for {len(batch)} requests")
+        except Exception as exc:  # noqa: BLE001 - handed to the requests it belongs to; the worker goes on
+            if len(batch) == 1:
+                _settle(batch[0][1], error=exc)
+                return
+            for one in batch:
+                await self._answer([one])
+            return
+        for (_, future), found in zip(batch, answers, strict=True):
+            _settle(future, found)
 
     async def _next_batch(self) -> list:
         batch = [await self.queue.get()]
@@ -76,6 +96,15 @@ class Batcher:
                 break
             try:
                 batch.append(await asyncio.wait_for(self.queue.get(), left))
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
                 break
         return batch
+
+
+def _settle(future: asyncio.Future, found=None, error: Exception | None = None) -> None:
+    if future.done():  # a client that went away has cancelled its future
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(found)

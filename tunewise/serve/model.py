@@ -3,7 +3,8 @@ of requests with the code paths the run's evaluation used (so a served answer is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tunewise.data.formats import classifier_text, prompt_messages
@@ -25,6 +26,7 @@ class Served:
     model: object
     renderer: object
     labels: list[str] | None
+    checker: object = None  # a copy of the renderer for the request threads: a fast tokenizer is not re-entrant
 
     @property
     def classifies(self) -> bool:
@@ -48,7 +50,8 @@ def load_served(run_dir: Path) -> Served:
     model = (
         load_head(cfg, model_path, renderer, run.checkpoint) if head else load_for_eval(model_path, run.checkpoint, cfg)
     )
-    return Served(cfg.name, task, head, cfg, model.eval(), renderer, labels)
+    checker = replace(renderer, tokenizer=copy.deepcopy(renderer.tokenizer))
+    return Served(cfg.name, task, head, cfg, model.eval(), renderer, labels, checker)
 
 
 def answer_batch(served: Served, requests: list[tuple[str, object, int]]) -> list[dict]:
@@ -95,4 +98,28 @@ def _chat(served: Served, conversations: list[list[dict]], max_new_tokens: int) 
 
 
 def token_count(served: Served, text: str) -> int:
-    return len(served.renderer.tokenizer(text, add_special_tokens=False)["input_ids"])
+    return len(served.checker.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def prompt_length(served: Served, kind: str, payload, budget: int) -> int:
+    """The tokens of the prompt the model will read for a request, checked before it joins a batch: a ValueError
+    (the request's fault) when the chat template refuses the messages or the prompt and its answer would not fit
+    the model's context. A head truncates its text itself (model.max_length), so its requests always fit."""
+    text = payload if kind == "classify" else payload[-1]["content"]
+    tokenizer, cfg = served.checker.tokenizer, served.cfg
+    if served.head:
+        return min(len(tokenizer(text, add_special_tokens=True)["input_ids"]), cfg.model.max_length)
+    if served.classifies:
+        messages = prompt_messages({"text": text}, "classification", cfg.model.instruction)
+    elif served.task == "completion":
+        messages = prompt_messages({"prompt": text}, "completion", cfg.model.instruction)
+    else:
+        messages = payload
+    try:
+        tokens = len(served.checker.prompt_ids(messages))
+    except Exception as exc:  # noqa: BLE001 - a chat template raises its own errors (role order, roles it lacks)
+        raise ValueError(f"the model's chat template refuses these messages: {exc}") from None
+    context = getattr(served.model.config, "max_position_embeddings", None)
+    if context is not None and tokens + budget > context:
+        raise ValueError(f"the prompt is {tokens} tokens; with {budget} to answer it exceeds the model's {context}")
+    return tokens
