@@ -26,9 +26,13 @@ def _complete(folder: Path, command: str) -> bool:
     files = _snapshot(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
     if command == "split":
-        return set(files) == {"train.jsonl", "validation.jsonl", "test.jsonl", "manifest.json"} and all(
-            files[name] == digest for name, digest in manifest["outputs"].items()
-        )
+        return set(files) == {
+            "train.jsonl",
+            "validation.jsonl",
+            "test.jsonl",
+            "rejects.jsonl",
+            "manifest.json",
+        } and all(files[name] == digest for name, digest in manifest["outputs"].items())
     expected = {"curated.jsonl", "changelog.jsonl", "relabel_queue.jsonl", "audit.json", "manifest.json"}
     return set(files) == expected and files["curated.jsonl"] == manifest["output"]["sha256"]
 

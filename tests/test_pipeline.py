@@ -64,7 +64,7 @@ def test_run_directory_holds_every_artifact(classification_runs):
     assert files_in(run_dir) == RUN_FILES
     layout = RunDir(run_dir)  # the one definition of the run directory names exactly these files
     named = [layout.config, layout.summary, layout.test_access, layout.findings, layout.audit_html, layout.manifest]
-    named += [layout.split_file(name) for name in ("train", "validation", "test")]
+    named += [layout.split_file(name) for name in ("train", "validation", "test")] + [layout.rejects]
     named += [layout.train_log, layout.train_result, layout.head_labels, layout.predictions(), layout.metrics()]
     named += [layout.report / name for name in ("report.html", "report.md")]
     assert {str(p.relative_to(run_dir)) for p in named} == {f for f in RUN_FILES if not f.endswith(".png")}

@@ -168,7 +168,7 @@ def write_split(
                     "left_out_as_test_inputs": [input_text(r, task) for r in leaked],
                     "sizes": {name: len(rows) for name, rows in splits.items()},
                     "label_counts": label_counts(splits) if task == "classification" else None,
-                    "outputs": {split_file_name(n): sha256_file(folder / split_file_name(n)) for n in splits},
+                    "outputs": {name: sha256_file(folder / name) for name in [*map(split_file_name, splits), REJECTS]},
                     "versions": versions(),
                 },
             )
