@@ -18,7 +18,13 @@ from tunewise.data.split import class_labels, sample_rows, write_split
 from tunewise.errors import TunewiseError
 from tunewise.evaluate.access import record_look
 from tunewise.evaluate.metrics import compare_scores, headline_keys, row_scores
-from tunewise.evaluate.stage import evaluate_stage, reference_answers, tuned_answers, tuned_predictions
+from tunewise.evaluate.stage import (
+    evaluate_stage,
+    model_predictions,
+    reference_answers,
+    tuned_answers,
+    tuned_predictions,
+)
 from tunewise.evaluate.stats import mean_ci
 from tunewise.evaluate.verdict import decide_run
 from tunewise.models.loading import model_and_renderer
@@ -145,23 +151,20 @@ def export_run(
     from tunewise.export.gguf import converter_dir
     from tunewise.export.merged import export_dtype, fine_tuned_model, write_model_files
     from tunewise.export.ollama import modelfile
-    from tunewise.export.verify import agreement, check_agreement, exported_answers, minimum_agreement, sample_indices
+    from tunewise.export.verify import agreement, check_agreement, minimum_agreement
 
     run_dir = RunDir(run_dir)
     cfg = run_dir.load_config()
     task = run_dir.task()
     kind = _exportable(run_dir, cfg, task, fmt)
     answered, splits = _run_predictions(run_dir), run_dir.read_splits()
-    expected = [row["tuned"] for row in answered]
     evaluated = sample_rows(splits["test"], cfg.eval.max_rows, cfg.seed)  # the rows the evaluation answered
-    if len(expected) != len(evaluated):
-        raise TunewiseError(f"{run_dir.predictions()}: {len(expected)} rows for {len(evaluated)} evaluated test rows")
-    dtype = export_dtype(dtype, cfg) if fmt == "merged" else quant
-    min_agreement = minimum_agreement(fmt, dtype) if min_agreement is None else min_agreement
     if [row["input"] for row in answered] != [input_text(r, task) for r in evaluated]:
         raise TunewiseError(f"{run_dir.predictions()}: not the answers to the run's test split; rerun tunewise eval")
-    picked = sample_indices(len(evaluated), check_rows, cfg.seed)
-    rows = [evaluated[i] for i in picked]
+    dtype = export_dtype(dtype, cfg) if fmt == "merged" else quant
+    min_agreement = minimum_agreement(fmt, dtype) if min_agreement is None else min_agreement
+    checked = sample_rows(list(zip(evaluated, answered, strict=True)), check_rows, cfg.seed)
+    rows, expected = [row for row, _ in checked], [found["tuned"] for _, found in checked]
     labels = class_labels(cfg, splits) if task == "classification" else None
     model_path, renderer = model_and_renderer(cfg)
     if fmt != "merged":
@@ -173,16 +176,15 @@ def export_run(
         exported, tokenizer = write_model_files(
             folder,
             fmt,
-            fine_tuned_model(cfg, model_path, renderer, run_dir.checkpoint, kind),
+            fine_tuned_model(cfg, model_path, renderer, run_dir.checkpoint, task),
             renderer.tokenizer,
             dtype,
             quant,
             kind,
         )
         exported_renderer = replace(renderer, tokenizer=tokenizer)
-        share = agreement(
-            exported_answers(cfg, exported, exported_renderer, rows, task, kind, labels), [expected[i] for i in picked]
-        )
+        answers = model_predictions(cfg, exported, exported_renderer, rows, task, labels)[0]
+        share = agreement(answers, expected)
         check_agreement(share, len(rows), min_agreement, f"{out} ({fmt}, {dtype})")
         if fmt == "ollama":
             atomic_write_text(folder / "Modelfile", modelfile(exported_renderer, f"model-{quant}.gguf"))

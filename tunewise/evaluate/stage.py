@@ -122,9 +122,22 @@ def tuned_answers(cfg, model_path, renderer, checkpoint: Path, rows: list[dict],
 def tuned_predictions(cfg, model_path, renderer, checkpoint: Path, rows: list[dict], task: str, labels):
     """The fine-tuned model's answers, and for a classification head the top classes with their probabilities
     per row (None otherwise)."""
+    return model_predictions(cfg, load_tuned(cfg, model_path, renderer, checkpoint, task), renderer, rows, task, labels)
+
+
+def load_tuned(cfg, model_path, renderer, checkpoint: Path, task: str):
+    """The fine-tuned model as evaluation loads it: the classification head, or the causal LM with its adapters
+    merged, in the evaluation dtype."""
     if cfg.train.objective_for(task) == "classify":
-        return classify_rows(cfg, load_head(cfg, model_path, renderer, checkpoint), renderer, rows)
-    return predict(cfg, load_for_eval(model_path, checkpoint, cfg), renderer, rows, task, labels), None
+        return load_head(cfg, model_path, renderer, checkpoint)
+    return load_for_eval(model_path, checkpoint, cfg)
+
+
+def model_predictions(cfg, model, renderer, rows: list[dict], task: str, labels):
+    """A loaded fine-tuned model's answers (by its objective), and a head's top classes per row (None otherwise)."""
+    if cfg.train.objective_for(task) == "classify":
+        return classify_rows(cfg, model, renderer, rows)
+    return predict(cfg, model, renderer, rows, task, labels), None
 
 
 def _timed(work):

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 from tunewise.errors import TunewiseError
-from tunewise.evaluate.stage import load_head
-from tunewise.models.loading import eval_dtype, load_for_eval
+from tunewise.evaluate.stage import load_tuned
+from tunewise.models.loading import eval_dtype
 from tunewise.models.registry import is_encoder
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -32,13 +32,11 @@ def model_kind(cfg, task: str) -> str:
     return cfg.train.objective_for(task)
 
 
-def fine_tuned_model(cfg, model_path: str, renderer, checkpoint: Path, kind: str):
+def fine_tuned_model(cfg, model_path: str, renderer, checkpoint: Path, task: str):
     """The model as the evaluation loads it (adapters merged), kept in fp32 whatever the evaluation's precision:
     the export casts it once, to the dtype asked for."""
     cfg = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"precision": "fp32"})})
-    if kind in ("encoder", "classify"):
-        return load_head(cfg, model_path, renderer, checkpoint)
-    return load_for_eval(model_path, checkpoint, cfg)
+    return load_tuned(cfg, model_path, renderer, checkpoint, task)
 
 
 def save_merged(model, tokenizer, folder: Path, dtype: str) -> None:

@@ -2,24 +2,7 @@
 
 from __future__ import annotations
 
-import random
-
 from tunewise.errors import CheckFailed
-from tunewise.evaluate.stage import classify_rows, predict
-
-
-def sample_indices(total: int, wanted: int, seed: int) -> list[int]:
-    """``wanted`` row positions out of ``total`` (all of them when there are fewer), seeded, in order."""
-    if wanted >= total:
-        return list(range(total))
-    return sorted(random.Random(seed).sample(range(total), wanted))
-
-
-def exported_answers(cfg, model, renderer, rows: list[dict], task: str, kind: str, labels) -> list[str]:
-    """The exported model's answers, by the same code path the evaluation used for the run's own model."""
-    if kind in ("encoder", "classify"):
-        return classify_rows(cfg, model, renderer, rows)[0]
-    return predict(cfg, model, renderer, rows, task, labels)
 
 
 def agreement(found: list[str], expected: list[str]) -> float:

@@ -92,7 +92,6 @@ def create_app(served: Served, api_key: str | None = None, max_batch: int = 32, 
         title=f"tunewise serve: {served.name}", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY, refusal=lambda n: _error_body(f"request body over {n} bytes"))
-    app.state.batcher = batcher
 
     def authorised(request: Request) -> None:
         if api_key is None:
@@ -144,8 +143,9 @@ def create_app(served: Served, api_key: str | None = None, max_batch: int = 32, 
         if not served.classifies:
             raise ServeError(400, f"this run is a {served.task} run: POST /v1/chat/completions", param="input")
         texts = [body.input] if isinstance(body.input, str) else body.input
-        for text in texts:
-            checked_prompt("classify", text, 16)
+        if not served.head:  # a head truncates its text itself; label decoding reads the whole prompt
+            for text in texts:
+                checked_prompt("classify", text, 16)
         found = await asyncio.gather(*(batcher.submit(("classify", text, 0)) for text in texts))
         data = [
             {"index": i, "label": f["label"], "top": [{"label": lb, "probability": p} for lb, p in f["top"] or []]}

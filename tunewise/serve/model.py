@@ -11,9 +11,8 @@ from tunewise.data.formats import classifier_text, prompt_messages
 from tunewise.data.split import class_labels
 from tunewise.errors import TunewiseError
 from tunewise.evaluate.predict import answer, predict_classes
-from tunewise.evaluate.stage import load_head
-from tunewise.models.loading import load_for_eval, model_and_renderer
-from tunewise.models.registry import is_encoder
+from tunewise.evaluate.stage import load_tuned
+from tunewise.models.loading import model_and_renderer
 from tunewise.rundir import RunDir
 
 
@@ -44,12 +43,10 @@ def load_served(run_dir: Path) -> Served:
         raise TunewiseError(
             f"{run.root}: a preference (DPO) run; serve answers classification, chat and completion runs"
         )
-    head = is_encoder(cfg.model.name) or cfg.train.objective_for(task) == "classify"
+    head = cfg.train.objective_for(task) == "classify"  # as evaluation decides it (an encoder run classifies)
     labels = class_labels(cfg, run.read_splits()) if task == "classification" else None
     model_path, renderer = model_and_renderer(cfg)
-    model = (
-        load_head(cfg, model_path, renderer, run.checkpoint) if head else load_for_eval(model_path, run.checkpoint, cfg)
-    )
+    model = load_tuned(cfg, model_path, renderer, run.checkpoint, task)
     checker = replace(renderer, tokenizer=copy.deepcopy(renderer.tokenizer))
     return Served(cfg.name, task, head, cfg, model.eval(), renderer, labels, checker)
 
