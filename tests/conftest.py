@@ -57,6 +57,25 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 @pytest.fixture(scope="session")
+def finished_runs(tiny_model_dir, tmp_path_factory) -> dict[str, Path]:
+    """Two finished runs of the tiny model on the classification fixture (no base-model comparison): a head
+    ('classify') and label decoding ('generate'). Shared by the test modules that use a finished run (predict,
+    export, serve): a test copies a run before it changes anything in it."""
+    from tests.test_pipeline import make_config  # here, not at the top: test_pipeline imports this module
+    from tunewise.cli import main
+
+    folder = tmp_path_factory.mktemp("finished")
+    write_jsonl(folder / "intents.jsonl", classification_rows())
+    found = {}
+    for objective in ("classify", "generate"):
+        config = make_config(folder, tiny_model_dir, "intents.jsonl", "  compare_base: false\n")
+        config = config.rename(folder / f"{objective}.yaml")
+        assert main(["run", str(config), f"train.objective={objective}", "--out", str(folder / objective)]) == 0
+        found[objective] = folder / objective
+    return found
+
+
+@pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 2-layer Llama (about 60k parameters) with a byte-level BPE tokenizer trained on the fixture texts."""
     import torch

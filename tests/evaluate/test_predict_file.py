@@ -6,22 +6,13 @@ import json
 
 import pytest
 
-from tests.conftest import classification_rows, write_jsonl
-from tests.test_pipeline import make_config
+from tests.conftest import write_jsonl
 from tunewise.cli import main
 
 
 @pytest.fixture(scope="module")
-def runs(tiny_model_dir, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("predict")
-    write_jsonl(folder / "intents.jsonl", classification_rows())
-    found = {}
-    for objective in ("classify", "generate"):
-        config = make_config(folder, tiny_model_dir, "intents.jsonl", "  compare_base: false\n")
-        config = config.rename(folder / f"{objective}.yaml")
-        assert main(["run", str(config), f"train.objective={objective}", "--out", str(folder / objective)]) == 0
-        found[objective] = folder / objective
-    return found
+def runs(finished_runs):
+    return finished_runs
 
 
 @pytest.mark.parametrize("objective", ["classify", "generate"])

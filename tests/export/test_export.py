@@ -10,22 +10,13 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
-from tests.conftest import LABELS, classification_rows, write_jsonl
-from tests.test_pipeline import make_config
+from tests.conftest import LABELS
 from tunewise.cli import main
 
 
 @pytest.fixture(scope="module")
-def runs(tiny_model_dir, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("export")
-    write_jsonl(folder / "intents.jsonl", classification_rows())
-    found = {}
-    for objective in ("classify", "generate"):
-        config = make_config(folder, tiny_model_dir, "intents.jsonl", "  compare_base: false\n")
-        config = config.rename(folder / f"{objective}.yaml")
-        assert main(["run", str(config), f"train.objective={objective}", "--out", str(folder / objective)]) == 0
-        found[objective] = folder / objective
-    return found
+def runs(finished_runs):
+    return finished_runs
 
 
 def test_a_head_exports_as_a_plain_sequence_classifier_that_answers_as_the_run(runs, tmp_path, capsys):

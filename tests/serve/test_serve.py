@@ -19,24 +19,16 @@ from tunewise.serve.model import load_served
 
 
 @pytest.fixture(scope="module")
-def runs(tiny_model_dir, tmp_path_factory):
+def runs(finished_runs, tiny_model_dir, tmp_path_factory):
     folder = tmp_path_factory.mktemp("serve")
-    write_jsonl(folder / "intents.jsonl", classification_rows())
     chats = [
         {"messages": [{"role": "user", "content": r["text"]}, {"role": "assistant", "content": f"about {r['label']}"}]}
         for r in classification_rows()
     ]
     write_jsonl(folder / "chats.jsonl", chats)
-    found = {}
-    for name, data, objective in (
-        ("head", "intents.jsonl", "classify"),
-        ("decode", "intents.jsonl", "generate"),
-        ("chat", "chats.jsonl", "generate"),
-    ):
-        config = make_config(folder, tiny_model_dir, data, "  compare_base: false\n").rename(folder / f"{name}.yaml")
-        assert main(["run", str(config), f"train.objective={objective}", "--out", str(folder / name)]) == 0
-        found[name] = folder / name
-    return found
+    config = make_config(folder, tiny_model_dir, "chats.jsonl", "  compare_base: false\n")
+    assert main(["run", str(config), "--out", str(folder / "chat")]) == 0
+    return {"head": finished_runs["classify"], "decode": finished_runs["generate"], "chat": folder / "chat"}
 
 
 def evaluated(run) -> list[dict]:
