@@ -148,7 +148,7 @@ def export_run(
     from tunewise._io import atomic_dir
     from tunewise.data.formats import input_text
     from tunewise.export.card import model_card
-    from tunewise.export.gguf import converter_dir
+    from tunewise.export.gguf import converter_dir, gguf_name
     from tunewise.export.merged import export_dtype, fine_tuned_model, write_model_files
     from tunewise.export.ollama import modelfile
     from tunewise.export.verify import agreement, check_agreement, minimum_agreement
@@ -187,7 +187,7 @@ def export_run(
         share = agreement(answers, expected)
         check_agreement(share, len(rows), min_agreement, f"{out} ({fmt}, {dtype})")
         if fmt == "ollama":
-            atomic_write_text(folder / "Modelfile", modelfile(exported_renderer, f"model-{quant}.gguf"))
+            atomic_write_text(folder / "Modelfile", modelfile(exported_renderer, gguf_name(quant)))
         facts = {
             "format": fmt,
             "dtype": dtype,

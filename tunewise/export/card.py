@@ -4,6 +4,7 @@ decided, and how it was checked after export. Written from the run directory's o
 from __future__ import annotations
 
 from tunewise.evaluate.metrics import headline_keys
+from tunewise.export.gguf import gguf_name
 from tunewise.models.registry import MODELS
 
 KIND_WORDS = {
@@ -96,7 +97,7 @@ def _data_lines(manifest: dict, summary: dict, audit: dict | None) -> list[str]:
 def _how_to_load(export: dict, cfg) -> list[str]:
     if export["format"] == "merged":
         return ["```python", *_loading_lines(export["kind"]), *_usage_lines(export["kind"], cfg), "```"]
-    gguf = f"model-{export['dtype']}.gguf"
+    gguf = gguf_name(export["dtype"])
     lines = ["```sh", f"llama-cli -m {gguf} -cnv --temp 0   # llama.cpp; the chat template is stored in the file"]
     if export["format"] == "ollama":
         lines += [f"ollama create {cfg.name} -f Modelfile", f"ollama run {cfg.name}"]
