@@ -77,6 +77,11 @@ class Loaded:
 SHOWN_SKIPPED = 5
 
 
+def fold_label(label: str) -> str:
+    """A label as data.label_case: lower writes it: lower case, no surrounding spaces."""
+    return label.strip().lower()
+
+
 def rejected_rows(problems: list[RowProblem], source: str | None = None) -> list[dict]:
     """The rows a lenient load skipped, as the lines of a rejects file: position, location, field, reason and
     the row's own content, so nothing is dropped without a trace."""
@@ -145,7 +150,7 @@ def load_records(
     rows to predict), a row needs only its input fields: a text, a prompt, or a chat ending with either turn.
     With ``label_case`` 'lower', labels (and data.labels) are lower-cased and stripped of surrounding spaces."""
     if label_case == "lower" and labels:
-        labels = [label.strip().lower() for label in labels]
+        labels = [fold_label(label) for label in labels]
     columns = columns or {}
     name = str(source) if isinstance(source, (str, Path)) else f"<{type(source).__name__}>"
     rows = list(itertools.islice(_raw_rows(source, name), max_rows))
@@ -366,7 +371,7 @@ def _check_label(column: str, value: Any, labels: list[str] | None, label_case: 
         return labels[value]
     value = _check_text(column, str(value))
     if label_case == "lower":
-        value = value.strip().lower()
+        value = fold_label(value)
     if labels and value not in labels:
         raise _RowError(column, f"unknown label '{value}' (not in data.labels)")
     return value

@@ -15,7 +15,7 @@ from pathlib import Path
 from tunewise._io import atomic_dir, atomic_write_json, atomic_write_jsonl, sha256_file
 from tunewise._progress import console
 from tunewise.data.formats import input_text, normalize
-from tunewise.data.load import load_data, load_eval_data, rejected_rows, report_skipped
+from tunewise.data.load import fold_label, load_data, load_eval_data, rejected_rows, report_skipped
 from tunewise.errors import TunewiseError
 from tunewise.rundir import MANIFEST, REJECTS, SPLITS, split_file_name, versions
 
@@ -210,5 +210,5 @@ def class_labels(cfg, splits: dict) -> list[str]:
     or every label of the training and validation splits."""
     declared = cfg.data.labels
     if declared and cfg.data.label_case == "lower":
-        declared = list(dict.fromkeys(label.strip().lower() for label in declared))
+        declared = list(dict.fromkeys(map(fold_label, declared)))
     return declared or sorted({r["label"] for name in ("train", "validation") for r in splits[name]})
