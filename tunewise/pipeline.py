@@ -5,12 +5,22 @@ writes its own folder of the run directory (see ``tunewise.rundir``); this modul
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from pathlib import Path
 
 import yaml
 
-from tunewise._io import atomic_write_bytes, atomic_write_files, atomic_write_json, atomic_write_text, jsonl_text
+from tunewise._io import (
+    atomic_write_bytes,
+    atomic_write_files,
+    atomic_write_json,
+    atomic_write_text,
+    jsonl_text,
+    replace_dir,
+)
+from tunewise._progress import console
 from tunewise.config import TunewiseConfig
 from tunewise.data.audit import check_settings
 from tunewise.data.audit.stage import audit_stage
@@ -31,26 +41,30 @@ from tunewise.models.loading import model_and_renderer
 from tunewise.models.registry import is_encoder
 from tunewise.report import write_report
 from tunewise.report.plots import learning_curve_plot
-from tunewise.rundir import RunDir, read_json, versions
+from tunewise.rundir import RunDir, partial_dir, read_json, versions
 from tunewise.select import with_selected_model
 from tunewise.train.curve import nested_subsets, read_curve
 from tunewise.train.stage import train_stage
 
 
 def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) -> dict:
-    """Run the whole pipeline and return the summary (also written to run_dir/summary.json). With ``resume``,
-    an interrupted run continues training from its last complete checkpoint (same config, same seed)."""
-    run_dir = RunDir(run_dir or cfg.run_dir())
+    """Run the whole pipeline and return the summary (also written to run_dir/summary.json). The run is built in
+    ``partial_dir(run_dir)`` and renamed into place when complete; with ``resume``, an interrupted run continues
+    training there from its last complete checkpoint (same config, same seed)."""
+    final = Path(run_dir or cfg.run_dir())
+    run_dir = RunDir(partial_dir(final.resolve()))
     start = time.perf_counter()
     check_settings(cfg.audit)  # before any work: a misspelt check name is a config error
-    run_dir.root.mkdir(parents=True, exist_ok=True)
+    main_process = _is_main_process()
+    if main_process:
+        _prepare_partial_run(final, run_dir, resume)
+    _wait_for_all_processes()
     cfg, selection = _choose_model(cfg, run_dir.select)
     cfg = with_model_recipe(cfg)
     if resume:
         _check_same_config(run_dir, cfg.resolved())
     atomic_write_text(run_dir.config, yaml.safe_dump(cfg.resolved(), sort_keys=False))
     model_path, renderer = model_and_renderer(cfg)
-    main_process = _is_main_process()
     splits, task = write_split(cfg, run_dir.split, write=main_process)  # the same seed: the same split everywhere
     _check_model_fits(cfg, task)
     if cfg.audit.in_run and main_process:
@@ -76,8 +90,28 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) 
         "seconds": round(time.perf_counter() - start, 1),
     }
     atomic_write_json(run_dir.summary, summary)
-    write_report(run_dir.root)
+    write_report(run_dir.root, shown_as=final)
+    replace_dir(run_dir.root, final.resolve())
     return summary
+
+
+def _prepare_partial_run(final: Path, partial: RunDir, resume: bool) -> None:
+    """A new run starts from an empty partial folder (discarding an interrupted one, said aloud) and carries the
+    test-access log of the run it will replace, so earlier looks at the test split still count."""
+    if resume:
+        legacy = RunDir(final)  # interrupted in place, before runs were built aside
+        if not partial.root.exists() and legacy.config.exists() and not legacy.summary.exists():
+            os.replace(final, partial.root)
+        if not partial.config.exists():
+            finished = " (it finished; run without --resume to redo it)" if RunDir(final).summary.exists() else ""
+            raise TunewiseError(f"--resume: {final} holds no interrupted run{finished}")
+        return
+    if partial.root.exists():
+        console.print(f"[yellow]note[/] discarding the interrupted run in {partial.root} (--resume continues one)")
+        shutil.rmtree(partial.root)
+    partial.root.mkdir(parents=True)
+    if RunDir(final).test_access.exists():
+        shutil.copy2(RunDir(final).test_access, partial.test_access)
 
 
 def predict_file(run_dir: Path, data_path: Path, out: Path, limit: int | None = None, batch_size: int | None = None):
@@ -342,8 +376,6 @@ def _choose_model(cfg: TunewiseConfig, out: Path) -> tuple[TunewiseConfig, dict 
 
 def _check_same_config(run_dir: RunDir, resolved: dict) -> None:
     """Resuming is only sound with the config the interrupted run started with."""
-    if not run_dir.config.exists():
-        raise TunewiseError(f"--resume: {run_dir.root} holds no interrupted run (no config.yaml)")
     saved, now = _flat(yaml.safe_load(run_dir.config.read_text(encoding="utf-8")) or {}), _flat(resolved)
     changed = sorted(key for key in saved.keys() | now.keys() if saved.get(key) != now.get(key))
     if changed:
@@ -365,6 +397,14 @@ HEADLINE = ("base", "tuned", "comparison", "baselines", "rows_per_second", "cali
 
 def _headline(metrics: dict) -> dict:
     return {key: value for key, value in metrics.items() if key in HEADLINE}
+
+
+def _wait_for_all_processes() -> None:
+    """A barrier under a distributed launch (the main process prepares the run folder first); nothing otherwise."""
+    import torch
+    from accelerate import PartialState
+
+    PartialState(cpu=not torch.cuda.is_available()).wait_for_everyone()
 
 
 def _is_main_process() -> bool:

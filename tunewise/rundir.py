@@ -1,5 +1,9 @@
 """What a run directory holds, defined once. Every stage reads and writes its files through ``RunDir``.
 
+`tunewise run` builds the folder beside its place, as .NAME.partial, and renames it into place only when the run
+is complete: an earlier run in the same place stays whole until then, and an interrupted run stays in
+.NAME.partial for `tunewise run --resume`.
+
 run_dir/
   config.yaml            the resolved config (defaults filled in, paths absolute)
   select/                base-model selection, when model.name is auto (selection.json, selection.png, split/)
@@ -45,6 +49,22 @@ AUDIT_HTML = "audit.html"
 SELECTION = "selection.json"
 # what `tunewise curate --out` writes (its folder is replaced as a whole)
 CURATION_FILES = {"curated.jsonl", "changelog.jsonl", "relabel_queue.jsonl", "audit.json", "manifest.json"}
+
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def partial_dir(run_root: Path) -> Path:
+    """Where the run for ``run_root`` is built until it is complete."""
+    return Path(run_root).with_name(f".{Path(run_root).name}{PARTIAL_SUFFIX}")
+
+
+def run_name(folder: Path) -> str:
+    """The name a run folder has, or will have once complete."""
+    name = Path(folder).name
+    if name.startswith(".") and name.endswith(PARTIAL_SUFFIX):
+        return name[1 : -len(PARTIAL_SUFFIX)]
+    return name
 
 
 def split_file_name(name: str) -> str:

@@ -55,8 +55,9 @@ def test_a_killed_run_resumes_and_ends_like_an_uninterrupted_one(tiny_model_dir,
         timeout=300,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    assert not (tmp_path / "killed" / "summary.json").exists()
-    assert (tmp_path / "killed" / "train" / "checkpoints" / "checkpoint-4" / "trainer_state.json").is_file()
+    assert not (tmp_path / "killed").exists(), "an unfinished run is never in the run's place"
+    partial = tmp_path / ".killed.partial"
+    assert (partial / "train" / "checkpoints" / "checkpoint-4" / "trainer_state.json").is_file()
 
     from transformers import Trainer
 
@@ -78,13 +79,29 @@ def test_a_killed_run_resumes_and_ends_like_an_uninterrupted_one(tiny_model_dir,
     assert [r["step"] for r in resumed_log] == [r["step"] for r in straight_log]
     for a, b in zip(resumed_log, straight_log, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+    assert not partial.exists()
+    report = (tmp_path / "killed" / "report" / "report.html").read_text()
+    assert str(tmp_path / "killed") in report and ".partial" not in report, "the report names the run's own place"
 
 
-def test_resume_refuses_a_changed_config_or_an_empty_folder(tiny_model_dir, tmp_path):
+def test_resume_refuses_a_changed_config_or_a_folder_with_no_interrupted_run(tiny_model_dir, tmp_path):
     write_jsonl(tmp_path / "intents.jsonl", classification_rows())
     config = make_config(tmp_path, tiny_model_dir, "intents.jsonl", "audit:\n  in_run: false\n")
     with pytest.raises(TunewiseError, match="no interrupted run"):
         run(load_config(config), tmp_path / "nothing", resume=True)
     run(load_config(config), tmp_path / "done")
+    with pytest.raises(TunewiseError, match=r"no interrupted run \(it finished"):
+        run(load_config(config), tmp_path / "done", resume=True)
+    (tmp_path / "done").rename(tmp_path / ".done.partial")  # as if killed after its last stage
     with pytest.raises(TunewiseError, match=r"differs from the interrupted run's \(train.learning_rate\)"):
         run(load_config(config, ["train.learning_rate=0.5"]), tmp_path / "done", resume=True)
+
+
+def test_a_run_interrupted_in_place_by_an_earlier_tunewise_still_resumes(tiny_model_dir, tmp_path):
+    write_jsonl(tmp_path / "intents.jsonl", classification_rows())
+    config = make_config(tmp_path, tiny_model_dir, "intents.jsonl", "audit:\n  in_run: false\n")
+    run(load_config(config), tmp_path / "old")
+    (tmp_path / "old" / "summary.json").unlink()  # what an interrupted run used to leave in its own place
+    resumed = run(load_config(config), tmp_path / "old", resume=True)
+    assert resumed["train"]["steps"] == 6
+    assert (tmp_path / "old" / "summary.json").is_file() and not (tmp_path / ".old.partial").exists()

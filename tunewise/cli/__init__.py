@@ -67,10 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet_libraries(args.debug)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
     if args.debug:
         os.environ["TUNEWISE_DEBUG"] = "1"  # for the processes tunewise starts (e.g. `select` measurements)
+    if threading.current_thread() is not threading.main_thread():
+        return _handle(args)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _handle(args)
+    finally:  # a caller that runs main() in its own process (tests, notebooks) keeps its own SIGTERM behaviour
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _handle(args) -> int:
+    """Run the command; turn every way it can end into an exit code and at most one-line messages."""
     try:
         return args.handler(args) or EXIT_OK
     except ValidationError as exc:  # a value set from the command line that the config model rejects

@@ -20,7 +20,8 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="continue an interrupted run in --out from its last checkpoint (same config and seed)",
+        help="continue an interrupted run of --out from its last checkpoint (same config and seed); a run is built "
+        "beside its folder, as .NAME.partial, until it is complete",
     )
     parser.add_argument(
         "--skip-invalid",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tunewise._io import atomic_write_jsonl, read_jsonl, sha256_file
 from tunewise._progress import console
-from tunewise.rundir import RunDir
+from tunewise.rundir import RunDir, run_name
 
 IGNORED_SECTIONS = ("name", "output_dir", "eval")  # settings that do not change the trained model
 
@@ -38,12 +38,15 @@ def read_log(run_dir: Path) -> list[dict]:
 
 
 def repeated_looks(run_dir: Path, entry: dict) -> list[str]:
-    """Run directories beside ``run_dir`` (and itself) whose differently configured runs scored the same test."""
+    """Run directories beside ``run_dir`` (and itself) whose differently configured runs scored the same test.
+    Hidden folders beside it (runs being built, temporary sets) are not runs yet, except ``run_dir`` itself."""
+    here = run_dir.resolve()
+    beside = sorted(p for p in here.parent.iterdir() if p.is_dir() and not p.name.startswith("."))
     seen: dict[str, str] = {}
-    for folder in sorted(p for p in run_dir.resolve().parent.iterdir() if p.is_dir()):
+    for folder in [here, *beside]:
         for other in read_log(folder):
             if other["test_sha256"] == entry["test_sha256"]:
-                seen.setdefault(other["settings"], folder.name)
+                seen.setdefault(other["settings"], run_name(folder))
     return sorted(seen.values())
 
 

@@ -13,10 +13,11 @@ from tunewise.report.collect import collect
 from tunewise.rundir import RunDir
 
 
-def write_report(run_dir: Path, out: Path | None = None) -> dict:
-    """Render the run's report into ``out`` (default run_dir/report); return the paths and the verdict."""
+def write_report(run_dir: Path, out: Path | None = None, shown_as: Path | None = None) -> dict:
+    """Render the run's report into ``out`` (default run_dir/report); return the paths and the verdict. The page
+    names the run folder ``shown_as`` (default run_dir): where a run being built will be once complete."""
     out = Path(out or RunDir(run_dir).report)
-    data = collect(run_dir)
+    data = collect(run_dir, shown_as)
     images = _figures(data)
     for name, png in images.items():
         atomic_write_bytes(out / f"{name}.png", png)

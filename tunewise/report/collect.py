@@ -10,14 +10,14 @@ from tunewise.evaluate.verdict import decide_run
 from tunewise.rundir import RunDir, read_json
 
 
-def collect(run_dir: Path) -> dict:
+def collect(run_dir: Path, shown_as: Path | None = None) -> dict:
     run = RunDir(run_dir)
     cfg = run.load_config()
     metrics, manifest = read_json(run.metrics()), read_json(run.manifest)
     task = (manifest or {}).get("task") or (metrics or {}).get("task")
     found = {
         "name": cfg.name,
-        "run_dir": str(run_dir),
+        "run_dir": str(shown_as or run_dir),
         "config": cfg,
         "task": task,
         "summary": read_json(run.summary) or {},

@@ -23,7 +23,9 @@ def train_stage(cfg, model_path, renderer, splits, task, out: Path, resume: bool
         result = _classify(cfg, model_path, renderer, splits, out, resume)
     else:
         result = _tune(cfg, model_path, renderer, splits, task, out, resume)
-    atomic_write_json(out / TRAIN_RESULT, {**result.__dict__, "checkpoint": str(result.checkpoint)})
+    atomic_write_json(
+        out / TRAIN_RESULT, {**result.__dict__, "checkpoint": str(result.checkpoint.relative_to(out.parent))}
+    )
     return result
 
 
