@@ -44,21 +44,38 @@ from tunewise.report.plots import learning_curve_plot
 from tunewise.rundir import RunDir, partial_dir, read_json, versions
 from tunewise.select import with_selected_model
 from tunewise.train.curve import nested_subsets, read_curve
-from tunewise.train.stage import train_stage
+from tunewise.train.stage import resumable, train_stage
 
 
 def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) -> dict:
     """Run the whole pipeline and return the summary (also written to run_dir/summary.json). The run is built in
     ``partial_dir(run_dir)`` and renamed into place when complete; with ``resume``, an interrupted run continues
-    training there from its last complete checkpoint (same config, same seed)."""
+    there from its last complete checkpoint (same config, same seed). A run that fails before it has anything
+    worth resuming leaves nothing behind."""
     final = Path(run_dir or cfg.run_dir())
-    run_dir = RunDir(partial_dir(final.resolve()))
-    start = time.perf_counter()
+    partial = RunDir(partial_dir(final.resolve()))
     check_settings(cfg.audit)  # before any work: a misspelt check name is a config error
     main_process = _is_main_process()
     if main_process:
-        _prepare_partial_run(final, run_dir, resume)
+        _prepare_partial_run(final, partial, resume)
     _wait_for_all_processes()
+    try:
+        summary = _run_stages(cfg, partial, resume, main_process)
+    except BaseException:
+        if main_process and resumable(partial.train):
+            console.print(f"[yellow]note[/] the unfinished run is kept in {partial.root}; --resume continues it")
+        elif main_process and not resume:
+            shutil.rmtree(partial.root, ignore_errors=True)
+        raise
+    if main_process:
+        write_report(partial.root, shown_as=final)
+        replace_dir(partial.root, final.resolve())
+    return summary
+
+
+def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process: bool) -> dict:
+    """select → split → audit → train → evaluate into ``run_dir``; the summary (empty off the main process)."""
+    start = time.perf_counter()
     cfg, selection = _choose_model(cfg, run_dir.select)
     cfg = with_model_recipe(cfg)
     if resume:
@@ -90,8 +107,6 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) 
         "seconds": round(time.perf_counter() - start, 1),
     }
     atomic_write_json(run_dir.summary, summary)
-    write_report(run_dir.root, shown_as=final)
-    replace_dir(run_dir.root, final.resolve())
     return summary
 
 

@@ -41,6 +41,7 @@ REJECTS = "rejects.jsonl"  # beside the split files: every row a lenient load sk
 TRAIN_LOG = "metrics.jsonl"
 TRAIN_RESULT = "result.json"
 CHECKPOINT = "checkpoint"
+CHECKPOINTS = "checkpoints"  # the Trainer's periodic checkpoints while training runs (removed when it ends)
 HEAD_LABELS = "labels.json"  # beside a classification head's checkpoint: its classes in output order
 METRICS = "metrics.json"
 PREDICTIONS = "predictions.jsonl"

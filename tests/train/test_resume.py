@@ -97,11 +97,28 @@ def test_resume_refuses_a_changed_config_or_a_folder_with_no_interrupted_run(tin
         run(load_config(config, ["train.learning_rate=0.5"]), tmp_path / "done", resume=True)
 
 
-def test_a_run_interrupted_in_place_by_an_earlier_tunewise_still_resumes(tiny_model_dir, tmp_path):
+def test_a_run_interrupted_after_training_resumes_without_training_again(tiny_model_dir, tmp_path, monkeypatch):
+    """Also a run interrupted in its own place, as runs were built before they were built aside."""
     write_jsonl(tmp_path / "intents.jsonl", classification_rows())
     config = make_config(tmp_path, tiny_model_dir, "intents.jsonl", "audit:\n  in_run: false\n")
-    run(load_config(config), tmp_path / "old")
-    (tmp_path / "old" / "summary.json").unlink()  # what an interrupted run used to leave in its own place
+    finished = run(load_config(config), tmp_path / "old")
+    (tmp_path / "old" / "summary.json").unlink()  # interrupted during evaluation
+    from transformers import Trainer
+
+    monkeypatch.setattr(Trainer, "train", lambda *a, **k: pytest.fail("trained again"))
     resumed = run(load_config(config), tmp_path / "old", resume=True)
-    assert resumed["train"]["steps"] == 6
+    assert resumed["train"] == finished["train"] and resumed["tuned"] == finished["tuned"]
     assert (tmp_path / "old" / "summary.json").is_file() and not (tmp_path / ".old.partial").exists()
+
+
+def test_a_run_that_fails_before_training_leaves_nothing_and_an_earlier_run_whole(tiny_model_dir, tmp_path):
+    write_jsonl(tmp_path / "intents.jsonl", classification_rows())
+    config = make_config(tmp_path, tiny_model_dir, "intents.jsonl", "audit:\n  in_run: false\n")
+    run(load_config(config), tmp_path / "run")
+    before = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    with (tmp_path / "intents.jsonl").open("a") as data:
+        data.write('{"text": "a row with no label"}\n')
+    with pytest.raises(TunewiseError, match="field 'label'"):
+        run(load_config(config), tmp_path / "run")
+    assert {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()} == before
+    assert not (tmp_path / ".run.partial").exists()

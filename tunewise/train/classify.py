@@ -21,7 +21,7 @@ from tunewise.data.embed import embed_cached
 from tunewise.models.encoder import encoder_classifier, set_head
 from tunewise.models.loading import classifier_from_base
 from tunewise.models.prompts import classifier_ids
-from tunewise.rundir import HEAD_LABELS
+from tunewise.rundir import CHECKPOINTS, HEAD_LABELS
 from tunewise.train.lora import apply_lora
 from tunewise.train.sft import (
     TrainResult,
@@ -66,7 +66,7 @@ def classify_tune(
         args=training_arguments(
             train_cfg,
             seed,
-            out_dir / "checkpoints",
+            out_dir / CHECKPOINTS,
             precision,
             train_sampling_strategy="group_by_length" if train_cfg.group_by_length else "random",
             prediction_loss_only=True,

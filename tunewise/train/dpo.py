@@ -10,6 +10,7 @@ from pathlib import Path
 from transformers import set_seed
 
 from tunewise.models.prompts import Renderer
+from tunewise.rundir import CHECKPOINTS
 from tunewise.train.sft import (
     TrainResult,
     guard_callbacks,
@@ -96,7 +97,7 @@ def preference_tune(
     args = training_arguments(
         train_cfg,
         seed,
-        out_dir / "checkpoints",
+        out_dir / CHECKPOINTS,
         precision,
         DPOConfig,
         beta=train_cfg.dpo_beta,

@@ -23,7 +23,7 @@ from tunewise._io import replace_dir
 from tunewise.errors import TunewiseError
 from tunewise.models.loading import bf16_supported
 from tunewise.models.prompts import Renderer, encode_example
-from tunewise.rundir import CHECKPOINT, TRAIN_LOG
+from tunewise.rundir import CHECKPOINT, CHECKPOINTS, TRAIN_LOG
 from tunewise.train.batching import answer_aligned_batch, answer_loss, pack_answer_batch
 from tunewise.train.guards import MetricsLog, RichProgress, early_stopping
 from tunewise.train.lora import apply_lora
@@ -104,9 +104,7 @@ def fine_tune(
     train_set, truncated = encode_all(renderer, train_conv, max_length)
     val_set, _ = encode_all(renderer, val_conv, max_length)
     callbacks, resume_from = guard_callbacks(train_cfg, out_dir, resume)
-    trainer = build_trainer(
-        model_path, renderer, train_set, val_set, train_cfg, seed, out_dir / "checkpoints", callbacks
-    )
+    trainer = build_trainer(model_path, renderer, train_set, val_set, train_cfg, seed, out_dir / CHECKPOINTS, callbacks)
     train_tokens = sum(len(e["input_ids"]) for e in train_set)
     return train_and_keep_best(trainer, renderer.tokenizer, out_dir, resume_from, truncated, train_tokens)
 
@@ -114,7 +112,7 @@ def fine_tune(
 def guard_callbacks(train_cfg, out_dir: Path, resume: bool) -> tuple[list, Path | None]:
     """The callbacks every tunewise training runs with (metrics.jsonl, progress bar, early stopping), and the
     checkpoint to resume from (with ``resume``: the last complete one under out_dir/checkpoints)."""
-    resume_from = last_complete_checkpoint(out_dir / "checkpoints") if resume else None
+    resume_from = last_complete_checkpoint(out_dir / CHECKPOINTS) if resume else None
     resumed_step = int(resume_from.name.rsplit("-", 1)[1]) if resume_from else None
     callbacks = [MetricsLog(out_dir / TRAIN_LOG, resumed_step), RichProgress(), *early_stopping(train_cfg)]
     return callbacks, resume_from

@@ -9,24 +9,35 @@ from tunewise._progress import console
 from tunewise.data.formats import classifier_text, to_conversation
 from tunewise.data.split import class_labels, sample_rows
 from tunewise.models.registry import is_encoder, run_cache_dir
-from tunewise.rundir import TRAIN_RESULT
+from tunewise.rundir import CHECKPOINT, CHECKPOINTS, TRAIN_RESULT, read_json
 from tunewise.train.classify import classify_tune
 from tunewise.train.dpo import preference_tune
-from tunewise.train.sft import TrainResult, fine_tune
+from tunewise.train.sft import TrainResult, fine_tune, last_complete_checkpoint
 
 
 def train_stage(cfg, model_path, renderer, splits, task, out: Path, resume: bool = False) -> TrainResult:
     """Fine-tune on the training split with validation loss on a sample of the validation split (training never
-    reads the test split); writes out/result.json beside the checkpoint and the training log."""
+    reads the test split); writes out/result.json beside the checkpoint and the training log. With ``resume``,
+    a training that had finished (the run was interrupted after it) is not repeated."""
+    if resume and finished_training(out):
+        return TrainResult(**{**read_json(out / TRAIN_RESULT), "checkpoint": out / CHECKPOINT})
     splits = {**splits, "validation": sample_rows(splits["validation"], cfg.train.validation_rows, cfg.seed)}
     if cfg.train.objective_for(task) == "classify":
         result = _classify(cfg, model_path, renderer, splits, out, resume)
     else:
         result = _tune(cfg, model_path, renderer, splits, task, out, resume)
-    atomic_write_json(
-        out / TRAIN_RESULT, {**result.__dict__, "checkpoint": str(result.checkpoint.relative_to(out.parent))}
-    )
+    checkpoint = str(result.checkpoint.relative_to(out.parent))
+    atomic_write_json(out / TRAIN_RESULT, {**result.__dict__, "checkpoint": checkpoint})
     return result
+
+
+def finished_training(out: Path) -> bool:
+    return (out / TRAIN_RESULT).is_file() and (out / CHECKPOINT).is_dir()
+
+
+def resumable(out: Path) -> bool:
+    """Whether a training folder holds work worth resuming: a complete checkpoint or a finished training."""
+    return finished_training(out) or last_complete_checkpoint(out / CHECKPOINTS) is not None
 
 
 def _classify(cfg, model_path, renderer, splits, out: Path, resume: bool) -> TrainResult:
