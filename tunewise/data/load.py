@@ -42,6 +42,7 @@ class RowProblem:
     field: str | None
     reason: str
     raw: Any = None
+    line: int | None = None  # in the file, where the source is one
 
     def __str__(self) -> str:
         return f"{self.location}: {self.reason}"
@@ -170,12 +171,14 @@ def load_records(
                 exc.field_name,
                 exc.message,
                 exc.raw if exc.raw is not None else row,
+                line,
             )
             if not skip_invalid:
                 raise TunewiseError(str(problem)) from None
             loaded.problems.append(problem)
     if not loaded.records:
-        detail = f" ({len(loaded.problems)} invalid rows skipped)" if loaded.problems else ""
+        first = loaded.problems[0] if loaded.problems else None
+        detail = f" ({len(loaded.problems)} invalid rows skipped, the first: {first})" if first else ""
         raise TunewiseError(f"{name}: no usable rows{detail}")
     return loaded
 
@@ -185,6 +188,8 @@ def _raw_rows(source: Any, name: str) -> Iterator[tuple[Any, Any]]:
         yield from _dataset_rows(source)
         return
     path = Path(source)
+    if path.is_dir():
+        raise TunewiseError(f"{path}: is a folder; give a data file (.jsonl, .csv or .parquet)")
     if not path.is_file():
         raise TunewiseError(f"{path}: file not found")
     kind = SUFFIXES.get(path.suffix.lower())
