@@ -88,8 +88,12 @@ def _staged(path: Path, data: bytes) -> str:
     return tmp
 
 
+def json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
 def atomic_write_json(path: Path, data: Any) -> Path:
-    return atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    return atomic_write_text(path, json_text(data))
 
 
 def jsonl_text(rows: Iterable[dict]) -> str:

@@ -13,10 +13,10 @@ from pathlib import Path
 import yaml
 
 from tunewise._io import (
-    atomic_write_bytes,
     atomic_write_files,
     atomic_write_json,
     atomic_write_text,
+    json_text,
     jsonl_text,
     replace_dir,
 )
@@ -359,8 +359,7 @@ def learning_curve(cfg: TunewiseConfig, out: Path, fractions: list[float]) -> di
     comparison = compare_scores(task, per_row[-2], per_row[-1])
     curve = {"task": task, "metric": metric, "validation_rows": len(validation), "points": points}
     curve |= {"comparison": comparison, "reading": read_curve(points, comparison, metric)}
-    atomic_write_json(out / "curve.json", curve)
-    atomic_write_bytes(out / "curve.png", learning_curve_plot(points, metric))
+    atomic_write_files({out / "curve.json": json_text(curve), out / "curve.png": learning_curve_plot(points, metric)})
     return curve
 
 

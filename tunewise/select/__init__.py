@@ -28,7 +28,7 @@ from collections import defaultdict
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from tunewise._io import atomic_write_bytes, atomic_write_json, sha256_file
+from tunewise._io import atomic_write_files, atomic_write_json, json_text, sha256_file
 from tunewise._progress import console
 from tunewise.config import TunewiseConfig
 from tunewise.data.formats import classifier_text, input_text, to_conversation
@@ -85,8 +85,7 @@ def select_base_model(cfg: TunewiseConfig, out: Path) -> dict:
         **rank(measured, task, metric),
         "candidates": measured,
     }
-    atomic_write_json(out / SELECTION, selection)
-    atomic_write_bytes(out / "selection.png", selection_plot(selection))
+    atomic_write_files({out / SELECTION: json_text(selection), out / "selection.png": selection_plot(selection)})
     return selection
 
 
