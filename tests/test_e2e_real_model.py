@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO, SHARED, require
 from tunewise.cli import main
 from tunewise.config import load_config
 from tunewise.pipeline import run
@@ -45,8 +45,8 @@ def test_lora_on_banking77_beats_the_base_model(smollm2, tmp_path):
     assert validation[-1] < validation[0] or summary["train"]["best_val_loss"] < validation[0]
 
 
-@pytest.mark.skipif(not (SHARED / "dialogsum").is_dir(), reason="needs ../shared/datasets")
 def test_dialogsum_generation_config_runs_and_reports_rouge(smollm2, tmp_path, capsys):
+    require((SHARED / "dialogsum").is_dir(), "../shared/datasets/dialogsum", "clone the project beside shared/")
     config = REPO / "configs" / "lora" / "dialogsum.yaml"
     code = main(
         [

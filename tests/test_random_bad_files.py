@@ -9,13 +9,10 @@ import shutil
 import uuid
 from pathlib import Path
 
-import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from tunewise.cli import main  # noqa: E402
+from tunewise.cli import main
 
 LABELS = ["card_arrival", "change_pin", "exchange_rate"]
 WORDS = ["card", "pin", "rate", "where", "is", "my", "new", "euro", "change", "how", "much", "today", "arrive"]

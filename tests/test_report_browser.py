@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from tests.conftest import classification_rows, write_jsonl
+from tests.conftest import classification_rows, require, write_jsonl
 from tests.test_pipeline import make_config
 from tunewise.config import load_config
 from tunewise.pipeline import run
@@ -16,8 +16,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (apt-get install chromium)")
 def test_report_renders_in_headless_chromium(tiny_model_dir, tmp_path):
+    require(CHROMIUM is not None, "chromium", "apt-get install chromium; make test installs it as root")
     write_jsonl(tmp_path / "intents.jsonl", classification_rows())
     run(load_config(make_config(tmp_path, tiny_model_dir, "intents.jsonl")), tmp_path / "run")
     page = write_report(tmp_path / "run")["html"]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require
 from tunewise.review.auth import invite
 from tunewise.review.campaigns import create_campaign
 from tunewise.review.db import transaction
@@ -68,9 +69,7 @@ def db_url(request, tmp_path) -> str:
 
 
 def missing_tool(what: str):
-    if os.environ.get("CI"):  # CI installs it (Makefile `system-packages`): missing there is a failure
-        pytest.fail(f"{what} is not installed (make test installs it with apt-get as root)")
-    pytest.skip(f"{what} is not installed (apt-get install {what})")
+    require(False, what, f"apt-get install {what}; make test installs it as root")
 
 
 @pytest.fixture(scope="session")

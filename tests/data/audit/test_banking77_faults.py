@@ -6,14 +6,16 @@ import random
 
 import pytest
 
-from tests.conftest import SHARED
+from tests.conftest import SHARED, require
 from tunewise.cli import main
 from tunewise.data.faults import FaultRates, inject
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not (SHARED / "banking77").is_dir(), reason="needs ../shared/datasets/banking77"),
-]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True, scope="module")
+def shared_banking77():
+    require((SHARED / "banking77").is_dir(), "../shared/datasets/banking77", "clone the project beside shared/")
 
 
 def banking77(split: str) -> list[dict]:
