@@ -4,7 +4,8 @@ the injected faults, and the final JSON line.
     story.py prepare OUT [--intents N]   clean_train.jsonl and test.jsonl (with intent_group) from ../shared
     story.py rebalance-only OUT          OUT/rebalance_only.yaml: fintech.yaml with every cleaning step off
     story.py caught OUT                  per injected fault: how many rows the audit flagged (any check, and the
-                                         check made for it: recall and precision), curation removed
+                                         check made for it: recall and precision), curation removed (for any
+                                         reason, and for that check's)
     story.py pick OUT                    the selection's model as run overrides (model.name=..., objective)
     story.py summary OUT START           the last line: {"raw_accuracy", ..., "recovered", "verdict", ...}
     story.py markdown OUT                the README's result tables, from OUT's JSON files
@@ -59,7 +60,8 @@ def caught(out: Path) -> dict:
     audit = json.loads((out / "audit" / "findings.json").read_text())
     flagged = {row for finding in audit["findings"] for row in finding["rows"]}
     by_check = {finding["check"]: set(finding["rows"]) for finding in audit["findings"]}
-    changed = {json.loads(line)["row"] for line in (out / "curated" / "changelog.jsonl").read_text().splitlines()}
+    changes = [json.loads(line) for line in (out / "curated" / "changelog.jsonl").read_text().splitlines()]
+    changed = {change["row"] for change in changes}
     found = {}
     for fault, rows in sorted(truth.items()):
         if fault in ("skewed", "starved"):
@@ -67,10 +69,12 @@ def caught(out: Path) -> dict:
         rows = set(rows)
         best = max(by_check, key=lambda check: len(rows & by_check[check]))
         own = by_check.get(CHECK_FOR.get(fault, ""), set())
+        for_its_check = {change["row"] for change in changes if change["reason"] == CHECK_FOR.get(fault)}
         found[fault] = {
             "rows": len(rows),
             "flagged": len(rows & flagged) / len(rows),
             "changed_by_curation": len(rows & changed) / len(rows),
+            "changed_for_its_check": len(rows & for_its_check) / len(rows),
             "mostly_by": best,
             "check": CHECK_FOR.get(fault),
             "check_recall": len(rows & own) / len(rows),
@@ -81,7 +85,7 @@ def caught(out: Path) -> dict:
             f"{fault:>16}: {len(rows):5d} rows, audit flagged {found[fault]['flagged']:.0%} (mostly {best}); "
             f"{CHECK_FOR.get(fault)} alone: recall {found[fault]['check_recall']:.0%}, precision "
             f"{'-' if precision is None else f'{precision:.0%}'}; curation dropped or changed "
-            f"{found[fault]['changed_by_curation']:.0%}"
+            f"{found[fault]['changed_by_curation']:.0%} ({found[fault]['changed_for_its_check']:.0%} for that check)"
         )
     found["any_check"] = {"rows_flagged": len(flagged), "rows": audit.get("rows")}
     (out / "caught.json").write_text(json.dumps(found, indent=2) + "\n")
@@ -224,8 +228,8 @@ def markdown(out: Path) -> str:
     lines += [
         "",
         "| injected | rows | flagged (any check) | its own check | recall | precision | dropped or changed by "
-        "curation |",
-        "|---|---|---|---|---|---|---|",
+        "curation | for its own check's reason |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for fault, found in caught.items():
         if fault == "any_check":
@@ -233,7 +237,8 @@ def markdown(out: Path) -> str:
         precision = "-" if found["check_precision"] is None else f"{found['check_precision']:.0%}"
         lines.append(
             f"| {fault.replace('_', ' ')} | {found['rows']:,} | {found['flagged']:.0%} | {found['check']} | "
-            f"{found['check_recall']:.0%} | {precision} | {found['changed_by_curation']:.0%} |"
+            f"{found['check_recall']:.0%} | {precision} | {found['changed_by_curation']:.0%} | "
+            f"{found['changed_for_its_check']:.0%} |"
         )
     stages = ", ".join(f"{name.split(' ', 1)[0]} {minutes}" for name, minutes in story["minutes_by_stage"].items())
     lines += ["", f"Minutes by stage of run.sh ({story['minutes']} in all): {stages}."]
