@@ -157,3 +157,15 @@ def test_story_faults_skew_the_rarest_classes_copy_common_ones_and_add_boilerpla
     shares_a_word = [set(r["label"].split("_")) & set(original[r["text"]].split("_")) for r in flipped]
     assert len(flipped) > 100 and all(shares_a_word)  # every flip lands on a confusable intent
     assert sum(after.values()) == len(rows)
+
+
+def test_decorated_duplicates_are_the_same_request_that_normalisation_cannot_match():
+    clean = classification_rows()
+    rows, truth = inject(clean, "classification", FaultRates(decorated_duplicate=0.2, exact_duplicate=0), seed=5)
+    assert len(truth["decorated_duplicate"]) == round(len(clean) * 0.2)
+    originals = {normalize(r["text"]): r["label"] for r in clean}
+    for i in truth["decorated_duplicate"]:
+        copy = normalize(rows[i]["text"])
+        assert copy not in originals  # not an exact duplicate after normalisation
+        source = [text for text in originals if text in copy]
+        assert source and originals[source[0]] == rows[i]["label"]  # but the whole request, with its label

@@ -12,6 +12,7 @@ from tunewise.errors import TunewiseError
 RATES = (
     ("exact-duplicate", 0.05, nonnegative),
     ("near-duplicate", 0.05, nonnegative),
+    ("decorated-duplicate", 0.0, nonnegative),  # a greeting or sign-off added: what normalisation cannot undo
     ("label-noise", 0.05, fraction),
     ("empty", 0.01, nonnegative),
 )
@@ -83,6 +84,7 @@ def handle(args) -> int:
     rates = FaultRates(
         exact_duplicate=args.exact_duplicate,
         near_duplicate=args.near_duplicate,
+        decorated_duplicate=args.decorated_duplicate,
         label_noise=args.label_noise,
         empty=args.empty,
         leakage=(LEAKAGE if args.test else 0.0) if args.leakage is None else args.leakage,

@@ -33,6 +33,7 @@ class FaultRates:
 
     exact_duplicate: float = 0.05
     near_duplicate: float = 0.05
+    decorated_duplicate: float = 0.0  # the same request with a greeting, a sign-off or more punctuation
     label_noise: float = 0.05
     empty: float = 0.01
     leakage: float = 0.02
@@ -67,6 +68,10 @@ def inject(
     ]
     rows += [
         (_near_copy(rng.choice(sources), task, rng), "near_duplicate") for _ in range(round(n * rates.near_duplicate))
+    ]
+    rows += [
+        (_decorated_copy(rng.choice(sources), task, rng), "decorated_duplicate")
+        for _ in range(round(n * rates.decorated_duplicate))
     ]
     rows += [(_emptied(rng.choice(sources), task, rng), "empty") for _ in range(round(n * rates.empty))]
     rows += [(_boilerplate(rng.choice(sources), task, rng), "boilerplate") for _ in range(round(n * rates.boilerplate))]
@@ -150,6 +155,21 @@ def _restyle(text: str, rng) -> str:
     if choice == 1:
         return "  " + re.sub(r"\s+", "  ", text) + " "
     return text.rstrip(".?!") + ("!!" if text.endswith("!") else " ?")
+
+
+GREETINGS = ["Hi, ", "Hello! ", "Hey there, ", "Good morning. ", "Excuse me, "]
+SIGN_OFFS = [" Thanks!", " Thank you.", " Please help.", "...", " Cheers, Sam", " - sent from my phone"]
+
+
+def _decorated_copy(record: dict, task: str, rng) -> dict:
+    """A duplicate as people write one: the same request with a greeting, a sign-off or both. Normalisation does
+    not undo it (unlike `_restyle`), so the exact-duplicate check cannot find it by construction."""
+    row = copy.deepcopy(record)
+    text, choice = _input_to_edit(row, task).strip(), rng.randrange(3)
+    greeting = rng.choice(GREETINGS) if choice in (0, 2) else ""
+    sign_off = rng.choice(SIGN_OFFS) if choice in (1, 2) else ""
+    _set_input(row, task, f"{greeting}{text[:1].lower() if greeting else text[:1]}{text[1:]}{sign_off}")
+    return row
 
 
 def _near_copy(record: dict, task: str, rng) -> dict:
