@@ -1,19 +1,32 @@
-"""Training speed: plain TRL SFTTrainer at its defaults vs tunewise's training path, same examples, one run.
+"""Training speed: TRL's SFTTrainer at its defaults, TRL configured as well as its documentation allows here, and
+tunewise's training path, on the same examples, in one run.
 
-Both arms train SmolLM2-135M-Instruct with the same LoRA adapter (r 16, alpha 32, all linear layers, tunewise's
-default dropout 0) for one pass over the same Banking77 examples, 8 per step, loss on the answer only.
-TRL runs at its own defaults otherwise: bf16 autocast, gradient checkpointing, padded batches, full-vocabulary
-logits at every position, learning rate 2e-5. tunewise runs its defaults (`train:` section): packed
-padding-free batches with answer-only logits, a bf16 frozen base, eager attention on a CPU, learning rate 2e-4.
-Each arm runs in its own process, so each peak RSS is its own.
+Every arm trains SmolLM2-135M-Instruct with the same LoRA adapter (r 16, alpha 32, all linear layers, dropout 0),
+on the same Banking77 examples, 8 per step, for the same number of steps (one pass over --examples), at the same
+learning rate (2e-4), with the loss on the answer only. Each arm runs in its own process (its own peak RSS).
+
+- trl-default: SFTConfig at TRL's defaults otherwise (gradient checkpointing on, bf16 autocast, padded batches,
+  full-vocabulary logits at every position, transformers' linear schedule without warm-up). On a CPU without
+  native bf16 its bf16 autocast makes a step take minutes (85 s measured here), so it trains the first
+  --default-steps batches only (default 4, one pass over their rows): its tokens/s is comparable, its
+  validation loss (after fewer steps) is not.
+- trl-tuned: what TRL's documentation offers for speed that runs on this machine: gradient checkpointing off;
+  the same precision as tunewise (bf16 weights through `model_init_kwargs` where the hardware computes bf16, fp32
+  otherwise: this CPU has no native bf16) and the same attention kernel (eager on a CPU); length-grouped batches;
+  tunewise's schedule, warm-up and weight decay (the same `training_arguments`). Not used, with the reason:
+  `padding_free`/`packing` (TRL documents them for FlashAttention 2/3 only, which has no CPU build) and
+  `use_liger_kernel` (Liger's kernels are Triton GPU kernels).
+- tunewise: its `train:` defaults, through the same `build_trainer` a run uses (answer-aligned batches whose
+  output layer runs at answer positions only).
 
 Real tokens/s = tokens of the examples (no padding) / wall time of `trainer.train()`.
-Validation loss = mean answer-token NLL on the same held-out rows, computed the same way for both arms (fp32).
+Validation loss = mean answer-token NLL on the same held-out rows, computed the same way for every arm (fp32).
 
-Usage: .venv/bin/python benchmarks/train_throughput.py [--examples 400] [--validation 200]
+Ablations (the tunewise arm only): --attention eager|sdpa, --lora-dropout P, --batching aligned|packed|padded.
+
+Usage: .venv/bin/python benchmarks/train_throughput.py [--examples 800] [--validation 200] [--arms ...]
 Rows: ../shared/datasets/banking77/train.csv, a seeded sample over all 77 intents.
-Last line: {"trl_tok_s": …, "tunewise_tok_s": …, "ratio": …, "peak_rss_gb": … (tunewise's process), "trl_val_loss": …,
-"tunewise_val_loss": …, "trl_peak_rss_gb": …}
+Writes benchmarks/results/train_throughput.json (scripts/figures.py puts it in docs/figures.md).
 """
 
 from __future__ import annotations
@@ -35,12 +48,19 @@ from tunewise.config import TrainConfig
 from tunewise.models import resolve_model
 from tunewise.models.prompts import make_renderer
 from tunewise.train.batching import answer_loss, pack_answer_batch
-from tunewise.train.sft import build_trainer, encode_all
+from tunewise.train.sft import build_trainer, encode_all, resolve_attention, resolve_precision, training_arguments
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import record  # noqa: E402 - benchmarks/record.py, beside this script
 
 BANKING77_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "banking77" / "train.csv"
 SYSTEM_PROMPT = "Route the banking customer's query to its intent."
 MODEL = "smollm2-135m-instruct"
 LORA = {"r": 16, "alpha": 32, "dropout": 0.0, "target_modules": "all-linear"}
+BATCH, LEARNING_RATE = 8, 2e-4
+PRECISION = resolve_precision("auto")  # what tunewise trains in here: bf16 only where it is native
+DTYPE = torch.bfloat16 if PRECISION == "bf16" else torch.float32
+ARMS = ("trl-default", "trl-tuned", "tunewise")
 
 
 def sample_rows(examples: int, validation: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
@@ -67,8 +87,12 @@ def validation_loss(model, examples: list[dict]) -> float:
     return total / count
 
 
-def run_tunewise(train_rows, val_rows, renderer, model_path, work: Path) -> dict:
-    cfg = TrainConfig(epochs=1, batch_size=8, lora=LORA)
+def run_tunewise(train_rows, val_rows, renderer, model_path, work: Path, steps: int, ablation: dict) -> dict:
+    lora = {**LORA, "dropout": ablation["lora_dropout"]}
+    cfg = TrainConfig(
+        max_steps=steps, batch_size=BATCH, learning_rate=LEARNING_RATE, lora=lora,
+        attention=ablation["attention"], batching=ablation["batching"],
+    )  # fmt: skip
     train_set, _ = encode_all(renderer, conversations(train_rows), 256)
     val_set, _ = encode_all(renderer, conversations(val_rows), 256)
     trainer = build_trainer(
@@ -77,10 +101,12 @@ def run_tunewise(train_rows, val_rows, renderer, model_path, work: Path) -> dict
     )  # fmt: skip
     seconds = timed_train(trainer)
     tokens = sum(len(e["input_ids"]) for e in train_set)
-    return {"tokens": tokens, "seconds": seconds, "val_loss": validation_loss(trainer.model, val_set)}
+    settings = {"precision": PRECISION, "attention": resolve_attention(cfg.attention), **ablation}
+    return {"tokens": tokens, "seconds": seconds, "val_loss": validation_loss(trainer.model, val_set), **settings}
 
 
-def run_trl(train_rows, val_rows, renderer, model_path, work: Path) -> dict:
+def run_trl(train_rows, val_rows, renderer, model_path, work: Path, steps: int, tuned: bool) -> dict:
+    """TRL's SFTTrainer on the same prompt-completion rows, LoRA, steps, batch size and learning rate."""
     from datasets import Dataset
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
@@ -96,9 +122,23 @@ def run_trl(train_rows, val_rows, renderer, model_path, work: Path) -> dict:
             ]
         )
 
+    if tuned:
+        config = training_arguments(
+            TrainConfig(max_steps=steps, batch_size=BATCH, learning_rate=LEARNING_RATE, lora=LORA), 0, work,
+            PRECISION, args_class=SFTConfig,
+            eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
+            gradient_checkpointing=False,  # TRL turns it on: it recomputes activations a CPU run has room for
+            train_sampling_strategy="group_by_length",  # less padding per batch
+            model_init_kwargs={"dtype": DTYPE, "attn_implementation": resolve_attention("auto")},
+        )  # fmt: skip
+    else:
+        config = SFTConfig(
+            output_dir=str(work), max_steps=steps, per_device_train_batch_size=BATCH, learning_rate=LEARNING_RATE,
+            report_to="none", use_cpu=not torch.cuda.is_available(), seed=0, disable_tqdm=True,
+        )  # fmt: skip
     trainer = SFTTrainer(
         model=model_path,
-        args=SFTConfig(output_dir=str(work), num_train_epochs=1, report_to="none", use_cpu=True, seed=0),
+        args=config,
         train_dataset=as_prompt_completion(train_rows),
         processing_class=renderer.tokenizer,
         peft_config=LoraConfig(
@@ -109,7 +149,13 @@ def run_trl(train_rows, val_rows, renderer, model_path, work: Path) -> dict:
     tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
     seconds = timed_train(trainer)
     val_set, _ = encode_all(renderer, conversations(val_rows), 256)
-    return {"tokens": tokens, "seconds": seconds, "val_loss": validation_loss(trainer.model, val_set)}
+    settings = {
+        "gradient_checkpointing": config.gradient_checkpointing,
+        "bf16": config.bf16,
+        "lr_scheduler": str(config.lr_scheduler_type),
+        "model_init_kwargs": {key: str(value) for key, value in (config.model_init_kwargs or {}).items()},
+    }
+    return {"tokens": tokens, "seconds": seconds, "val_loss": validation_loss(trainer.model, val_set), **settings}
 
 
 def timed_train(trainer) -> float:
@@ -118,58 +164,65 @@ def timed_train(trainer) -> float:
     return time.perf_counter() - start
 
 
-def run_arm(arm: str, examples: int, validation: int) -> dict:
+def run_arm(arm: str, args) -> dict:
     from transformers import AutoTokenizer
 
     torch.manual_seed(0)
-    train_rows, val_rows = sample_rows(examples, validation)
+    train_rows, val_rows = sample_rows(args.examples, args.validation)
+    if arm == "trl-default":
+        train_rows = train_rows[: args.default_steps * BATCH]
+    steps = len(train_rows) // BATCH
     model_path = resolve_model(MODEL)
     renderer = make_renderer(AutoTokenizer.from_pretrained(model_path), system_prompt=SYSTEM_PROMPT)
+    ablation = {"attention": args.attention, "lora_dropout": args.lora_dropout, "batching": args.batching}
     with tempfile.TemporaryDirectory() as work:
-        runner = run_trl if arm == "trl" else run_tunewise
-        result = runner(train_rows, val_rows, renderer, model_path, Path(work))
+        if arm == "tunewise":
+            result = run_tunewise(train_rows, val_rows, renderer, model_path, Path(work), steps, ablation)
+        else:
+            result = run_trl(train_rows, val_rows, renderer, model_path, Path(work), steps, arm == "trl-tuned")
+    result["steps"] = steps
+    result["tokens_per_second"] = result["tokens"] / result["seconds"]
     result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=400)
+    parser.add_argument("--examples", type=int, default=800, help="training rows: --examples / 8 steps")
     parser.add_argument("--validation", type=int, default=200)
-    parser.add_argument("--arm", choices=["trl", "tunewise"], help=argparse.SUPPRESS)  # child process
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    parser.add_argument("--default-steps", type=int, default=4, help="steps of the trl-default arm (see above)")
+    parser.add_argument("--attention", choices=["auto", "eager", "sdpa"], default="auto", help="tunewise arm")
+    parser.add_argument("--lora-dropout", type=float, default=0.0, help="tunewise arm")
+    parser.add_argument("--batching", choices=["aligned", "packed", "padded"], default="aligned", help="tunewise arm")
+    parser.add_argument("--arm", choices=ARMS, help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args()
     if args.arm:
-        print(json.dumps(run_arm(args.arm, args.examples, args.validation)))
+        print(json.dumps(run_arm(args.arm, args)))
         return
     results = {}
-    for arm in ("trl", "tunewise"):
-        command = [sys.executable, __file__, "--arm", arm, "--examples", str(args.examples)]
-        command += ["--validation", str(args.validation)]
-        done = subprocess.run(command, check=True, capture_output=True, text=True)
-        results[arm] = json.loads(done.stdout.strip().splitlines()[-1])
-        r = results[arm]
+    for arm in args.arms:
+        child = [a for a in sys.argv[1:] if a not in args.arms and a != "--arms"]
+        done = subprocess.run([sys.executable, __file__, *child, "--arm", arm], capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(f"{arm} failed:\n{done.stderr[-3000:]}")
+        results[arm] = r = json.loads(done.stdout.strip().splitlines()[-1])
         print(
-            f"{arm:9s} {r['tokens'] / r['seconds']:7.1f} real tok/s  ({r['tokens']} tokens in {r['seconds']:.1f} s)"
-            f"  val loss {r['val_loss']:.4f}  peak RSS {r['peak_rss_gb']:.2f} GB",
+            f"{arm:12s} {r['tokens_per_second']:7.1f} real tok/s  ({r['tokens']} tokens, {r['steps']} steps in "
+            f"{r['seconds']:.1f} s)  val loss {r['val_loss']:.4f}  peak RSS {r['peak_rss_gb']:.2f} GB",
             flush=True,
         )
-    trl, ours = results["trl"], results["tunewise"]
-    ratio = (ours["tokens"] / ours["seconds"]) / (trl["tokens"] / trl["seconds"])
-    print(f"examples: {args.examples} Banking77 rows (77 intents), {MODEL} LoRA, 1 epoch, 8 per step")
-    print(f"speed-up: {ratio:.2f}x")
-    print(
-        json.dumps(
-            {
-                "trl_tok_s": round(trl["tokens"] / trl["seconds"], 1),
-                "tunewise_tok_s": round(ours["tokens"] / ours["seconds"], 1),
-                "ratio": round(ratio, 2),
-                "peak_rss_gb": round(ours["peak_rss_gb"], 2),
-                "trl_val_loss": round(trl["val_loss"], 4),
-                "tunewise_val_loss": round(ours["val_loss"], 4),
-                "trl_peak_rss_gb": round(trl["peak_rss_gb"], 2),
-            }
-        )
-    )
+    print(f"{args.examples} Banking77 rows (77 intents), {MODEL} LoRA r16, {BATCH} per step, lr {LEARNING_RATE}")
+    figures = dict(results)
+    if "tunewise" in results:
+        for baseline in ("trl-default", "trl-tuned"):
+            if baseline in results:
+                ratio = results["tunewise"]["tokens_per_second"] / results[baseline]["tokens_per_second"]
+                figures[f"tunewise_vs_{baseline}"] = round(ratio, 2)
+                print(f"tunewise vs {baseline}: {ratio:.2f}x")
+    defaults = args.attention == "auto" and args.lora_dropout == 0.0 and args.batching == "aligned"
+    variant = "" if defaults else f"-attention-{args.attention}-dropout-{args.lora_dropout}-{args.batching}"
+    record(f"train_throughput{variant}", figures)
 
 
 if __name__ == "__main__":
