@@ -44,13 +44,21 @@ def section(result: dict) -> list[str]:
     if result.get("note"):
         lines.append(f"- {result['note']}")
     lines.append("")
-    tables = {key: value for key, value in result["figures"].items() if isinstance(value, dict)}
-    scalars = {key: value for key, value in result["figures"].items() if not isinstance(value, dict)}
-    if tables:
-        lines += table(tables)
-    for key, value in scalars.items():
-        lines.append(f"- {key}: {shown(value)}")
+    figures = result["figures"]
+    nested = {key: value for key, value in figures.items() if _is_table(value)}  # a table of its own
+    rows = {key: value for key, value in figures.items() if isinstance(value, dict) and key not in nested}
+    if rows:
+        lines += table(rows)
+    for key, value in figures.items():
+        if not isinstance(value, dict):
+            lines.append(f"- {key}: {shown(value)}")
+    for key, value in nested.items():
+        lines += ["", f"{key}:", ""] + table(value)
     return lines + [""]
+
+
+def _is_table(value) -> bool:
+    return isinstance(value, dict) and bool(value) and all(isinstance(row, dict) for row in value.values())
 
 
 def table(rows: dict[str, dict]) -> list[str]:
