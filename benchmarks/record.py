@@ -19,13 +19,9 @@ def machine() -> dict:
     """The hardware and software a figure was measured on (what changes a speed figure)."""
     import torch
 
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in _cpuinfo().splitlines() if line.startswith("model name")),
-        platform.processor(),
-    )
-    flags = set(
-        next((line.split(":", 1)[1].split() for line in _cpuinfo().splitlines() if line.startswith("flags")), [])
-    )
+    lines = _cpuinfo().splitlines()  # read once: the model name and the flags come from the same file
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
+    flags = set(next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), []))
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),

@@ -113,20 +113,20 @@ def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process
 def _prepare_partial_run(final: Path, partial: RunDir, resume: bool) -> None:
     """A new run starts from an empty partial folder (discarding an interrupted one, said aloud) and carries the
     test-access log of the run it will replace, so earlier looks at the test split still count."""
+    earlier = RunDir(final)
     if resume:
-        legacy = RunDir(final)  # interrupted in place, before runs were built aside
-        if not partial.root.exists() and legacy.config.exists() and not legacy.summary.exists():
-            os.replace(final, partial.root)
+        if not partial.root.exists() and earlier.config.exists() and not earlier.summary.exists():
+            os.replace(final, partial.root)  # interrupted in place, before runs were built aside
         if not partial.config.exists():
-            finished = " (it finished; run without --resume to redo it)" if RunDir(final).summary.exists() else ""
+            finished = " (it finished; run without --resume to redo it)" if earlier.summary.exists() else ""
             raise TunewiseError(f"--resume: {final} holds no interrupted run{finished}")
         return
     if partial.root.exists():
         console.print(f"[yellow]note[/] discarding the interrupted run in {partial.root} (--resume continues one)")
         shutil.rmtree(partial.root)
     partial.root.mkdir(parents=True)
-    if RunDir(final).test_access.exists():
-        shutil.copy2(RunDir(final).test_access, partial.test_access)
+    if earlier.test_access.exists():
+        shutil.copy2(earlier.test_access, partial.test_access)
 
 
 def predict_file(run_dir: Path, data_path: Path, out: Path, limit: int | None = None, batch_size: int | None = None):

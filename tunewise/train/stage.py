@@ -19,7 +19,7 @@ def train_stage(cfg, model_path, renderer, splits, task, out: Path, resume: bool
     """Fine-tune on the training split with validation loss on a sample of the validation split (training never
     reads the test split); writes out/result.json beside the checkpoint and the training log. With ``resume``,
     a training that had finished (the run was interrupted after it) is not repeated."""
-    if resume and finished_training(out):
+    if resume and _finished_training(out):
         return TrainResult(**{**read_json(out / TRAIN_RESULT), "checkpoint": out / CHECKPOINT})
     splits = {**splits, "validation": sample_rows(splits["validation"], cfg.train.validation_rows, cfg.seed)}
     if cfg.train.objective_for(task) == "classify":
@@ -31,13 +31,13 @@ def train_stage(cfg, model_path, renderer, splits, task, out: Path, resume: bool
     return result
 
 
-def finished_training(out: Path) -> bool:
+def _finished_training(out: Path) -> bool:
     return (out / TRAIN_RESULT).is_file() and (out / CHECKPOINT).is_dir()
 
 
 def resumable(out: Path) -> bool:
     """Whether a training folder holds work worth resuming: a complete checkpoint or a finished training."""
-    return finished_training(out) or last_complete_checkpoint(out / CHECKPOINTS) is not None
+    return _finished_training(out) or last_complete_checkpoint(out / CHECKPOINTS) is not None
 
 
 def _classify(cfg, model_path, renderer, splits, out: Path, resume: bool) -> TrainResult:

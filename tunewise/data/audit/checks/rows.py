@@ -27,8 +27,15 @@ def _where(example: dict) -> str:
     return f"{where(line, None, example.get('field'))}: {example['reason']}"
 
 
+class _RowProblems(Check):
+    """A check of rows that never became records; its summary names the first of them."""
+
+    def summary(self, finding):
+        return _problem_summary(finding)
+
+
 @register_check
-class Malformed(Check):
+class Malformed(_RowProblems):
     name = "malformed"
     description = "Rows that do not parse or lack required fields."
     severity = "error"
@@ -36,18 +43,12 @@ class Malformed(Check):
     def run(self, ctx):
         return _problem_finding(self, ctx, [p for p in ctx.problems if p.reason != "empty"])
 
-    def summary(self, finding):
-        return _problem_summary(finding)
-
 
 @register_check
-class Empty(Check):
+class Empty(_RowProblems):
     name = "empty"
     description = "Empty or whitespace-only inputs, outputs or labels."
     severity = "error"
 
     def run(self, ctx):
         return _problem_finding(self, ctx, [p for p in ctx.problems if p.reason == "empty"])
-
-    def summary(self, finding):
-        return _problem_summary(finding)
