@@ -47,7 +47,7 @@ system-packages:
 	fi
 
 test: $(STAMP) system-packages
-	$(VENV)/bin/pytest -m 'not gpu' -q
+	$(VENV)/bin/pytest -m 'not gpu' -q --durations=25
 
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -q

@@ -11,7 +11,7 @@ fewer tokens: no chat template). Evaluation speed is test rows/s, model loading 
 
 Usage: .venv/bin/python benchmarks/classify_throughput.py [--steps 60] [--rows 240]
 Data: the Banking77 subset `tunewise demo` ships (12 intents), its official test rows.
-Last line: one JSON object with both arms' figures.
+Writes benchmarks/results/classify_throughput.json (scripts/figures.py puts it in docs/figures.md).
 """
 
 from __future__ import annotations
@@ -19,10 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from importlib.resources import files
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import record  # noqa: E402 - benchmarks/record.py, beside this script
 
 RESOURCES = Path(str(files("tunewise") / "resources"))
 
@@ -113,7 +117,14 @@ def main() -> None:
         f"vs {text['eval_rows_per_s']} rows/s ({head['eval_rows_per_s'] / text['eval_rows_per_s']:.2f}x); accuracy "
         f"{head['test_accuracy']} vs {text['test_accuracy']}"
     )
-    print(json.dumps(found))
+    figures = {
+        "head": {k: v for k, v in head.items() if k != "objective"},
+        "generate (label trie)": {k: v for k, v in text.items() if k != "objective"},
+        "training speed-up (examples/s)": round(head["train_examples_per_s"] / text["train_examples_per_s"], 2),
+        "evaluation speed-up (rows/s)": round(head["eval_rows_per_s"] / text["eval_rows_per_s"], 2),
+    }
+    note = f"{args.steps} steps of 8 examples, {args.rows} Banking77 test rows (the demo subset's 12 intents)"
+    record("classify_throughput", figures, note=note)
 
 
 if __name__ == "__main__":

@@ -10,15 +10,16 @@ embeddings ("lp", linear probing then fine-tuning) or left at its random initial
 Usage: .venv/bin/python benchmarks/encoder_recipe.py LEARNING_RATE EPOCHS lp|random
 e.g.   .venv/bin/python benchmarks/encoder_recipe.py 5e-5 2 lp
 Data: ../shared/datasets/banking77 (train.csv, test.csv). Prints validation accuracy before training and after
-each epoch, training seconds, and the test accuracy with evaluation rows/s; last line: one JSON object.
+each epoch, training seconds, and the test accuracy with evaluation rows/s. Writes
+benchmarks/results/encoder_recipe-LR-EPOCHS-HEAD.json (scripts/figures.py puts it in docs/figures.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -28,6 +29,9 @@ from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, Traini
 from tunewise.models.encoder import encoder_classifier, set_head
 from tunewise.models.registry import default_cache_dir, prepare_model
 from tunewise.train.classify import linear_probe
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import record  # noqa: E402 - benchmarks/record.py, beside this script
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "banking77"
 
@@ -92,17 +96,28 @@ def main() -> None:
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=accuracy,
     )
-    print("validation accuracy before training", trainer.evaluate()["eval_accuracy"], flush=True)
+    before = trainer.evaluate()["eval_accuracy"]
+    print("validation accuracy before training", before, flush=True)
     started = time.perf_counter()
     trainer.train()
-    print("training seconds", round(time.perf_counter() - started, 1))
+    train_seconds = round(time.perf_counter() - started, 1)
+    print("training seconds", train_seconds)
+    by_epoch = [entry["eval_accuracy"] for entry in trainer.state.log_history if "eval_accuracy" in entry]
     test_set = encoded(test)
     started = time.perf_counter()
     result = trainer.evaluate(test_set)
     seconds = time.perf_counter() - started
     test_accuracy, rate = round(result["eval_accuracy"], 4), round(len(test_set) / seconds, 1)
     print("test accuracy", test_accuracy, "rows/s", rate)
-    print(json.dumps({**vars(args), "test_accuracy": test_accuracy, "test_rows_per_second": rate}))
+    figures = {
+        "validation accuracy before training": round(before, 4),
+        "validation accuracy by epoch": [round(value, 4) for value in by_epoch],
+        "training seconds": train_seconds,
+        "test accuracy": test_accuracy,
+        "test rows per second": rate,
+    }
+    note = f"learning rate {args.learning_rate}, {args.epochs} epochs, head {args.head}, batch {args.batch_size}"
+    record(f"encoder_recipe-{args.learning_rate:g}-{args.epochs:g}-{args.head}", figures, note=note)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,14 @@
 """Why tunewise caches dequantised weights: load time of a registry model from its GGUF vs from the cache.
 
 Usage: .venv/bin/python benchmarks/model_load.py [--model smollm2-135m-instruct] [--repeats 3]
-Last line: {"model": …, "gguf_load_s": …, "cached_load_s": …, "speedup": …}
+Writes benchmarks/results/model_load-MODEL.json (scripts/figures.py puts it in docs/figures.md).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,6 +17,9 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from tunewise.models.registry import MODELS, load_gguf, prepare_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import record  # noqa: E402 - benchmarks/record.py, beside this script
 
 
 def timed(fn, repeats: int) -> float:
@@ -42,16 +45,13 @@ def main() -> None:
         f"{args.model}: GGUF load + dequantise {gguf_s:.2f} s; cached safetensors load {cached_s:.2f} s "
         f"(median of {args.repeats}); {gguf_s / cached_s:.0f}x faster from the cache"
     )
-    print(
-        json.dumps(
-            {
-                "model": args.model,
-                "gguf_load_s": round(gguf_s, 3),
-                "cached_load_s": round(cached_s, 3),
-                "speedup": round(gguf_s / cached_s, 1),
-            }
-        )
-    )
+    figures = {
+        "model": args.model,
+        "GGUF load + dequantise (s)": round(gguf_s, 3),
+        "cached safetensors load (s)": round(cached_s, 3),
+        "speed-up": round(gguf_s / cached_s, 1),
+    }
+    record(f"model_load-{args.model}", figures, note=f"cached load: median of {args.repeats}; GGUF load: once")
 
 
 if __name__ == "__main__":

@@ -4,13 +4,12 @@ Usage: .venv/bin/python benchmarks/review_load.py [--reviewers 20] [--votes 500]
 Each reviewer logs in with an invite link and loops: ask for the next item, vote on it. A vote is acknowledged
 when the server answers 200 with a new vote id. At the end the database is read directly: every acknowledged vote
 must be stored. The goal is a p95 vote latency under 100 ms with 20 reviewers on a 2-core machine.
-Last line: {"acknowledged": …, "stored": …, "lost": …, "p95_ms": …}
+Writes benchmarks/results/review_load-DATABASE.json (scripts/figures.py puts it in docs/figures.md).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import signal
@@ -29,6 +28,9 @@ from sqlalchemy import select
 from tunewise.review.auth import invite
 from tunewise.review.campaigns import create_campaign
 from tunewise.review.db import Vote, transaction
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import record  # noqa: E402 - benchmarks/record.py, beside this script
 
 CHOICES = ("A", "B", "tie", "both_bad")
 
@@ -67,18 +69,28 @@ def main() -> int:
         f"{len(acknowledged)} acknowledged in {figures['seconds']:.1f} s ({len(acknowledged) / figures['seconds']:.0f}"
         f" votes/s), {figures['errors']} errors, {figures['repeated']} repeated"
     )
+    latency = {}
     for name, values in (("vote", votes), ("next item", nexts)):
         p50, p95, p99 = np.percentile(values, [50, 95, 99])
         print(f"{name:>9}: p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms, max {values.max():.1f} ms")
-    print(
-        json.dumps(
-            {
-                "acknowledged": len(acknowledged),
-                "stored": len(stored),
-                "lost": lost,
-                "p95_ms": round(float(np.percentile(votes, 95)), 1),
-            }
-        )
+        latency[name] = {
+            key: round(float(v), 1)
+            for key, v in zip(("p50", "p95", "p99", "max"), (p50, p95, p99, values.max()), strict=True)
+        }
+    database = url.split(":")[0].split("+")[0]
+    measured = {
+        "reviewers": args.reviewers,
+        "acknowledged": len(acknowledged),
+        "stored": len(stored),
+        "lost": lost,
+        "errors": figures["errors"],
+        "votes per second": round(len(acknowledged) / figures["seconds"], 1),
+        "latency (ms)": latency,
+    }
+    record(
+        f"review_load-{database}",
+        measured,
+        note=f"{args.reviewers} reviewers x {args.votes} votes, {args.per_item} per item",
     )
     return 0 if lost == 0 and figures["errors"] == 0 else 1
 

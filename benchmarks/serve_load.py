@@ -10,7 +10,7 @@ failed or swapped answer shows as a mismatch.
 Caveat: clients and server share this machine's cores, so the clients' own work is part of both arms' figures.
 
 Usage: .venv/bin/python benchmarks/serve_load.py runs/demo [--clients 16] [--requests 240] [--port 8791]
-Last line: one JSON object with both arms' figures.
+Writes benchmarks/results/serve_load.json (scripts/figures.py puts it in docs/figures.md).
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ import time
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import record  # noqa: E402 - benchmarks/record.py, beside this script
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -154,7 +157,8 @@ def main() -> None:
         server.wait(30)
     print(f"{'':<22}{'one at a time':>15}{f'{args.clients} clients':>15}")
     keys = ("requests_per_second", "p50_ms", "p95_ms", "p99_ms", "answered", "same_as_run", "mean_batch")
-    for key in (*keys, "model_ms_per_batch", "model_busy_share"):
+    keys = (*keys, "model_ms_per_batch", "model_busy_share")
+    for key in keys:
         print(f"{key:<22}{alone[key]:>15}{together[key]:>15}")
     ratio = together["requests_per_second"] / alone["requests_per_second"]
     ceiling = model_alone(args.run, queries, args.clients)
@@ -163,19 +167,17 @@ def main() -> None:
         f"without HTTP: {ceiling['one_row_per_second']} rows/s one at a time, {ceiling['batched_rows_per_second']} "
         f"in batches of {args.clients} ({ceiling['ratio']}x: the most batching can give here)"
     )
-    print(
-        json.dumps(
-            {
-                "run": str(args.run),
-                "alone": alone,
-                "concurrent": together,
-                "ratio": round(ratio, 2),
-                "server": health,
-                "model_alone": ceiling,
-                "date": time.strftime("%Y-%m-%d"),
-            }
-        )
-    )
+    figures = {
+        "one at a time": {key: alone[key] for key in keys},
+        f"{args.clients} clients": {key: together[key] for key in keys},
+        "throughput ratio": round(ratio, 2),
+        "largest batch": health["largest_batch"],
+        "model alone, one row at a time (rows/s)": ceiling["one_row_per_second"],
+        f"model alone, batches of {args.clients} (rows/s)": ceiling["batched_rows_per_second"],
+        "model alone ratio (the most batching can give)": ceiling["ratio"],
+    }
+    note = f"run {args.run}, {args.requests} requests, same warm-up for both arms; clients share the server's cores"
+    record("serve_load", figures, note=note)
 
 
 if __name__ == "__main__":
