@@ -5,24 +5,34 @@ Usage:
       `tunewise demo` (what `make demo` runs): the README's worked example.
   .venv/bin/python benchmarks/pipeline_runs.py fintech [--out runs/fintech]
       examples/fintech/run.sh: the fintech routing story (its summary and the per-fault audit scores).
+  .venv/bin/python benchmarks/pipeline_runs.py select NAME CONFIG [OVERRIDE ...] [--out runs/NAME]
+      `tunewise select`: the base-model selection's ranking, probe scores and measured costs.
+  .venv/bin/python benchmarks/pipeline_runs.py learning-curve NAME CONFIG [OVERRIDE ...] [--out runs/NAME]
+      `tunewise learning-curve`: validation score against training rows, and its reading.
   .venv/bin/python benchmarks/pipeline_runs.py run NAME CONFIG [OVERRIDE ...] [--out runs/NAME]
       `tunewise run CONFIG OVERRIDE ... --out runs/NAME`, e.g. `run banking77-classify configs/classify/banking77.yaml`.
 The command runs in its own process; wall time and the peak resident memory of its largest process are measured
-here. Writes benchmarks/results/pipeline-NAME.json (scripts/figures.py puts it in docs/figures.md).
+here. It runs with a fresh tunewise cache that shares only the dequantised models (TUNEWISE_CACHE): embeddings,
+selection probes and baselines are measured, not read from an earlier run's cache.
+Writes benchmarks/results/pipeline-NAME.json (scripts/figures.py puts it in docs/figures.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import REPO, record  # noqa: E402 - benchmarks/record.py, beside this script
+
+from tunewise.models.registry import default_cache_dir  # noqa: E402
 
 TUNEWISE = REPO / ".venv" / "bin" / "tunewise"
 LEFT_OUT = {"per_class", "confusion", "bins", "settings", "per_example"}  # too long for a page: in the run folder
@@ -30,9 +40,15 @@ LEFT_OUT = {"per_class", "confusion", "bins", "settings", "per_example"}  # too 
 
 def timed(command: list[str]) -> tuple[str, dict]:
     """Run ``command`` in the repository; its stdout, and its wall time and peak memory."""
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
-    seconds = time.perf_counter() - started
+    with tempfile.TemporaryDirectory(prefix="tunewise-cache-") as cache:
+        for shared in ("models", "gguf"):  # dequantising a model once is not what these figures measure
+            if (default_cache_dir() / shared).exists():
+                os.symlink(default_cache_dir() / shared, Path(cache) / shared)
+        started = time.perf_counter()
+        done = subprocess.run(
+            command, cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ, "TUNEWISE_CACHE": cache}
+        )
+        seconds = time.perf_counter() - started
     print(done.stdout, end="")
     if done.returncode not in (0, 1):  # 1: a no-go verdict or audit findings, not a failure
         raise SystemExit(f"{' '.join(command)} exited with {done.returncode}")
@@ -82,11 +98,32 @@ def run_figures(run: Path) -> dict:
     if summary.get("calibration"):
         figures["calibration error (ECE)"] = round(summary["calibration"]["ece"], 4)
     figures.update({f"training: {key}": value for key, value in scalars(summary.get("train") or {}).items()})
+    figures["validation loss by step"] = validation_losses(run)
+    figures["audit: rows flagged by check"] = audit_flags(run)
     figures["checks"] = {
         check["check"]: {"passed": check["passed"], "message": check["message"]}
         for check in summary["decision"]["checks"]
     }
     return figures
+
+
+def validation_losses(run: Path) -> str:
+    """The validation curve training wrote (train/metrics.jsonl), e.g. "40: 0.645, 80: 0.312"."""
+    metrics = run / "train" / "metrics.jsonl"
+    if not metrics.exists():
+        return "-"
+    rows = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return ", ".join(f"{row['step']}: {row['loss']:.3f}" for row in rows if row.get("split") == "validation") or "-"
+
+
+def audit_flags(run: Path) -> str:
+    """What the run's audit of its training file flagged, e.g. "226 of 720 rows: exact_duplicate 6, leakage 10"."""
+    findings = run / "audit" / "findings.json"
+    if not findings.exists():
+        return "-"
+    audit = json.loads(findings.read_text(encoding="utf-8"))
+    flagged = ", ".join(f"{f['check']} {len(f['rows'])}" for f in audit["findings"] if f["rows"])
+    return f"{audit['summary']['flagged_rows']} of {audit['rows']} rows: {flagged or 'none'}"
 
 
 def demo(out: Path) -> dict:
@@ -109,21 +146,56 @@ def fintech(out: Path) -> dict:
     return figures
 
 
+def selection_figures(out: Path) -> dict:
+    selection = json.loads((out / "selection.json").read_text(encoding="utf-8"))
+    candidates = {}
+    for candidate in selection["candidates"]:
+        values = {key: value for key, value in candidate.items() if key not in ("name", "model", "per_row")}
+        values["probe score"], values["probe score_ci"] = candidate["probe"]["score"], candidate["probe"]["score_ci"]
+        values["vs best"] = (candidate.get("vs_best") or {}).get("gain")
+        values["vs best p"] = (candidate.get("vs_best") or {}).get("p_value")
+        candidates[candidate["name"]] = scalars(values)
+    ranked = {name: candidates[name] for name in selection["ranking"]}
+    return {"pick": selection["pick"], "validation rows": selection["validation_rows"], "candidates": ranked} | {
+        f"reason {n}": reason for n, reason in enumerate(selection["reasons"], 1)
+    }
+
+
+def curve_figures(out: Path) -> dict:
+    curve = json.loads((out / "curve.json").read_text(encoding="utf-8"))
+    points = {f"{point['train_rows']} rows": scalars(point) for point in curve["points"]}
+    return {
+        "metric": curve["metric"],
+        "validation rows": curve["validation_rows"],
+        "points": points,
+        "reading": curve["reading"],
+    }
+
+
+COMMANDS = {
+    "run": (run_figures, "run"),
+    "select": (selection_figures, "select"),
+    "learning-curve": (curve_figures, "learning-curve"),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     kinds = parser.add_subparsers(dest="kind", required=True)
     kinds.add_parser("demo").add_argument("--out", type=Path, default=Path("runs/demo"))
     kinds.add_parser("fintech").add_argument("--out", type=Path, default=Path("runs/fintech"))
-    run = kinds.add_parser("run")
-    run.add_argument("name")
-    run.add_argument("config")
-    run.add_argument("overrides", nargs="*")
-    run.add_argument("--out", type=Path)
+    for command in COMMANDS:
+        named = kinds.add_parser(command)
+        named.add_argument("name")
+        named.add_argument("config")
+        named.add_argument("overrides", nargs="*")
+        named.add_argument("--out", type=Path)
     args = parser.parse_args()
-    if args.kind == "run":
+    if args.kind in COMMANDS:
+        figures_of, command = COMMANDS[args.kind]
         out = args.out or Path("runs") / args.name
-        _, cost = timed([str(TUNEWISE), "run", args.config, *args.overrides, "--out", str(out)])
-        name, figures = args.name, {**cost, **run_figures(REPO / out)}
+        _, cost = timed([str(TUNEWISE), command, args.config, *args.overrides, "--out", str(out)])
+        name, figures = args.name, {**cost, **figures_of(REPO / out)}
     else:
         name, figures = args.kind, (demo if args.kind == "demo" else fintech)(args.out)
     record(f"pipeline-{name}", figures, note=f"outputs in {args.out or out}")

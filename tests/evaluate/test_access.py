@@ -25,3 +25,17 @@ def test_same_settings_looked_at_again_count_once(tmp_path):
     record_access(runs / "c", test_file, {"name": "c"}, "eval")
     assert len(read_log(runs / "c")) == 2
     assert looks_warning(runs / "c", entry, limit=2) is None
+
+
+def test_a_folder_rerun_with_other_settings_is_named_once(tmp_path):
+    test_file = tmp_path / "test.jsonl"
+    test_file.write_text("{}\n")
+    runs = tmp_path / "runs"
+    (runs / "demo").mkdir(parents=True)
+    (runs / "other").mkdir(parents=True)
+    for rate in (0.1, 0.2):  # the same folder, replaced by a rerun with another learning rate
+        record_access(runs / "demo", test_file, {"train": {"learning_rate": rate}}, "run")
+    entry = record_access(runs / "other", test_file, {"train": {"learning_rate": 0.3}}, "run")
+    warning = looks_warning(runs / "other", entry, limit=3)
+    assert "3 differently configured runs" in warning
+    assert "(demo: 2 configurations, other)" in warning

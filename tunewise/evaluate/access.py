@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 
 from tunewise._io import atomic_write_jsonl, read_jsonl, sha256_file
@@ -54,9 +55,11 @@ def looks_warning(run_dir: Path, entry: dict, limit: int) -> str | None:
     runs = repeated_looks(run_dir, entry)
     if len(runs) < limit:
         return None
+    # a folder rerun with other settings counts once per setting but is named once
+    named = [name if count == 1 else f"{name}: {count} configurations" for name, count in Counter(runs).items()]
     return (
         f"this test set has been scored by {len(runs)} differently configured runs in {run_dir.resolve().parent} "
-        f"({', '.join(runs[:5])}{', ...' if len(runs) > 5 else ''}): picking settings by test score makes it "
+        f"({', '.join(named[:5])}{', ...' if len(named) > 5 else ''}): picking settings by test score makes it "
         "optimistic; compare settings on validation (tunewise eval RUN --split validation) and score the test once"
     )
 
