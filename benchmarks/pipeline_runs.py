@@ -100,6 +100,8 @@ def run_figures(run: Path) -> dict:
     figures.update({f"training: {key}": value for key, value in scalars(summary.get("train") or {}).items()})
     figures["validation loss by step"] = validation_losses(run)
     figures["audit: rows flagged by check"] = audit_flags(run)
+    if (run / "select" / "selection.json").exists():  # model.name: auto
+        figures["selection (validation probe)"] = selection_figures(run / "select")["candidates"]
     figures["checks"] = {
         check["check"]: {"passed": check["passed"], "message": check["message"]}
         for check in summary["decision"]["checks"]
