@@ -35,12 +35,21 @@ from record import REPO, record  # noqa: E402 - benchmarks/record.py, beside thi
 from tunewise.models.registry import default_cache_dir  # noqa: E402
 
 TUNEWISE = REPO / ".venv" / "bin" / "tunewise"
-LEFT_OUT = {"per_class", "confusion", "bins", "settings", "per_example"}  # too long for a page: in the run folder
+LEFT_OUT = {
+    "per_class",
+    "confusion",
+    "bins",
+    "settings",
+    "per_example",
+    "per_row",
+}  # too long for a page: in the run folder
 
 
 def timed(command: list[str]) -> tuple[str, dict]:
     """Run ``command`` in the repository; its stdout, and its wall time and peak memory."""
     with tempfile.TemporaryDirectory(prefix="tunewise-cache-") as cache:
+        if not (default_cache_dir() / "models").exists():
+            raise SystemExit("no dequantised models cached yet: run `tunewise models prepare NAME` first")
         for shared in ("models", "gguf"):  # dequantising a model once is not what these figures measure
             if (default_cache_dir() / shared).exists():
                 os.symlink(default_cache_dir() / shared, Path(cache) / shared)
@@ -50,10 +59,11 @@ def timed(command: list[str]) -> tuple[str, dict]:
         )
         seconds = time.perf_counter() - started
     print(done.stdout, end="")
-    if done.returncode not in (0, 1):  # 1: a no-go verdict or audit findings, not a failure
+    if done.returncode != 0:  # a no-go verdict exits 0: anything else is a failure, not a figure
         raise SystemExit(f"{' '.join(command)} exited with {done.returncode}")
-    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2  # kB on Linux
-    return done.stdout, {"wall seconds": round(seconds, 1), "peak RSS of one process (GB)": round(peak_gb, 2)}
+    # the largest single process of the command (not the sum of processes running at once); kB on Linux
+    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    return done.stdout, {"wall seconds": round(seconds, 1), "peak RSS of its largest process (GiB)": round(peak_gib, 2)}
 
 
 def scalars(values: dict) -> dict:
@@ -145,6 +155,7 @@ def fintech(out: Path) -> dict:
     figures["by intents"] = {name: scalars(group) for name, group in story["by_intents"].items()}
     figures["each injected fault against the check that exists for it"] = caught
     figures["rows flagged by any check"] = f"{overall['rows_flagged']} of {overall['rows']}"
+    figures["selection (validation probe)"] = selection_figures(REPO / out / "select")["candidates"]
     return figures
 
 
@@ -174,11 +185,7 @@ def curve_figures(out: Path) -> dict:
     }
 
 
-COMMANDS = {
-    "run": (run_figures, "run"),
-    "select": (selection_figures, "select"),
-    "learning-curve": (curve_figures, "learning-curve"),
-}
+COMMANDS = {"run": run_figures, "select": selection_figures, "learning-curve": curve_figures}  # tunewise COMMAND
 
 
 def main() -> None:
@@ -194,10 +201,9 @@ def main() -> None:
         named.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.kind in COMMANDS:
-        figures_of, command = COMMANDS[args.kind]
         out = args.out or Path("runs") / args.name
-        _, cost = timed([str(TUNEWISE), command, args.config, *args.overrides, "--out", str(out)])
-        name, figures = args.name, {**cost, **figures_of(REPO / out)}
+        _, cost = timed([str(TUNEWISE), args.kind, args.config, *args.overrides, "--out", str(out)])
+        name, figures = args.name, {**cost, **COMMANDS[args.kind](REPO / out)}
     else:
         name, figures = args.kind, (demo if args.kind == "demo" else fintech)(args.out)
     record(f"pipeline-{name}", figures, note=f"outputs in {args.out or out}")

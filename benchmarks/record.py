@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import sys
 from pathlib import Path
 
@@ -42,7 +43,8 @@ def _cpuinfo() -> str:
 def command() -> str:
     script = Path(sys.argv[0]).resolve()
     shown = script.relative_to(REPO) if script.is_relative_to(REPO) else script
-    return " ".join([".venv/bin/python", str(shown), *sys.argv[1:]])
+    text = " ".join([".venv/bin/python", str(shown), *sys.argv[1:]])
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)  # a database password never goes into a results file
 
 
 def record(name: str, figures: dict, note: str = "") -> Path:

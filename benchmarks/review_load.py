@@ -23,11 +23,11 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 
 from tunewise.review.auth import invite
 from tunewise.review.campaigns import create_campaign
-from tunewise.review.db import Vote, transaction
+from tunewise.review.db import Vote, database_url, transaction
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import record  # noqa: E402 - benchmarks/record.py, beside this script
@@ -77,7 +77,7 @@ def main() -> int:
             key: round(float(v), 1)
             for key, v in zip(("p50", "p95", "p99", "max"), (p50, p95, p99, values.max()), strict=True)
         }
-    database = url.split(":")[0].split("+")[0]
+    database = make_url(database_url(url)).get_backend_name()
     measured = {
         "reviewers": args.reviewers,
         "acknowledged": len(acknowledged),
