@@ -32,7 +32,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import REPO, record  # noqa: E402 - benchmarks/record.py, beside this script
 
+from tunewise._io import read_jsonl  # noqa: E402
 from tunewise.models.registry import default_cache_dir  # noqa: E402
+from tunewise.rundir import SELECTION, RunDir, read_json  # noqa: E402
 
 TUNEWISE = REPO / ".venv" / "bin" / "tunewise"
 LEFT_OUT = {
@@ -82,7 +84,7 @@ def rounded(value):
 
 def run_figures(run: Path) -> dict:
     """What a finished run folder's summary.json says: scores with intervals, baselines, the decision, training."""
-    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    summary = read_json(RunDir(run).summary)
     scores = {"tuned": scalars(summary["tuned"])}
     if summary.get("base"):
         scores = {"base": scalars(summary["base"]), **scores}
@@ -110,8 +112,8 @@ def run_figures(run: Path) -> dict:
     figures.update({f"training: {key}": value for key, value in scalars(summary.get("train") or {}).items()})
     figures["validation loss by step"] = validation_losses(run)
     figures["audit: rows flagged by check"] = audit_flags(run)
-    if (run / "select" / "selection.json").exists():  # model.name: auto
-        figures["selection (validation probe)"] = selection_figures(run / "select")["candidates"]
+    if RunDir(run).selection.exists():  # model.name: auto
+        figures["selection (validation probe)"] = selection_figures(RunDir(run).select)["candidates"]
     figures["checks"] = {
         check["check"]: {"passed": check["passed"], "message": check["message"]}
         for check in summary["decision"]["checks"]
@@ -121,19 +123,15 @@ def run_figures(run: Path) -> dict:
 
 def validation_losses(run: Path) -> str:
     """The validation curve training wrote (train/metrics.jsonl), e.g. "40: 0.645, 80: 0.312"."""
-    metrics = run / "train" / "metrics.jsonl"
-    if not metrics.exists():
-        return "-"
-    rows = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = read_jsonl(RunDir(run).train_log, missing_ok=True)
     return ", ".join(f"{row['step']}: {row['loss']:.3f}" for row in rows if row.get("split") == "validation") or "-"
 
 
 def audit_flags(run: Path) -> str:
     """What the run's audit of its training file flagged, e.g. "226 of 720 rows: exact_duplicate 6, leakage 10"."""
-    findings = run / "audit" / "findings.json"
-    if not findings.exists():
+    audit = read_json(RunDir(run).findings)
+    if audit is None:
         return "-"
-    audit = json.loads(findings.read_text(encoding="utf-8"))
     flagged = ", ".join(f"{f['check']} {len(f['rows'])}" for f in audit["findings"] if f["rows"])
     return f"{audit['summary']['flagged_rows']} of {audit['rows']} rows: {flagged or 'none'}"
 
@@ -146,7 +144,7 @@ def demo(out: Path) -> dict:
 def fintech(out: Path) -> dict:
     stdout, cost = timed(["bash", "examples/fintech/run.sh", str(out)])
     story = json.loads(stdout.strip().splitlines()[-1])
-    caught = json.loads((REPO / out / "caught.json").read_text(encoding="utf-8"))
+    caught = read_json(REPO / out / "caught.json")
     overall = caught.pop("any_check")
     figures = {**cost, **{key: value for key, value in story.items() if not isinstance(value, dict)}}
     figures["minutes by stage"] = ", ".join(
@@ -160,7 +158,7 @@ def fintech(out: Path) -> dict:
 
 
 def selection_figures(out: Path) -> dict:
-    selection = json.loads((out / "selection.json").read_text(encoding="utf-8"))
+    selection = read_json(out / SELECTION)
     candidates = {}
     for candidate in selection["candidates"]:
         values = {key: value for key, value in candidate.items() if key not in ("name", "model", "per_row")}
@@ -175,7 +173,7 @@ def selection_figures(out: Path) -> dict:
 
 
 def curve_figures(out: Path) -> dict:
-    curve = json.loads((out / "curve.json").read_text(encoding="utf-8"))
+    curve = read_json(out / "curve.json")
     points = {f"{point['train_rows']} rows": scalars(point) for point in curve["points"]}
     return {
         "metric": curve["metric"],
