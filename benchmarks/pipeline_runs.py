@@ -65,7 +65,9 @@ def timed(command: list[str]) -> tuple[str, dict]:
         raise SystemExit(f"{' '.join(command)} exited with {done.returncode}")
     # the largest single process of the command (not the sum of processes running at once); kB on Linux
     peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
-    return done.stdout, {"wall seconds": round(seconds, 1), "peak RSS of its largest process (GiB)": round(peak_gib, 2)}
+    cost = {"wall seconds": round(seconds, 1), "peak RSS of its largest process (GiB)": round(peak_gib, 2)}
+    print(json.dumps(cost))  # in the log even if reading the run's files fails below
+    return done.stdout, cost
 
 
 def scalars(values: dict) -> dict:

@@ -209,7 +209,7 @@ def main() -> None:
         results[arm] = r = json.loads(done.stdout.strip().splitlines()[-1])
         print(
             f"{arm:12s} {r['tokens_per_second']:7.1f} real tok/s  ({r['tokens']} tokens, {r['steps']} steps in "
-            f"{r['seconds']:.1f} s)  val loss {r['val_loss']:.4f}  peak RSS {r['peak_rss_gb']:.2f} GB",
+            f"{r['seconds']:.1f} s)  val loss {r['val_loss']:.4f}  peak RSS {r['peak_rss_gb']:.2f} GiB",
             flush=True,
         )
     print(f"{args.examples} Banking77 rows (77 intents), {MODEL} LoRA r16, {BATCH} per step, lr {LEARNING_RATE}")

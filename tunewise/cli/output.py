@@ -32,7 +32,7 @@ def rate(per_second: float) -> str:
 def size(count: int | None) -> str:
     if count is None:
         return "-"
-    return f"{count / 2**30:.2f} GB" if count >= 2**30 else f"{count / 2**20:.0f} MB"
+    return f"{count / 2**30:.2f} GiB" if count >= 2**30 else f"{count / 2**20:.0f} MiB"
 
 
 def print_summary(summary: dict, run_dir: Path) -> None:

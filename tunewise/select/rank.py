@@ -175,7 +175,7 @@ def _serving(candidate: dict) -> str:
     if candidate.get("latency_seconds"):
         said.append(f"{1000 * candidate['latency_seconds']:.0f} ms per request alone")
     if candidate.get("inference_peak_bytes"):
-        said.append(f"{candidate['inference_peak_bytes'] / 2**30:.2f} GB peak memory")
+        said.append(f"{candidate['inference_peak_bytes'] / 2**30:.2f} GiB peak memory")
     return ", ".join(said)
 
 
