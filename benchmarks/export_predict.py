@@ -8,7 +8,8 @@ predict: the run's model on its own test file (only the inputs are read), compar
 predictions its evaluation wrote. export: a classification head as merged fp32 and bf16; a generative run as merged
 fp32, GGUF f16 and q8_0, and Ollama; each export is loaded back and checked on --check-rows test rows by tunewise
 itself (its agreement is what export.json says). Each command runs in its own process, one after another; an arm
-whose run folder is missing is skipped, said aloud. Writes benchmarks/results/export_predict.json.
+whose run folder is missing is skipped, said aloud; a command that fails is recorded with its exit code.
+Writes benchmarks/results/export_predict.json.
 """
 
 from __future__ import annotations
@@ -46,9 +47,11 @@ def timed(command: list[str]) -> dict:
     process = subprocess.Popen(command, cwd=REPO)
     _, status, usage = os.wait4(process.pid, 0)  # this command's own usage (its children included), kB on Linux
     seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(command)} exited with {os.waitstatus_to_exitcode(status)}")
-    return {"wall seconds": round(seconds, 1), "peak RSS (GiB)": round(usage.ru_maxrss / 1024**2, 2)}
+    return {
+        "exit code": os.waitstatus_to_exitcode(status),
+        "wall seconds": round(seconds, 1),
+        "peak RSS (GiB)": round(usage.ru_maxrss / 1024**2, 2),
+    }
 
 
 def predict_figures(run: Path, scratch: Path) -> dict:
@@ -56,6 +59,8 @@ def predict_figures(run: Path, scratch: Path) -> dict:
     test_file = yaml.safe_load(RunDir(run).config.read_text(encoding="utf-8"))["data"]["test_path"]
     out = scratch / "predictions.jsonl"
     cost = timed([str(TUNEWISE), "predict", str(run), str(test_file), "--out", str(out)])
+    if cost["exit code"] != 0:
+        return {"run": str(run), **cost}
     predicted = [row["prediction"] for row in read_jsonl(out)]
     evaluated = [row["tuned"] for row in read_jsonl(RunDir(run).predictions())]
     same = sum(a == b for a, b in zip(predicted, evaluated, strict=True))
@@ -73,6 +78,8 @@ def export_figures(run: Path, fmt: str, extra: list[str], check_rows: int, scrat
     cost = timed(
         [str(TUNEWISE), "export", str(run), "--format", fmt, *extra, "--check-rows", str(check_rows), "--out", str(out)]
     )
+    if cost["exit code"] != 0:  # e.g. 1: the export's answers disagreed with the run's (a finding, recorded)
+        return {"run": str(run), "format": " ".join([fmt, *extra[1::2]]), **cost}
     checked = read_json(out / "export.json")
     weights = [path for path in out.iterdir() if path.suffix in (".safetensors", ".gguf")]
     return {
