@@ -96,7 +96,9 @@ def run_figures(run: Path) -> dict:
         comparison = baseline.get("comparison", {})
         scores[f"baseline {name}"] = {
             **scalars(baseline),
+            **{f"its {key}": value for key, value in scalars(baseline.get("settings") or {}).items()},
             "tuned minus it": rounded(comparison.get("gain")),
+            "its 95 % CI": rounded([comparison.get("ci_low"), comparison.get("ci_high")]),
             "p value": rounded(comparison.get("p_value")),
         }
     figures = {
