@@ -158,6 +158,10 @@ def fintech(out: Path) -> dict:
     figures["each injected fault against the check that exists for it"] = caught
     figures["rows flagged by any check"] = f"{overall['rows_flagged']} of {overall['rows']}"
     figures["selection (validation probe)"] = selection_figures(REPO / out / "select")["candidates"]
+    curated = run_figures(REPO / out / "runs" / "curated")  # its baselines, checks and verdict, on the test split
+    figures.update(
+        {f"curated run: {key}": value for key, value in curated.items() if key != "selection (validation probe)"}
+    )
     return figures
 
 
