@@ -409,15 +409,17 @@ class TunewiseConfig(_Section):
     def run_dir(self) -> Path:
         return self.resolve_path(self.output_dir) if self.output_dir else Path("runs") / self.name
 
-    def resolved(self) -> dict:
-        """The config as it ran: defaults filled in, relative paths made absolute so it can be rerun anywhere."""
-        data = self.model_dump(mode="json")
+    def resolved(self, exclude_defaults: bool = False) -> dict:
+        """The config as it ran: defaults filled in (with ``exclude_defaults``, only the values that differ from
+        them), relative paths made absolute so it can be rerun anywhere."""
+        data = self.model_dump(mode="json", exclude_defaults=exclude_defaults)
         for section, key in (("data", "path"), ("data", "test_path"), ("model", "cache_dir")):
-            if data[section][key]:
-                data[section][key] = str(self.resolve_path(data[section][key]))
+            value = getattr(getattr(self, section), key)
+            if value:
+                data.setdefault(section, {})[key] = str(self.resolve_path(value))
         local_model = self.resolve_path(self.model.name)
         if local_model is not None and local_model.is_dir():
-            data["model"]["name"] = str(local_model)
+            data.setdefault("model", {})["name"] = str(local_model)
         return data
 
 

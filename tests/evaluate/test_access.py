@@ -1,4 +1,5 @@
-from tunewise.evaluate.access import looks_warning, read_log, record_access
+from tunewise.config import TunewiseConfig, load_config
+from tunewise.evaluate.access import looks_warning, read_log, record_access, settings_fingerprint
 
 
 def test_repeated_looks_at_one_test_set_by_different_settings_warn(tmp_path):
@@ -39,3 +40,16 @@ def test_a_folder_rerun_with_other_settings_is_named_once(tmp_path):
     warning = looks_warning(runs / "other", entry, limit=3)
     assert "3 differently configured runs" in warning
     assert "(demo: 2 configurations, other)" in warning
+
+
+def test_a_default_left_out_or_spelled_out_is_the_same_configuration(tmp_path):
+    def settings(text: str, overrides=()) -> str:
+        path = tmp_path / "tunewise.yaml"
+        path.write_text(text)
+        return settings_fingerprint(load_config(path, list(overrides)).resolved(exclude_defaults=True))
+
+    left_out = settings("data:\n  path: x.jsonl\n")  # as if tunewise added train.epochs after this config was written
+    spelled_out = settings(f"data:\n  path: x.jsonl\ntrain:\n  epochs: {TunewiseConfig().train.epochs}\n")
+    assert left_out == spelled_out
+    assert settings("data:\n  path: x.jsonl\n", ["train.epochs=7"]) != left_out
+    assert settings("data:\n  path: y.jsonl\n") != left_out  # another training file is another configuration

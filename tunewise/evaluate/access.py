@@ -66,8 +66,9 @@ def looks_warning(run_dir: Path, entry: dict, limit: int) -> str | None:
 
 def record_look(cfg, run_dir: RunDir, command: str) -> list[str]:
     """Log this look at the run's test split; return a warning when the test set has been looked at too often."""
-    # the resolved form (absolute paths), as saved in run_dir/config.yaml, so `run` and `eval` agree
-    entry = record_access(run_dir.root, run_dir.split_file("test"), cfg.resolved(), command)
+    # absolute paths, so `run` and `eval` agree; only what differs from the defaults, so a key that a later
+    # tunewise adds (with its default) does not make an unchanged config count as another configuration
+    entry = record_access(run_dir.root, run_dir.split_file("test"), cfg.resolved(exclude_defaults=True), command)
     warning = looks_warning(run_dir.root, entry, cfg.eval.max_test_looks)
     if warning:
         console.print(f"[yellow]warning[/] {warning}")
