@@ -127,8 +127,14 @@ def run_figures(run: Path) -> dict:
 
 def validation_losses(run: Path) -> str:
     """The validation curve training wrote (train/metrics.jsonl), e.g. "40: 0.645, 80: 0.312"."""
-    rows = read_jsonl(RunDir(run).train_log, missing_ok=True)
-    return ", ".join(f"{row['step']}: {row['loss']:.3f}" for row in rows if row.get("split") == "validation") or "-"
+    rows = [row for row in read_jsonl(RunDir(run).train_log, missing_ok=True) if row.get("split") == "validation"]
+    # DPO's validation also has TRL's reward accuracy: "20: 0.683 (reward accuracy 0.656)"
+    said = [f"{row['step']}: {row['loss']:.3f}" + _reward_accuracy(row) for row in rows]
+    return ", ".join(said) or "-"
+
+
+def _reward_accuracy(row: dict) -> str:
+    return f" (reward accuracy {row['reward_accuracy']:.3f})" if "reward_accuracy" in row else ""
 
 
 def audit_flags(run: Path) -> str:
