@@ -17,7 +17,7 @@ LAYERS = [
     {"select"},
     {"train", "evaluate", "data", "report", "review", "export", "serve"},
     {"models"},
-    {"config", "rundir", "_io", "_http", "_progress", "errors", "resources"},
+    {"config", "rundir", "_io", "_http", "_progress", "_format", "errors", "resources"},
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 

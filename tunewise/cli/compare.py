@@ -6,7 +6,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from tunewise.cli.output import results, with_interval
+from tunewise._format import with_interval
+from tunewise.cli.output import results
 
 
 def add_parser(commands) -> None:

@@ -11,17 +11,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from tunewise._format import with_interval
 from tunewise._progress import console
 from tunewise.config import TASK_FIELD_NAMES, TunewiseConfig, load_config
 from tunewise.errors import TunewiseError
 from tunewise.rundir import RunDir
 
 results = Console()
-
-
-def with_interval(metrics: dict, key: str) -> str:
-    interval = metrics.get(f"{key}_ci")
-    return f"{metrics[key]:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else f"{metrics[key]:.3f}"
 
 
 def rate(per_second: float) -> str:

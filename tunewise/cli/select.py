@@ -7,7 +7,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from tunewise.cli.output import add_config_arguments, check_run_output, results, size, with_interval
+from tunewise._format import with_interval
+from tunewise.cli.output import add_config_arguments, check_run_output, results, size
 from tunewise.config import load_config
 
 

@@ -3,6 +3,7 @@ decided, and how it was checked after export. Written from the run directory's o
 
 from __future__ import annotations
 
+from tunewise._format import with_interval
 from tunewise.evaluate.metrics import headline_keys
 from tunewise.export.gguf import gguf_name
 from tunewise.models.registry import MODELS
@@ -68,15 +69,8 @@ def _metric_lines(summary: dict) -> list[str]:
     lines.append("|---" * (len(keys) + 1) + "|")
     for name, found in systems:
         if found:
-            lines.append(f"| {name} | " + " | ".join(_with_interval(found, k) for k in keys) + " |")
+            lines.append(f"| {name} | " + " | ".join(with_interval(found, k) for k in keys) + " |")
     return lines + ["", f"{summary.get('tuned', {}).get('n', '?')} test rows.", ""]
-
-
-def _with_interval(metrics: dict, key: str) -> str:
-    if key not in metrics:
-        return "-"
-    interval = metrics.get(f"{key}_ci")
-    return f"{metrics[key]:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else f"{metrics[key]:.3f}"
 
 
 def _data_lines(manifest: dict, summary: dict, audit: dict | None) -> list[str]:
