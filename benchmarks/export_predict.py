@@ -74,7 +74,7 @@ def predict_figures(run: Path, scratch: Path) -> dict:
 
 
 def export_figures(run: Path, fmt: str, extra: list[str], check_rows: int, scratch: Path) -> dict:
-    out = scratch / f"export-{fmt}-{'-'.join(extra[1::2])}"
+    out = Path(tempfile.mkdtemp(dir=scratch)) / "export"  # a folder of its own: export refuses an existing --out
     cost = timed(
         [str(TUNEWISE), "export", str(run), "--format", fmt, *extra, "--check-rows", str(check_rows), "--out", str(out)]
     )
