@@ -15,17 +15,15 @@ Writes benchmarks/results/export_predict.json.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record import REPO, record  # noqa: E402 - benchmarks/record.py, beside this script
+from command_cost import run_measured  # noqa: E402 - benchmarks/command_cost.py, beside this script
+from record import REPO, record  # noqa: E402
 
 from tunewise._io import read_jsonl  # noqa: E402
 from tunewise.rundir import RunDir, read_json  # noqa: E402
@@ -43,15 +41,8 @@ EXPORTS = (  # (which run, format, extra arguments)
 
 def timed(command: list[str]) -> dict:
     """Run ``command`` in the repository: its wall time and the peak memory of its largest process."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO)
-    _, status, usage = os.wait4(process.pid, 0)  # this command's own usage (its children included), kB on Linux
-    seconds = time.perf_counter() - started
-    return {
-        "exit code": os.waitstatus_to_exitcode(status),
-        "wall seconds": round(seconds, 1),
-        "peak RSS (GiB)": round(usage.ru_maxrss / 1024**2, 2),
-    }
+    exit_code, _, seconds, peak_gib = run_measured(command)
+    return {"exit code": exit_code, "wall seconds": round(seconds, 1), "peak RSS (GiB)": round(peak_gib, 2)}
 
 
 def predict_figures(run: Path, scratch: Path) -> dict:

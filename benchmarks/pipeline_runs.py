@@ -22,15 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record import REPO, record  # noqa: E402 - benchmarks/record.py, beside this script
+from command_cost import run_measured  # noqa: E402 - benchmarks/command_cost.py, beside this script
+from record import REPO, record  # noqa: E402
 
 from tunewise._io import read_jsonl  # noqa: E402
 from tunewise.models.registry import default_cache_dir  # noqa: E402
@@ -55,19 +53,16 @@ def timed(command: list[str]) -> tuple[str, dict]:
         for shared in ("models", "gguf"):  # dequantising a model once is not what these figures measure
             if (default_cache_dir() / shared).exists():
                 os.symlink(default_cache_dir() / shared, Path(cache) / shared)
-        started = time.perf_counter()
-        done = subprocess.run(
-            command, cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ, "TUNEWISE_CACHE": cache}
+        exit_code, stdout, seconds, peak_gib = run_measured(
+            command, env={**os.environ, "TUNEWISE_CACHE": cache}, capture=True
         )
-        seconds = time.perf_counter() - started
-    print(done.stdout, end="")
-    if done.returncode != 0:  # a no-go verdict exits 0: anything else is a failure, not a figure
-        raise SystemExit(f"{' '.join(command)} exited with {done.returncode}")
-    # the largest single process of the command (not the sum of processes running at once); kB on Linux
-    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    print(stdout, end="")
+    if exit_code != 0:  # a no-go verdict exits 0: anything else is a failure, not a figure
+        raise SystemExit(f"{' '.join(command)} exited with {exit_code}")
+    # the largest single process of the command (not the sum of processes running at once)
     cost = {"wall seconds": round(seconds, 1), "peak RSS of its largest process (GiB)": round(peak_gib, 2)}
     print(json.dumps(cost))  # in the log even if reading the run's files fails below
-    return done.stdout, cost
+    return stdout, cost
 
 
 def scalars(values: dict) -> dict:
