@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import REPO, record  # noqa: E402 - benchmarks/record.py, beside this script
 
 SUMMARY = re.compile(r"^(?:=+ )?(?P<counts>\d+ passed.*?) in (?P<seconds>[\d.]+)s", re.MULTILINE)  # pytest's last line
-DURATION = re.compile(r"^(?P<seconds>[\d.]+)s (?P<phase>call|setup|teardown)\s+(?P<test>\S+)", re.MULTILINE)
+SLOW_CALL = re.compile(r"^(?P<seconds>[\d.]+)s call\s+(?P<test>\S+)", re.MULTILINE)  # --durations, slowest first
 
 
 def fresh_clone(parent: Path) -> Path:
@@ -40,7 +40,7 @@ def suite_figures(log: str, seconds: float, commit: str) -> dict:
     found = list(SUMMARY.finditer(log))
     if not found:
         raise SystemExit("pytest's summary line is not in the log")
-    slowest = [match for match in DURATION.finditer(log) if match["phase"] == "call"][:5]
+    slowest = list(SLOW_CALL.finditer(log))[:5]
     return {
         "commit": commit,
         "result": found[-1]["counts"],

@@ -35,14 +35,8 @@ from tunewise.models.registry import default_cache_dir  # noqa: E402
 from tunewise.rundir import SELECTION, RunDir, read_json  # noqa: E402
 
 TUNEWISE = REPO / ".venv" / "bin" / "tunewise"
-LEFT_OUT = {
-    "per_class",
-    "confusion",
-    "bins",
-    "settings",
-    "per_example",
-    "per_row",
-}  # too long for a page: in the run folder
+# too long for a page: in the run folder
+LEFT_OUT = {"per_class", "confusion", "bins", "settings", "per_example", "per_row"}
 
 
 def timed(command: list[str]) -> tuple[str, dict]:
