@@ -38,6 +38,7 @@ from tunewise.evaluate.stage import (
 from tunewise.evaluate.stats import mean_ci
 from tunewise.evaluate.verdict import decide_run
 from tunewise.models.loading import model_and_renderer
+from tunewise.models.precision import precision_facts, resolve_eval_precision
 from tunewise.models.registry import is_encoder
 from tunewise.report import write_report
 from tunewise.report.plots import learning_curve_plot
@@ -81,6 +82,12 @@ def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process
     if resume:
         _check_same_config(run_dir, cfg.resolved())
     atomic_write_text(run_dir.config, yaml.safe_dump(cfg.resolved(), sort_keys=False))
+    precision = precision_facts(cfg.train.precision, cfg.eval.precision)
+    if main_process:
+        console.print(
+            f"precision: trains in {precision['train']}, evaluates in {precision['eval']} on "
+            f"{precision['machine']['name']} ({precision['reason']})"
+        )
     model_path, renderer = model_and_renderer(cfg)
     splits, task = write_split(cfg, run_dir.split, write=main_process)  # the same seed: the same split everywhere
     _check_model_fits(cfg, task)
@@ -95,6 +102,7 @@ def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process
         "task": task,
         "model": cfg.model.name,
         "method": cfg.train.method,
+        "precision": precision,
         "split": {name: len(rows) for name, rows in splits.items()},
         **_headline(metrics),
         "warnings": metrics["warnings"] + looked,
@@ -210,7 +218,8 @@ def export_run(
     evaluated = sample_rows(splits["test"], cfg.eval.max_rows, cfg.seed)  # the rows the evaluation answered
     if [row["input"] for row in answered] != [input_text(r, task) for r in evaluated]:
         raise TunewiseError(f"{run_dir.predictions()}: not the answers to the run's test split; rerun tunewise eval")
-    dtype = export_dtype(dtype, cfg) if fmt == "merged" else quant
+    evaluated_in = (read_json(run_dir.summary) or {}).get("precision", {}).get("eval")
+    dtype = export_dtype(dtype, cfg, evaluated_in) if fmt == "merged" else quant
     min_agreement = minimum_agreement(fmt, dtype) if min_agreement is None else min_agreement
     checked = sample_rows(list(zip(evaluated, answered, strict=True)), check_rows, cfg.seed)
     rows, expected = [row for row, _ in checked], [found["tuned"] for _, found in checked]
@@ -306,6 +315,8 @@ def evaluate_run(run_dir: Path, split: str = "test", compare_base: bool | None =
     )
     summary = read_json(run_dir.summary) or {}
     update = {"task": task, "model": cfg.model.name, "method": cfg.train.method, **_headline(metrics)}
+    if "precision" in summary:  # this evaluation's precision, on this machine
+        update["precision"] = {**summary["precision"], "eval": resolve_eval_precision(cfg.eval.precision)}
     if split != "test":  # the summary's test figures and decision do not describe this split
         kept = {key: value for key, value in summary.items() if key not in (*HEADLINE, "decision")}
         seconds = round(time.perf_counter() - start, 1)

@@ -23,7 +23,8 @@ def test_a_head_exports_as_a_plain_sequence_classifier_that_answers_as_the_run(r
     out = tmp_path / "merged"
     assert main(["export", str(runs["classify"]), "--out", str(out)]) == 0
     facts = json.loads((out / "export.json").read_text())
-    assert (facts["kind"], facts["dtype"], facts["agreement"]) == ("classify", "fp32", 1.0)
+    evaluated_in = json.loads((runs["classify"] / "summary.json").read_text())["precision"]["eval"]
+    assert (facts["kind"], facts["dtype"], facts["agreement"]) == ("classify", evaluated_in, 1.0)
     evaluated = [json.loads(line) for line in (runs["classify"] / "evaluate" / "predictions.jsonl").open()]
     assert facts["rows"] == len(evaluated)
     model = AutoModelForSequenceClassification.from_pretrained(out).eval()  # no tunewise, no PEFT

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.conftest import classification_rows, write_jsonl
+from tests.conftest import LEARNING_SPLIT, classification_rows, intent_rows, write_jsonl
 from tests.test_pipeline import make_config
 from tunewise.cli import main
 from tunewise.config import load_config
@@ -13,12 +13,17 @@ from tunewise.pipeline import evaluate_run, run
 from tunewise.rundir import RunDir
 
 
-@pytest.fixture(scope="module")
-def head_run(tiny_model_dir, tmp_path_factory):
+@pytest.fixture(scope="module", params=["fp32", "bf16"])
+def head_run(request, tiny_model_dir, tmp_path_factory):
+    """The head trained in fp32 and with the bf16 training path forced (autocast; emulated where the CPU has no
+    native bf16), so that every machine checks both."""
     tmp = tmp_path_factory.mktemp("head")
-    write_jsonl(tmp / "intents.jsonl", classification_rows())
-    config = make_config(tmp, tiny_model_dir, "intents.jsonl", "  batch_size: 8\n")
-    cfg = load_config(config, ["train.learning_rate=0.02", "train.max_steps=36", "train.eval_steps=12"])
+    write_jsonl(tmp / "intents.jsonl", intent_rows())
+    config = make_config(tmp, tiny_model_dir, "intents.jsonl", "  batch_size: 8\n" + LEARNING_SPLIT)
+    # 0.005, not 0.02: at 0.02 this model's training is unstable in fp32 too (validation loss rising after step 12,
+    # test accuracy 0.43-0.72 over seeds), and bf16's rounding then decides which way it goes (docs/precision.md)
+    overrides = ["train.learning_rate=0.005", "train.max_steps=36", "train.eval_steps=12"]
+    cfg = load_config(config, [*overrides, f"train.precision={request.param}"])
     assert cfg.train.objective_for("classification") == "classify"  # the default for classification data
     return run(cfg, tmp / "run"), RunDir(tmp / "run"), cfg
 
@@ -26,7 +31,7 @@ def head_run(tiny_model_dir, tmp_path_factory):
 def test_a_head_is_trained_and_kept_with_its_class_order(head_run):
     summary, run_dir, _ = head_run
     labels = json.loads(run_dir.head_labels.read_text())
-    assert labels == sorted({r["label"] for r in classification_rows()})
+    assert labels == sorted({r["label"] for r in intent_rows()})
     saved = json.loads((run_dir.checkpoint / "adapter_config.json").read_text())
     assert saved["task_type"] == "SEQ_CLS" and any("score" in m for m in saved["modules_to_save"])
     log = [json.loads(line) for line in run_dir.train_log.read_text().splitlines()]
@@ -35,7 +40,7 @@ def test_a_head_is_trained_and_kept_with_its_class_order(head_run):
 
 
 def test_the_head_learns_the_fixture_intents_and_reports_top_classes_and_calibration(head_run):
-    summary, run_dir, _ = head_run
+    summary, run_dir, run_cfg = head_run
     predictions = [json.loads(line) for line in run_dir.predictions().read_text().splitlines()]
     for row in predictions:
         top = row["tuned_top"]
@@ -43,7 +48,8 @@ def test_the_head_learns_the_fixture_intents_and_reports_top_classes_and_calibra
         assert top[0][1] >= top[1][1] >= top[2][1] and 0 < sum(p for _, p in top) <= 1.0001
     right = sum(row["tuned"] == row["reference"] for row in predictions)
     assert summary["tuned"]["accuracy"] == pytest.approx(right / len(predictions))
-    assert summary["tuned"]["accuracy"] > 0.5  # 3 intents: chance is 0.33
+    assert summary["tuned"]["n"] >= 50 and summary["tuned"]["accuracy"] >= 0.9  # 3 intents: chance is 0.33
+    assert summary["precision"]["train"] == run_cfg.train.precision
     calibration = json.loads(run_dir.metrics().read_text())["calibration"]
     assert 0 <= calibration["ece"] <= 1 and sum(b["n"] for b in calibration["bins"]) == len(predictions)
     assert "forgetting" not in json.loads(run_dir.metrics().read_text())  # a head writes no text to forget

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import TEXTS, write_jsonl
+from tests.conftest import LABELS, LEARNING_SPLIT, TEXTS, intent_rows, write_jsonl
 from tests.test_pipeline import make_config
 from tunewise.config import load_config
 from tunewise.pipeline import run
@@ -28,6 +28,14 @@ def preference_rows() -> list[dict]:
     return rows
 
 
+def intent_preference_rows() -> list[dict]:
+    """216 distinct prompts (`intent_rows`), chosen = the prompt's own intent, rejected = another one."""
+    return [
+        {"prompt": r["text"], "chosen": r["label"], "rejected": LABELS[(LABELS.index(r["label"]) + 1 + i % 2) % 3]}
+        for i, r in enumerate(intent_rows())
+    ]
+
+
 @pytest.fixture(scope="module")
 def dpo_run(tiny_model_dir, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dpo")
@@ -37,6 +45,20 @@ def dpo_run(tiny_model_dir, tmp_path_factory):
     text = config.read_text().replace("max_steps: 6", "max_steps: 30").replace("eval_steps: 2", "eval_steps: 5")
     config.write_text(text)
     return run(load_config(config), tmp / "run"), tmp / "run"
+
+
+@pytest.fixture(scope="module", params=["fp32", "bf16"])
+def dpo_learning_run(request, tiny_model_dir, tmp_path_factory):
+    """DPO (full fine-tuning, so the reference is TRL's frozen copy) on 216 distinct prompts, in fp32 and with the
+    bf16 training path forced (emulated where the CPU has no native bf16). Measured over seeds 1, 2 and 7 in both
+    precisions: preference accuracy 0.93-0.98 on 54 test rows from a base of 0.43-0.50. The LoRA fixture above
+    learns on some seeds only (seeds 1-3: tuned = base), so it checks the run's files, not learning."""
+    tmp = tmp_path_factory.mktemp("dpo-learning")
+    write_jsonl(tmp / "pairs.jsonl", intent_preference_rows())
+    config = make_config(tmp, tiny_model_dir, "pairs.jsonl", LEARNING_SPLIT + "audit:\n  in_run: false\n")
+    overrides = ["train.method=full", "train.learning_rate=0.001", "train.max_steps=60", "train.eval_steps=5"]
+    cfg = load_config(config, [*overrides, f"train.precision={request.param}"])
+    return run(cfg, tmp / "run"), tmp / "run", request.param
 
 
 def test_dpo_run_keeps_the_best_checkpoint_and_logs_reward_accuracy(dpo_run):
@@ -49,11 +71,12 @@ def test_dpo_run_keeps_the_best_checkpoint_and_logs_reward_accuracy(dpo_run):
     assert summary["train"]["best_step"] in {row["step"] for row in validation}
 
 
-def test_dpo_raises_preference_accuracy_above_the_base_models(dpo_run):
-    summary, run_dir = dpo_run
+def test_dpo_raises_preference_accuracy_above_the_base_models(dpo_learning_run):
+    summary, run_dir, precision = dpo_learning_run
     metrics = json.loads((run_dir / "evaluate" / "metrics.json").read_text())
     base, tuned = metrics["base"]["preference_accuracy"], metrics["tuned"]["preference_accuracy"]
-    assert tuned > base and tuned >= 0.8, (base, tuned)
+    assert metrics["tuned"]["n"] >= 50 and tuned >= base + 0.3 and tuned >= 0.85, (base, tuned)
+    assert summary["precision"]["train"] == precision
     assert metrics["comparison"]["metric"] == "preference_accuracy"
     assert summary["decision"]["verdict"] in {"go", "no-go"}
     assert (run_dir / "report" / "report.html").read_text().count("preference_accuracy") >= 1

@@ -15,8 +15,11 @@ from tunewise.models.registry import is_encoder
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def export_dtype(name: str, cfg) -> str:
-    """The dtype to save in: 'auto' is the one the run's evaluation used on this machine (what the verdict saw)."""
+def export_dtype(name: str, cfg, evaluated_in: str | None = None) -> str:
+    """The dtype to save in: 'auto' is the one the run's evaluation used (``evaluated_in``, from its summary: what
+    the verdict saw); for a run that did not record it, the one its evaluation would use on this machine."""
+    if name == "auto" and evaluated_in in DTYPES:
+        return evaluated_in
     if name == "auto":
         used = eval_dtype(cfg, torch.device("cuda" if torch.cuda.is_available() else "cpu"))
         return next(key for key, value in DTYPES.items() if value == used)

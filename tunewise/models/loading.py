@@ -87,17 +87,10 @@ def load_classifier(model_path: str, checkpoint: Path, cfg, labels: list[str], p
 
 
 def eval_dtype(cfg, device):
-    """bf16 when eval.precision asks for it, or is auto and the device computes bf16 natively; else fp32."""
+    """bf16 when eval.precision asks for it, or is auto and the device computes bf16 natively; else fp32
+    (`tunewise.models.precision`)."""
     import torch
 
-    wanted = cfg.eval.precision
-    return torch.bfloat16 if wanted == "bf16" or (wanted == "auto" and bf16_supported(device)) else torch.float32
+    from tunewise.models.precision import resolve_eval_precision
 
-
-def bf16_supported(device) -> bool:
-    """Whether the device computes bf16 natively (CUDA with bf16, CPUs with AVX-512 BF16 or AMX)."""
-    import torch
-
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return torch.bfloat16 if resolve_eval_precision(cfg.eval.precision, device.type) == "bf16" else torch.float32

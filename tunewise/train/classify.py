@@ -20,6 +20,7 @@ from tunewise._progress import console
 from tunewise.data.embed import embed_cached
 from tunewise.models.encoder import encoder_classifier, set_head
 from tunewise.models.loading import classifier_from_base
+from tunewise.models.precision import head_in_fp32, resolve_precision
 from tunewise.models.prompts import classifier_ids
 from tunewise.rundir import CHECKPOINTS, HEAD_LABELS
 from tunewise.train.lora import apply_lora
@@ -27,7 +28,6 @@ from tunewise.train.sft import (
     TrainResult,
     guard_callbacks,
     resolve_attention,
-    resolve_precision,
     train_and_keep_best,
     training_arguments,
 )
@@ -92,7 +92,8 @@ def encode_rows(tokenizer, rows: list[tuple[str, str]], index: dict[str, int], m
 
 def load_classifier_for_training(model_path: str, tokenizer, labels: list[str], train_cfg, precision: str):
     """The base model with a new head of len(labels) outputs. LoRA keeps the frozen base in bf16 when training in
-    bf16, as the generative path does; the head and the adapters are trainable and kept in fp32."""
+    bf16, as the generative path does; the head and the adapters are trainable and kept in fp32, and the head
+    computes the logits in fp32 under autocast."""
     frozen_bf16 = precision == "bf16" and train_cfg.method == "lora"
     model = classifier_from_base(
         model_path,
@@ -103,12 +104,12 @@ def load_classifier_for_training(model_path: str, tokenizer, labels: list[str], 
     model.config.pad_token_id = tokenizer.pad_token_id  # the head pools the last token that is not padding
     model.config.use_cache = False
     if train_cfg.method != "lora":
-        return model
+        return head_in_fp32(model)
     model = apply_lora(model, train_cfg.lora, task_type="SEQ_CLS")
     for parameter in model.parameters():
         if parameter.requires_grad:
             parameter.data = parameter.data.float()
-    return model
+    return head_in_fp32(model)
 
 
 PROBE_C = 10.0  # the logistic regression's inverse regularisation: best of {0.1, 1, 10, 100} on Banking77's validation
@@ -127,7 +128,7 @@ def encoder_for_training(model_path: str, rows: list[tuple[str, str]], labels: l
         ):
             weight, bias = linear_probe([text for text, _ in rows], [label for _, label in rows], labels, cache_dir)
         set_head(model, weight, bias)
-    return model
+    return head_in_fp32(model)
 
 
 def linear_probe(texts: list[str], row_labels: list[str], labels: list[str], cache_dir) -> tuple:

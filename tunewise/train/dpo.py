@@ -9,13 +9,13 @@ from pathlib import Path
 
 from transformers import set_seed
 
+from tunewise.models.precision import resolve_precision
 from tunewise.models.prompts import Renderer
 from tunewise.rundir import CHECKPOINTS
 from tunewise.train.sft import (
     TrainResult,
     guard_callbacks,
     load_trainable_model,
-    resolve_precision,
     train_and_keep_best,
     training_arguments,
 )

@@ -21,7 +21,7 @@ from transformers import (
 
 from tunewise._io import replace_dir
 from tunewise.errors import TunewiseError
-from tunewise.models.loading import bf16_supported
+from tunewise.models.precision import resolve_precision
 from tunewise.models.prompts import Renderer, encode_example
 from tunewise.rundir import CHECKPOINT, CHECKPOINTS, TRAIN_LOG
 from tunewise.train.batching import answer_aligned_batch, answer_loss, pack_answer_batch
@@ -48,16 +48,6 @@ def encode_all(renderer: Renderer, conversations: list[tuple[list[dict], str]], 
         examples.append(example)
         truncated += cut
     return examples, truncated
-
-
-def resolve_precision(precision: str) -> str:
-    """'auto' becomes bf16 where the hardware computes it natively (CUDA, AVX-512 BF16 CPUs), else fp32."""
-    cuda = torch.cuda.is_available()
-    if precision == "fp16" and not cuda:
-        raise TunewiseError("train.precision: fp16 needs a CUDA GPU (use fp32 or bf16 on a CPU)")
-    if precision == "auto":
-        return "bf16" if bf16_supported(torch.device("cuda" if cuda else "cpu")) else "fp32"
-    return precision
 
 
 def resolve_attention(attention: str) -> str:
