@@ -120,11 +120,15 @@ def finished_runs(tiny_model_dir, tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 2-layer Llama (about 60k parameters) with a byte-level BPE tokenizer trained on the fixture texts."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+def build_tiny_model(folder: Path) -> Path:
+    """The tiny model of `tiny_model_dir`, written to ``folder`` (also used by benchmarks/precision.py)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    folder = tmp_path_factory.mktemp("tiny-model")
     specials = ["<pad>", "<s>", "<|im_start|>", "<|im_end|>"]
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

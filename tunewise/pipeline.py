@@ -82,17 +82,17 @@ def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process
     if resume:
         _check_same_config(run_dir, cfg.resolved())
     atomic_write_text(run_dir.config, yaml.safe_dump(cfg.resolved(), sort_keys=False))
-    precision = precision_facts(cfg.train.precision, cfg.eval.precision)
-    if main_process:
-        console.print(
-            f"precision: trains in {precision['train']}, evaluates in {precision['eval']} on "
-            f"{precision['machine']['name']} ({precision['reason']})"
-        )
     model_path, renderer = model_and_renderer(cfg)
     splits, task = write_split(cfg, run_dir.split, write=main_process)  # the same seed: the same split everywhere
     _check_model_fits(cfg, task)
     if cfg.audit.in_run and main_process:
         audit_stage(cfg, model_path, run_dir.audit)
+    precision = precision_facts(cfg.train.precision, cfg.eval.precision)
+    if main_process:  # said before training starts, once the data has been read and checked
+        console.print(
+            f"precision: trains in {precision['train']}, evaluates in {precision['eval']} on "
+            f"{precision['machine']['name']} ({precision['reason']})"
+        )
     result = train_stage(cfg, model_path, renderer, splits, task, run_dir.train, resume)
     if not main_process:
         return {}  # under `accelerate launch` the main process evaluates and reports, once
@@ -110,7 +110,17 @@ def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process
         **({"selection": {k: selection[k] for k in ("pick", "train_pick", "ranking", "reasons")}} if selection else {}),
         "train": {
             key: getattr(result, key)
-            for key in ("steps", "best_step", "best_val_loss", "stopped_early", "truncated_rows", "train_tokens")
+            for key in (
+                "steps",
+                "best_step",
+                "best_val_loss",
+                "stopped_early",
+                "truncated_rows",
+                "train_tokens",
+                "seconds",
+                "examples_per_second",
+                "tokens_per_second",
+            )
         },
         "seconds": round(time.perf_counter() - start, 1),
     }

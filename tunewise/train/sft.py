@@ -38,6 +38,9 @@ class TrainResult:
     stopped_early: bool
     truncated_rows: int
     train_tokens: int | None  # tokens of the tokenised training set (None where TRL tokenises)
+    seconds: float | None = None  # the Trainer's train_runtime: optimizer steps and the validation passes between
+    examples_per_second: float | None = None  # training examples per train_runtime second
+    tokens_per_second: float | None = None  # examples/s times the training set's mean tokens per example
 
 
 def encode_all(renderer: Renderer, conversations: list[tuple[list[dict], str]], max_length: int):
@@ -113,8 +116,14 @@ def train_and_keep_best(
 ) -> TrainResult:
     """Train (or resume), keep the best checkpoint as out_dir/checkpoint, and say what happened."""
     trainer.remove_callback(PrinterCallback)  # our progress bar and metrics.jsonl replace its raw dict prints
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     state = trainer.state
+    seconds, args = output.metrics.get("train_runtime"), trainer.args
+    # the steps this process took (early stopping included), not the planned ones the Trainer's own rate assumes
+    examples = (state.global_step - (state.global_step if resume_from else 0)) * args.per_device_train_batch_size
+    per_second = examples * args.gradient_accumulation_steps * args.world_size / seconds if seconds else None
+    rows = len(trainer.train_dataset) if trainer.train_dataset is not None else 0
+    tokens_per_second = per_second * train_tokens / rows if per_second and train_tokens and rows else None
     checkpoint = save_best(trainer, tokenizer, out_dir, Path(trainer.args.output_dir))
     best_step = int(state.best_model_checkpoint.rsplit("-", 1)[1]) if state.best_model_checkpoint else None
     return TrainResult(
@@ -125,6 +134,9 @@ def train_and_keep_best(
         stopped_early=state.global_step < state.max_steps,
         truncated_rows=truncated,
         train_tokens=train_tokens,
+        seconds=round(seconds, 1) if seconds is not None else None,
+        examples_per_second=round(per_second, 2) if per_second else None,
+        tokens_per_second=round(tokens_per_second, 1) if tokens_per_second else None,
     )
 
 
