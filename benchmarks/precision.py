@@ -44,9 +44,10 @@ def machine_line() -> str:
 
 def fixture(seeds: list[int], rates: list[float]) -> dict:
     """The tiny model's head on `intent_rows` (216 distinct rows) and on `classification_rows` (18 distinct queries,
-    3 of them in a grouped test split), 36 steps of batch 8, every (rate, seed, precision)."""
+    3 of them in a grouped test split), with the head test's settings, every (rate, seed, precision)."""
     sys.path.insert(0, str(REPO))
     from tests.conftest import LEARNING_SPLIT, build_tiny_model, classification_rows, intent_rows, write_jsonl
+    from tests.test_pipeline import make_config
     from tunewise.config import load_config
     from tunewise.pipeline import run
 
@@ -59,17 +60,16 @@ def fixture(seeds: list[int], rates: list[float]) -> dict:
             ("intent_rows (the head test now)", intent_rows(), LEARNING_SPLIT),
         ):
             write_jsonl(work / "rows.jsonl", data)
-            (work / "t.yaml").write_text(
-                f"name: t\nseed: 7\ndata:\n  path: rows.jsonl\nmodel:\n  name: {model}\n  max_length: 64\n"
-                "train:\n  batch_size: 8\n  max_steps: 36\n  eval_steps: 12\n  logging_steps: 1\n"
-                "eval:\n  compare_base: false\n  baselines: []\naudit:\n  in_run: false\n" + split
-            )
+            # the head test's own config (tests/train/test_classify.py): batch 4, 36 steps, validation every 12
+            evaluation = "  batch_size: 8\n  compare_base: false\n  baselines: []\n"
+            config = make_config(work, model, "rows.jsonl", evaluation + split + "audit:\n  in_run: false\n")
             for rate in rates:
                 for seed in seeds:
                     for precision in PRECISIONS:
-                        overrides = [f"train.learning_rate={rate}", f"seed={seed}", f"train.precision={precision}"]
+                        overrides = [f"train.learning_rate={rate}", "train.max_steps=36", "train.eval_steps=12"]
+                        overrides += [f"seed={seed}", f"train.precision={precision}"]
                         out = work / f"run-{rate}-{seed}-{precision}"
-                        summary = run(load_config(work / "t.yaml", overrides), out)
+                        summary = run(load_config(config, overrides), out)
                         curve = [
                             json.loads(line)["loss"]
                             for line in (out / "train" / "metrics.jsonl").read_text().splitlines()
@@ -152,7 +152,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.kind == "fixture":
         figures = fixture(args.seeds, args.rates)
-        note = "tunewise.pipeline.run in this process; 36 steps of batch 8, validation every 12 steps"
+        note = "tunewise.pipeline.run in this process; the head test's config: 36 steps of batch 4, validation every 12"
     else:
         figures = tasks(args.only, args.rows, args.steps)
         note = f"rows {args.rows or 'all'}, steps {args.steps or 'as configured'}; each arm its own `tunewise run`"
