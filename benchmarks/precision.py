@@ -13,7 +13,7 @@ Two kinds:
 
 Usage:
   .venv/bin/python benchmarks/precision.py fixture [--seeds 7 1 2] [--rates 0.02 0.005]
-  .venv/bin/python benchmarks/precision.py tasks [--only demo banking77 dpo] [--rows 480] [--steps 60]
+  .venv/bin/python benchmarks/precision.py tasks [--only demo banking77 dpo] [--rows N] [--steps N] [--test-rows N]
 Writes benchmarks/results/precision-KIND.json (scripts/figures.py puts it in docs/figures.md).
 """
 
@@ -97,12 +97,13 @@ TASKS = {
 }
 
 
-def task_arm(name: str, precision: str, rows: int | None, steps: int | None, out: Path) -> dict:
+def task_arm(name: str, precision: str, caps: list[str], out: Path) -> dict:
     config, overrides, key = TASKS[name]
-    caps = [f"data.max_rows={rows}"] if rows else []
-    caps += [f"train.max_steps={steps}"] if steps else []
-    command = [str(TUNEWISE), "run", config, "--out", str(out), f"train.precision={precision}"]
-    command += [f"eval.precision={precision}", "eval.compare_base=false", *overrides, *caps]
+    if name == "dpo" and not (REPO / "examples" / "dpo" / "data" / "pairs.jsonl").is_file():
+        prepare = [sys.executable, "examples/dpo/prepare_hh_rlhf.py", "examples/dpo/data/pairs.jsonl"]
+        run_measured(prepare)
+    command = [str(TUNEWISE), "run", config, f"train.precision={precision}", f"eval.precision={precision}"]
+    command += ["eval.compare_base=false", *overrides, *caps, "--out", str(out)]
     code, _, seconds, peak = run_measured(command)
     if code != 0:
         return {"exit code": code, "command": " ".join(command[1:])}
@@ -124,11 +125,11 @@ def task_arm(name: str, precision: str, rows: int | None, steps: int | None, out
     }
 
 
-def tasks(names: list[str], rows: int | None, steps: int | None) -> dict:
+def tasks(names: list[str], caps: list[str]) -> dict:
     found = {}
     with tempfile.TemporaryDirectory() as work:
         for name in names:
-            arms = {p: task_arm(name, p, rows, steps, Path(work) / f"{name}-{p}") for p in PRECISIONS}
+            arms = {p: task_arm(name, p, caps, Path(work) / f"{name}-{p}") for p in PRECISIONS}
             for precision, figures in arms.items():
                 found[f"{name} {precision}"] = figures
                 print(name, precision, figures, flush=True)
@@ -149,13 +150,17 @@ def main() -> None:
     many.add_argument("--only", nargs="+", choices=list(TASKS), default=list(TASKS))
     many.add_argument("--rows", type=int, help="use only the first N rows of each data file (data.max_rows)")
     many.add_argument("--steps", type=int, help="cap training at N optimizer steps (train.max_steps)")
+    many.add_argument("--test-rows", type=int, help="score a seeded sample of N test rows (eval.max_rows)")
     args = parser.parse_args()
     if args.kind == "fixture":
         figures = fixture(args.seeds, args.rates)
         note = "tunewise.pipeline.run in this process; the head test's config: 36 steps of batch 4, validation every 12"
     else:
-        figures = tasks(args.only, args.rows, args.steps)
-        note = f"rows {args.rows or 'all'}, steps {args.steps or 'as configured'}; each arm its own `tunewise run`"
+        caps = [f"data.max_rows={args.rows}"] if args.rows else []
+        caps += [f"train.max_steps={args.steps}"] if args.steps else []
+        caps += [f"eval.max_rows={args.test_rows}"] if args.test_rows else []
+        figures = tasks(args.only, caps)
+        note = f"overrides {' '.join(caps) or 'none'}; each arm its own `tunewise run`"
     record(f"precision-{args.kind}", figures, note=f"{machine_line()}; {note}")
 
 

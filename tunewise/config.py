@@ -355,18 +355,39 @@ class SelectConfig(_Section):
     training examples, seen once, with the run's train settings) and is ranked on validation score and measured
     cost."""
 
-    candidates: list[str] = Field(
-        default_factory=lambda: ["smollm2-135m-instruct", "gemma3-270m"],
+    candidates: list[str] | None = Field(
+        None,
         min_length=1,
         description="What to compare: registry models, local model folders or hub ids (trained with the run's "
         "objective), MODEL:classify or MODEL:generate, the encoder minilm-l6, and the baselines embedding_lr "
-        "(classification) or retrieval (completion, chat), which need no fine-tune.",
+        "(classification) or retrieval (completion, chat), which need no fine-tune. Unset: every family that "
+        "applies to the task (classification: embedding_lr, minilm-l6 and the registry decoders with a head; "
+        "completion and chat: retrieval and the registry decoders).",
     )
     probe_steps: StrictInt = Field(
         60,
         ge=1,
         description="The probe's budget: probe_steps x batch_size x gradient_accumulation training examples, seen "
-        "once by every candidate (in as many steps as its own batch size needs).",
+        "once by every candidate (in as many steps as its own batch size needs); for classification at least "
+        "probe_per_class examples per class.",
+    )
+    probe_per_class: StrictInt = Field(
+        8,
+        ge=1,
+        description="Classification: the probe sees at least this many examples of each class (as the training "
+        "split has them), so that a task with many classes gets a probe that can tell candidates apart.",
+    )
+    probe_max_examples: StrictInt = Field(
+        2400,
+        ge=1,
+        description="The most examples a probe trains on, whatever probe_per_class asks for (a cap in examples, not "
+        "minutes, so every candidate sees the same examples and a measurement is reproducible and cacheable).",
+    )
+    max_train_minutes: float | None = Field(
+        None,
+        gt=0,
+        description="model.name: auto refuses to start a run whose pick is projected to train longer than this, "
+        "and names the candidate that fits.",
     )
     validation_rows: StrictInt = Field(
         300, ge=10, description="Validation rows every candidate is scored on (zero-shot, few-shot, after the probe)."

@@ -121,11 +121,25 @@ def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process
                 "examples_per_second",
                 "tokens_per_second",
             )
-        },
+        }
+        | {"stopped": stop_reason(cfg.train, result)},
         "seconds": round(time.perf_counter() - start, 1),
     }
     atomic_write_json(run_dir.summary, summary)
     return summary
+
+
+def stop_reason(train_cfg, result) -> str:
+    """When and why training ended, in words (summary.json, the terminal)."""
+    if result.stopped_early and result.best_step is not None:
+        return (
+            f"early stopping at step {result.steps}: validation loss had not improved on {result.best_val_loss:.4f} "
+            f"(step {result.best_step}) for {train_cfg.patience} evaluations, {train_cfg.eval_steps} steps apart; "
+            f"the step-{result.best_step} checkpoint is kept"
+        )
+    budget = f"train.max_steps={train_cfg.max_steps}" if train_cfg.max_steps else f"train.epochs={train_cfg.epochs:g}"
+    kept = f"; the step-{result.best_step} checkpoint is kept" if result.best_step is not None else ""
+    return f"ran the whole budget ({budget}, {result.steps} steps){kept}"
 
 
 def _prepare_partial_run(final: Path, partial: RunDir, resume: bool) -> None:

@@ -116,3 +116,38 @@ def test_auto_with_only_baselines_is_a_config_error(families, tmp_path):
     only.select.candidates = ["embedding_lr"]
     with pytest.raises(TunewiseError, match="only baselines, so model.name: auto has nothing to fine-tune"):
         with_selected_model(only, tmp_path / "only")
+
+
+def test_default_candidates_span_every_family_that_applies_to_the_task():
+    from tunewise.select.candidates import default_candidates
+
+    names, why = default_candidates("classification")
+    assert names == ["embedding_lr", "minilm-l6", "smollm2-135m-instruct", "gemma3-270m"]
+    assert "classification" in why and "select.candidates unset" in why
+    kinds = {parse_candidate(name, "classification", "classify").kind for name in names}
+    assert kinds == {"baseline", "encoder", "decoder"}
+    for task in ("completion", "chat"):
+        names, why = default_candidates(task)
+        assert names == ["retrieval", "smollm2-135m-instruct", "gemma3-270m"] and task in why
+        assert [parse_candidate(name, task, "generate").objective for name in names] == ["baseline", *["generate"] * 2]
+
+
+def test_a_config_without_candidates_leaves_them_to_the_task(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("data:\n  path: d.jsonl\nmodel:\n  name: auto\n")
+    assert load_config(config).select.candidates is None
+
+
+def test_the_probe_sees_enough_examples_of_every_class_up_to_its_cap(tmp_path):
+    from tunewise.select import probe_size
+
+    config = tmp_path / "c.yaml"
+    config.write_text("data:\n  path: d.jsonl\n")
+    cfg = load_config(config)  # probe_steps 60 x batch 8 = 480 examples; 8 per class
+    many = [{"text": f"q{i}", "label": f"intent{i % 150}"} for i in range(3000)]  # 150 classes, 20 rows each
+    assert probe_size(cfg, many, "classification") == 1200
+    assert probe_size(load_config(config, ["select.probe_max_examples=1000"]), many, "classification") == 1000
+    few = [{"text": f"q{i}", "label": f"intent{i % 3}"} for i in range(3000)]
+    assert probe_size(cfg, few, "classification") == 480 and probe_size(cfg, few, "completion") == 480
+    thin = [{"text": f"q{i}", "label": f"intent{i % 150}"} for i in range(450)]  # 3 rows per class: all of them
+    assert probe_size(cfg, thin, "classification") == 450

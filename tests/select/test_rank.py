@@ -105,3 +105,46 @@ def test_significance_needs_both_the_interval_and_the_paired_test():
     result = rank([leader, other], "classification", "accuracy")
     assert other["vs_best"]["p_value"] > 0.05 and other["within_noise_of_best"]
     assert result["pick"] == "other"
+
+
+def with_interval(c: dict, low: float, high: float) -> dict:
+    c["probe"]["score_ci"] = [low, high]
+    return c
+
+
+def test_a_candidate_at_chance_is_flagged_and_not_ranked_against_those_above_it():
+    # 300 rows, the most common label 10 %: a decoder whose interval reaches 0.10 is indistinguishable from chance
+    good = with_interval(candidate("encoder", 270, 22e6, 5.0), 0.86, 0.93)
+    noise = with_interval(candidate("decoder", 36, 135e6, 40.0), 0.08, 0.16)
+    result = rank([noise, good], "classification", "accuracy", chance=0.10)
+    assert noise["at_chance"] and not good["at_chance"]
+    assert result["pick"] == result["train_pick"] == "encoder"
+    assert any(s.startswith("At chance on this probe") and "decoder (accuracy 0.120" in s for s in result["reasons"])
+
+
+def test_when_every_candidate_is_at_chance_the_selection_says_the_ranking_is_noise():
+    # the 150-intent failure: 480 probe examples, about 3 per class, both decoders at chance (0.007)
+    a = with_interval(candidate("gemma", 7, 270e6, 40.0, offset=0), 0.010, 0.040)
+    b = with_interval(candidate("smollm", 1, 135e6, 30.0, offset=50), 0.000, 0.010)
+    result = rank([a, b], "classification", "accuracy", chance=0.010)
+    assert a["at_chance"] and b["at_chance"]
+    assert result["reasons"][0].startswith("No candidate scored above chance") and "noise" in result["reasons"][0]
+    assert "select.probe_per_class" in result["reasons"][0]
+
+
+def test_among_tied_candidates_as_cheap_to_serve_the_faster_full_run_wins():
+    quick = candidate(
+        "quick",
+        150,
+        135e6,
+        20.0,
+        offset=100,
+    )
+    slow = candidate("slow", 152, 120e6, 20.5)  # within the noise, as cheap, fewer parameters, 5x the training
+    quick["projected_train_seconds"], slow["projected_train_seconds"] = 600.0, 3000.0
+    result = rank([slow, quick], "classification", "accuracy")
+    assert result["pick"] == "quick"
+    said = " ".join(result["reasons"])
+    assert "Projected training time of the full run" in said and "quick 10.0 min" in said and "slow 50.0 min" in said
+    quick["projected_train_seconds"] = 2500.0  # within 1.5x: then the smaller model, as before
+    assert rank([slow, quick], "classification", "accuracy")["pick"] == "slow"

@@ -255,3 +255,17 @@ def test_a_measurement_process_reports_its_own_peak_not_its_parents():
     assert peak_memory_bytes() > 1_500_000_000
     assert isolated(peak_memory_bytes) < 1_000_000_000
     del ballast
+
+
+def test_auto_refuses_a_run_projected_beyond_the_training_budget(selected, tmp_path, capsys):
+    from tunewise.cli import main
+
+    _, folder, config = selected
+    out = tmp_path / "run"
+    assert main(["run", str(config), "select.max_train_minutes=0.00001", "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: select.max_train_minutes: 1e-05: ") and "is projected to train for" in error
+    assert "no candidate that trains fits" in error and len(error.splitlines()) == 1
+    assert not out.exists() and not any(tmp_path.glob(".run*"))  # refused before any training: nothing left
+    selection = json.loads((folder / "out" / "selection.json").read_text())
+    assert all(c["projected_train_seconds"] > 0 for c in selection["candidates"])

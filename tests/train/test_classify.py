@@ -37,6 +37,22 @@ def test_a_head_is_trained_and_kept_with_its_class_order(head_run):
     log = [json.loads(line) for line in run_dir.train_log.read_text().splitlines()]
     assert [r["step"] for r in log if r["split"] == "validation"] == [12, 24, 36]
     assert summary["train"]["best_step"] in (12, 24, 36) and summary["train"]["steps"] == 36
+    assert summary["train"]["stopped"].startswith("ran the whole budget (train.max_steps=36, 36 steps)")
+    assert summary["train"]["seconds"] > 0 and summary["train"]["examples_per_second"] > 0
+
+
+def test_the_summary_says_when_and_why_early_stopping_ended_training():
+    from tunewise.config import TrainConfig
+    from tunewise.pipeline import stop_reason
+    from tunewise.train.sft import TrainResult
+
+    result = TrainResult("c", best_step=40, best_val_loss=0.3125, steps=100, stopped_early=True, truncated_rows=0,
+                         train_tokens=None)  # fmt: skip
+    said = stop_reason(TrainConfig(eval_steps=20, patience=3), result)
+    assert said == (
+        "early stopping at step 100: validation loss had not improved on 0.3125 (step 40) for 3 evaluations, "
+        "20 steps apart; the step-40 checkpoint is kept"
+    )
 
 
 def test_the_head_learns_the_fixture_intents_and_reports_top_classes_and_calibration(head_run):

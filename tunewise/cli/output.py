@@ -70,6 +70,8 @@ def print_summary(summary: dict, run_dir: Path) -> None:
             f"trained {train['steps']} steps, best validation loss {best} at step "
             f"{train['best_step']}{' (stopped early)' if train['stopped_early'] else ''}"
         )
+        if train.get("stopped"):
+            results.print(f"training: {train['stopped']}")
     results.print(f"{summary['seconds']:.0f} s; run directory: {run_dir}")
     report = RunDir(run_dir).report / "report.html"
     if report.exists():

@@ -16,11 +16,15 @@ def add_parser(commands) -> None:
     parser = commands.add_parser(
         "select",
         help="choose the base model on quality and cost: the same probe fine-tune for every candidate",
-        description="For each model in select.candidates: how well it fits the task untuned (bits per byte, zero- and "
-        "few-shot validation score), the validation score after the same short LoRA probe fine-tune, and its measured "
-        "cost (parameters, disk, peak memory, training tokens/s, latency, throughput, serving cost per 1,000 "
-        "requests). Prints a ranked table and a recommendation with reasons; writes selection.json and "
-        "selection.png. Measurements are cached, so adding a candidate measures only it. Never reads the test split.",
+        description="For each model in select.candidates (unset: every family that applies to the task: for "
+        "classification embedding_lr, minilm-l6 and the registry decoders with a head; for completion and chat "
+        "retrieval and the registry decoders): how well it fits the task untuned (bits per byte, zero- and "
+        "few-shot validation score), the validation score after the same short probe fine-tune (at least "
+        "select.probe_per_class examples of each class), flagged where it cannot be told from chance, the "
+        "projected training time of the full run, and its measured cost (parameters, disk, peak memory, training "
+        "tokens/s, latency, throughput, serving cost per 1,000 requests). Prints a ranked table and a "
+        "recommendation with reasons; writes selection.json and selection.png. Measurements are cached, so adding "
+        "a candidate measures only it. Never reads the test split.",
     )
     add_config_arguments(parser, "select.probe_steps=40")
     parser.add_argument("--out", type=Path, help="output folder (default: <run directory>-select)")
@@ -85,9 +89,18 @@ def _quality_table(selection: dict, ordered: list[dict]) -> Table:
 
 
 def _marks(name: str, selection: dict) -> str:
+    at_chance = any(c["name"] == name and c.get("at_chance") for c in selection["candidates"])
     if name == selection["pick"]:
-        return " (pick)"
-    return " (trained by run)" if name == selection.get("train_pick") else ""
+        return " (pick)" + (" (at chance)" if at_chance else "")
+    if name == selection.get("train_pick"):
+        return " (trained by run)" + (" (at chance)" if at_chance else "")
+    return " (at chance)" if at_chance else ""
+
+
+def _projected(seconds: float | None) -> str:
+    if not seconds:
+        return "-"
+    return f"{seconds / 60:.0f} min" if seconds >= 600 else f"{seconds / 60:.1f} min"
 
 
 def _cost_table(selection: dict, ordered: list[dict]) -> Table:
@@ -103,6 +116,7 @@ def _cost_table(selection: dict, ordered: list[dict]) -> Table:
         "mem train",
         "mem serve",
         "train tok/s",
+        "full train",
         "latency",
         "rows/s",
         "per 1k",
@@ -118,6 +132,7 @@ def _cost_table(selection: dict, ordered: list[dict]) -> Table:
             size(candidate["train_peak_bytes"]),
             size(candidate["inference_peak_bytes"]),
             f"{candidate['train_tokens_per_second']:.0f}" if candidate["train_tokens_per_second"] else "-",
+            _projected(candidate.get("projected_train_seconds")),
             f"{1000 * candidate['latency_seconds']:.0f} ms",
             f"{candidate['rows_per_second']:.1f}",
             f"{candidate['cost_per_1k']:.2g} {currency}",

@@ -39,8 +39,8 @@ from tunewise.models.loading import model_and_renderer
 from tunewise.models.registry import run_cache_dir
 from tunewise.report.plots import selection_plot
 from tunewise.rundir import SELECTION
-from tunewise.select.candidates import Candidate, parse_candidate
-from tunewise.select.cost import cost_per_1k, seconds_per_1k
+from tunewise.select.candidates import Candidate, default_candidates, parse_candidate
+from tunewise.select.cost import cost_per_1k, projected_train_seconds, seconds_per_1k
 from tunewise.select.rank import rank
 
 PHASES = ("prior", "probe")
@@ -66,25 +66,35 @@ PROBE_TRAIN_SETTINGS = {
 
 def select_base_model(cfg: TunewiseConfig, out: Path) -> dict:
     """Measure every candidate of cfg.select (cached), rank them and write out/selection.json and .png."""
-    if "auto" in cfg.select.candidates:
+    if "auto" in (cfg.select.candidates or []):
         raise TunewiseError("select.candidates: 'auto' is not a model (list the models to compare)")
     splits, task = write_split(cfg, out / "split")
     if task == "preference":
         raise TunewiseError("select: preference data is not supported yet (classification and generation are)")
     objective = cfg.train.objective_for(task)
-    candidates = [parse_candidate(name, task, objective) for name in dict.fromkeys(cfg.select.candidates)]
+    names, compared = cfg.select.candidates, "the candidates listed in select.candidates"
+    if names is None:
+        names, compared = default_candidates(task)
+    candidates = [parse_candidate(name, task, objective) for name in dict.fromkeys(names)]
+    console.print(f"select: comparing {', '.join(c.name for c in candidates)} ({compared})")
     data = probe_data(cfg, splits, task)
-    measured = [measure_candidate(cfg, candidate, data) for candidate in candidates]
+    full_run = {"train_rows": len(splits["train"]), "validation_rows": len(splits["validation"])}
+    measured = [measure_candidate(cfg, candidate, data, full_run) for candidate in candidates]
     metric = headline_keys(task)[0]
+    chance = chance_score(data) if task == "classification" else None
     selection = {
         "task": task,
         "metric": metric,
+        "compared": compared,
+        "chance": chance,
         "price_per_hour": cfg.select.price_per_hour,
         "currency": cfg.select.currency,
         "validation_rows": len(data["validation"]),
-        **rank(measured, task, metric),
+        "probe_examples": len(data["probe"]),
+        **rank(measured, task, metric, chance),
         "candidates": measured,
     }
+    selection["reasons"].insert(1, f"Compared {', '.join(c.name for c in candidates)}: {compared}.")
     atomic_write_files({out / SELECTION: json_text(selection), out / "selection.png": selection_plot(selection)})
     return selection
 
@@ -99,8 +109,7 @@ def probe_data(cfg: TunewiseConfig, splits: dict, task: str) -> dict:
 
     rng = random.Random(cfg.seed)
     train = _spread_across_labels(splits["train"], task, rng)
-    wanted = cfg.select.probe_steps * cfg.train.batch_size * cfg.train.gradient_accumulation
-    probe = train[:wanted]
+    probe = train[: probe_size(cfg, splits["train"], task)]
     validation = rng.sample(splits["validation"], min(cfg.select.validation_rows, len(splits["validation"])))
     shots = _shots(train, task, cfg.select.few_shot)
     labels = None
@@ -124,8 +133,34 @@ def probe_data(cfg: TunewiseConfig, splits: dict, task: str) -> dict:
     }
 
 
-def measure_candidate(cfg: TunewiseConfig, candidate: Candidate, data: dict) -> dict:
-    """Each phase of one candidate, from the cache or measured in a fresh process; plus derived costs."""
+def probe_size(cfg: TunewiseConfig, train: list[dict], task: str) -> int:
+    """How many training examples the probe trains on: probe_steps batches, and for classification at least
+    probe_per_class examples of every class (of those the split has), up to probe_max_examples."""
+    wanted = cfg.select.probe_steps * cfg.train.batch_size * cfg.train.gradient_accumulation
+    if task == "classification":
+        per_class = defaultdict(int)
+        for row in train:
+            per_class[row["label"]] += 1
+        covered = sum(min(count, cfg.select.probe_per_class) for count in per_class.values())
+        wanted = max(wanted, min(covered, cfg.select.probe_max_examples))
+        if covered > cfg.select.probe_max_examples:
+            console.print(
+                f"[yellow]note[/] the probe trains on {cfg.select.probe_max_examples} examples (select."
+                f"probe_max_examples), fewer than {cfg.select.probe_per_class} of each of {len(per_class)} classes"
+            )
+    return min(wanted, len(train))
+
+
+def chance_score(data: dict) -> float:
+    """The validation accuracy of always answering the most common validation label: a probe score whose interval
+    reaches it is indistinguishable from chance."""
+    answers = [answer for _, answer in data["validation"]]
+    return max(answers.count(label) for label in set(answers)) / len(answers)
+
+
+def measure_candidate(cfg: TunewiseConfig, candidate: Candidate, data: dict, full_run: dict | None = None) -> dict:
+    """Each phase of one candidate, from the cache or measured in a fresh process; plus derived costs, and the
+    projected training time of the full run (``full_run``: the training and validation split sizes)."""
     from tunewise.select.measure import UNMEASURED, isolated
 
     candidate_cfg = candidate_config(cfg, candidate)
@@ -152,6 +187,9 @@ def measure_candidate(cfg: TunewiseConfig, candidate: Candidate, data: dict) -> 
         "probe_budget": {"steps": found["steps"], "examples": found["examples"]},
         "seconds_per_1k": seconds_per_1k(rate),
         "cost_per_1k": cost_per_1k(rate, cfg.select.price_per_hour),
+        "projected_train_seconds": projected_train_seconds(candidate_cfg, candidate, found, full_run)
+        if full_run
+        else None,
     }
 
 
@@ -213,6 +251,7 @@ def with_selected_model(cfg: TunewiseConfig, out: Path) -> tuple[TunewiseConfig,
             f"select.candidates: only baselines, so model.name: auto has nothing to fine-tune ({selection['pick']} "
             "is the pick: ship it); add a model that trains, e.g. minilm-l6 or smollm2-135m-instruct"
         )
+    check_train_budget(cfg, selection, chosen)
     picked = cfg.model_copy(deep=True)
     picked.model.name = chosen["model"]
     if chosen["kind"] == "decoder":
@@ -223,7 +262,42 @@ def with_selected_model(cfg: TunewiseConfig, out: Path) -> tuple[TunewiseConfig,
             f"{selection['train_pick']}, the best candidate that trains, and checks it against the baselines"
         )
     console.print(f"model.name: auto → {chosen['model']} ({out / 'selection.json'})")
+    if chosen.get("projected_train_seconds"):
+        console.print(
+            f"projected training time: {chosen['projected_train_seconds'] / 60:.1f} min at the probe's measured speed "
+            "(early stopping can only shorten it)"
+        )
     return picked, selection
+
+
+def check_train_budget(cfg: TunewiseConfig, selection: dict, chosen: dict) -> None:
+    """Refuse, in one line and before any training, a pick projected to train longer than select.max_train_minutes;
+    name the best candidate that fits (or the pick, when that is a baseline that needs no fine-tune)."""
+    limit = cfg.select.max_train_minutes
+    projected = chosen.get("projected_train_seconds")
+    if limit is None or projected is None or projected <= 60 * limit:
+        return
+    fits = [
+        c
+        for c in selection["candidates"]
+        if c["kind"] != "baseline" and c.get("projected_train_seconds") and c["projected_train_seconds"] <= 60 * limit
+    ]
+    by_name = {c["name"]: c for c in selection["candidates"]}
+    pick = by_name[selection["pick"]]
+    if pick["kind"] == "baseline":
+        instead = f"{pick['name']} needs no fine-tune and is the pick: ship it"
+    elif fits:
+        best = max(fits, key=lambda c: c["probe"]["score"])
+        instead = (
+            f"{best['name']} is projected at {best['projected_train_seconds'] / 60:.1f} min (validation "
+            f"{best['probe']['score']:.3f} against {chosen['probe']['score']:.3f}): set model.name: {best['model']}"
+        )
+    else:
+        instead = "no candidate that trains fits: raise the limit, or cap train.epochs or train.max_steps"
+    raise TunewiseError(
+        f"select.max_train_minutes: {limit:g}: {chosen['name']} is projected to train for "
+        f"{projected / 60:.1f} min; {instead}"
+    )
 
 
 def _spread_across_labels(rows: list[dict], task: str, rng: random.Random) -> list[dict]:

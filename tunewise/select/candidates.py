@@ -34,6 +34,24 @@ class Candidate:
         return self.kind != "baseline"
 
 
+def default_candidates(task: str) -> tuple[list[str], str]:
+    """What `select` compares when select.candidates is unset: every family that applies to the task, cheapest
+    first, and why, in words."""
+    decoders = [name for name in MODELS if not is_encoder(name)]
+    if task == "classification":
+        encoders = [name for name in MODELS if is_encoder(name)]
+        why = (
+            "the default for classification data (select.candidates unset): a baseline that needs no fine-tune, "
+            "the encoder and every registry decoder, with the run's objective"
+        )
+        return ["embedding_lr", *encoders, *decoders], why
+    why = (
+        f"the default for {task} data (select.candidates unset): a baseline that needs no fine-tune and every "
+        "registry decoder"
+    )
+    return ["retrieval", *decoders], why
+
+
 def parse_candidate(name: str, task: str, run_objective: str) -> Candidate:
     """The candidate ``name`` stands for on ``task`` data; ``run_objective`` is the run's train.objective for it."""
     if name in BASELINE_CANDIDATES:

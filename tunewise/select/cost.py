@@ -75,3 +75,25 @@ class StepTimer(TrainerCallback):
         if self._started is not None:
             self.seconds += time.perf_counter() - self._started
             self._started = None
+
+
+def projected_train_seconds(cfg, candidate, found: dict, full_run: dict) -> float | None:
+    """How long the full run would train this candidate, from its probe: the probe's seconds per training example
+    times the examples the run's settings (epochs or max_steps, batch) go through, plus a validation pass every
+    eval_steps at the probe's measured rate on the validation rows. Early stopping can only make it shorter. A
+    baseline's fit scales with the rows it embeds and fits. None when the probe measured no time."""
+    import math
+
+    examples, seconds = found.get("examples") or 0, found.get("train_seconds")
+    if not examples or not seconds:
+        return None
+    rows = full_run["train_rows"]
+    if not candidate.trains:
+        return seconds * rows / examples
+    train = cfg.train
+    batch = train.batch_size * train.gradient_accumulation
+    steps = train.max_steps or math.ceil(math.ceil(rows / batch) * train.epochs)
+    validation_rows = min(train.validation_rows or full_run["validation_rows"], full_run["validation_rows"])
+    rate = found.get("rows_per_second") or 0
+    evaluation_seconds = (steps // train.eval_steps) * validation_rows / rate if rate else 0.0
+    return seconds / examples * steps * batch + evaluation_seconds

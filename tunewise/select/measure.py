@@ -90,8 +90,8 @@ def prior_fit(cfg, model_path: str, data: dict) -> dict:
 
 
 def probe_fine_tune(cfg, model_path: str, data: dict) -> dict:
-    """Fine-tune with the config's train settings for select.probe_steps steps on exactly the probe examples
-    (one pass), then score the validation rows; also measures training speed and peak memory."""
+    """Fine-tune with the config's train settings on exactly the probe examples (one pass), then score the
+    validation rows; also measures training speed and peak memory."""
     from transformers import PrinterCallback
 
     from tunewise.models.loading import eval_dtype, model_and_renderer
@@ -99,7 +99,7 @@ def probe_fine_tune(cfg, model_path: str, data: dict) -> dict:
     from tunewise.train.sft import build_trainer, encode_all
 
     _, renderer = model_and_renderer(cfg)
-    steps = cfg.select.probe_steps
+    steps = math.ceil(len(data["probe"]) / (cfg.train.batch_size * cfg.train.gradient_accumulation))
     train_cfg = cfg.train.model_copy(update={"max_steps": steps, "epochs": 1.0, "logging_steps": max(1, steps // 10)})
     train_set, truncated = encode_all(renderer, [tuple(pair) for pair in data["probe"]], cfg.model.max_length)
     timer = StepTimer()

@@ -3,7 +3,9 @@
 The rule: the candidate with the best validation score after the probe fine-tune leads; every candidate whose
 difference from the leader is not significant (its 95 % paired interval reaches zero, or the paired test's
 p >= 0.05) is as good within the noise; of those, the cheapest to serve is recommended, and among those within
-10 % of that cost (measurement noise) the one with the fewest parameters.
+10 % of that cost (measurement noise) the one whose full run is projected to train soonest (within 1.5x counts as
+equal), then the one with the fewest parameters. A candidate whose validation interval reaches chance (the most
+common label's share) is not ranked against those above it: its score says nothing yet.
 """
 
 from __future__ import annotations
@@ -13,14 +15,19 @@ from tunewise.evaluate.metrics import compare_scores
 ALPHA = 0.05
 SAME_COST = 1.10  # serving costs within 10 % of each other are treated as equal: then the smaller model is picked
 SAME_SIZE = 1.10  # sizes within 10 % (e.g. one encoder with another head) are not "a smaller model"
+SAME_TRAIN_TIME = 1.5  # projected full-run training times within 1.5x of each other count as equal
 
 
-def rank(candidates: list[dict], task: str, metric: str) -> dict:
+def rank(candidates: list[dict], task: str, metric: str, chance: float | None = None) -> dict:
     """``candidates``: one dict per model with ``name``, ``parameters``, ``seconds_per_1k`` and
-    ``probe`` = {score, score_ci, per_row} (and ``kind``: baseline | encoder | decoder). Returns the ranking, the
-    pick, the candidate a run fine-tunes (the pick, or the best that trains when the pick is a baseline) and the
-    reasons."""
-    leader, pick, tied = _choose(candidates, task)
+    ``probe`` = {score, score_ci, per_row} (and ``kind``: baseline | encoder | decoder; ``projected_train_seconds``).
+    ``chance``: the score of always answering the most common validation label (classification); a candidate whose
+    interval reaches it is at chance, and is ranked only when every candidate is. Returns the ranking, the pick,
+    the candidate a run fine-tunes (the pick, or the best that trains when the pick is a baseline) and the reasons."""
+    for candidate in candidates:
+        candidate["at_chance"] = chance is not None and candidate["probe"]["score_ci"][0] <= chance
+    above = [c for c in candidates if not c["at_chance"]] or candidates
+    leader, pick, tied = _choose(above, task)
     for candidate in candidates:
         candidate["vs_best"] = (
             None
@@ -33,11 +40,16 @@ def rank(candidates: list[dict], task: str, metric: str) -> dict:
         candidate["within_noise_of_best"] = candidate in tied
     others = sorted((c for c in candidates if c is not pick), key=lambda c: -c["probe"]["score"])
     ordered = [pick, *others]
-    trainable = [c for c in candidates if c.get("kind") != "baseline"]
+    trainable = [c for c in above if c.get("kind") != "baseline"] or [
+        c for c in candidates if c.get("kind") != "baseline"
+    ]
     train_pick = pick if pick in trainable or not trainable else _choose(trainable, task)[1]
     said = reasons(pick, leader, ordered, metric)
     if train_pick is not pick:
         said.insert(1, _train_pick_reason(pick, train_pick))
+    at_chance = _at_chance(candidates, chance, metric)
+    if at_chance:
+        said.insert(0 if all(c["at_chance"] for c in candidates) else 1, at_chance)
     return {
         "pick": pick["name"],
         "train_pick": train_pick["name"],
@@ -61,6 +73,9 @@ def _choose(candidates: list[dict], task: str) -> tuple[dict, dict, list[dict]]:
     tied = [c for c in candidates if tied_with_leader(c)]
     cheapest = min(c["seconds_per_1k"] for c in tied)
     as_cheap = [c for c in tied if _as_cheap(c, cheapest)]
+    trained = [c["projected_train_seconds"] for c in as_cheap if c.get("projected_train_seconds")]
+    if trained:  # then the one whose full run trains soonest (a probe's timing is noisier than serving: 1.5x)
+        as_cheap = [c for c in as_cheap if (c.get("projected_train_seconds") or 0) <= SAME_TRAIN_TIME * min(trained)]
     smallest = min(c["parameters"] for c in as_cheap)
     pick = min(
         (c for c in as_cheap if c["parameters"] <= SAME_SIZE * smallest),
@@ -165,9 +180,44 @@ def _verdict(pick: dict, leader: dict, ordered: list[dict], metric: str) -> str:
 
 
 def _costs(ordered: list[dict]) -> str:
-    """The measured serving figures side by side, so that 'cheaper' has numbers behind it."""
+    """The measured serving figures side by side, so that 'cheaper' has numbers behind it, and the projected
+    training time of the full run."""
     figures = "; ".join(_serving(c) for c in ordered)
-    return f"Measured serving cost: {figures}."
+    said = f"Measured serving cost: {figures}."
+    projected = [c for c in ordered if c.get("projected_train_seconds")]
+    if projected:
+        times = "; ".join(
+            f"{c['name']} {_minutes(c['projected_train_seconds'])}"
+            + (" (a fit, no fine-tune)" if c.get("kind") == "baseline" else "")
+            for c in projected
+        )
+        said += (
+            f" Projected training time of the full run (the run's rows, epochs and batch at the probe's measured "
+            f"speed; early stopping can only shorten it): {times}."
+        )
+    return said
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def _at_chance(candidates: list[dict], chance: float | None, metric: str) -> str | None:
+    """Which candidates the probe could not tell from always answering the most common label."""
+    found = [c for c in candidates if c["at_chance"]]
+    if not found:
+        return None
+    names = ", ".join(f"{c['name']} ({_scored(c, metric)})" for c in found)
+    if len(found) == len(candidates):
+        return (
+            f"No candidate scored above chance on this probe (the most common label alone gets {chance:.3f}): {names}. "
+            "The ranking below is noise, not evidence; give the probe more examples per class "
+            "(select.probe_per_class) or more validation rows before trusting a pick."
+        )
+    return (
+        f"At chance on this probe (their interval reaches {chance:.3f}, the most common label's share), so not "
+        f"ranked against the others: {names}."
+    )
 
 
 def _serving(candidate: dict) -> str:
