@@ -65,7 +65,11 @@ def test_starter_config_is_valid_and_documents_every_default():
 
 
 @pytest.mark.parametrize(
-    "path", sorted((REPO / "configs").rglob("*.yaml")) + [REPO / "tunewise/resources/demo.yaml"], ids=lambda p: p.name
+    "path",
+    sorted((REPO / "configs").rglob("*.yaml"))
+    + sorted((REPO / "examples").rglob("*.yaml"))
+    + [REPO / "tunewise/resources/demo.yaml"],
+    ids=lambda p: p.name,
 )
 def test_shipped_configs_validate_and_start_with_their_command(path):
     cfg = load_config(path)

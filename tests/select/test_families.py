@@ -48,25 +48,28 @@ def test_names_map_to_their_family_and_objective():
     assert (head.kind, head.model, head.objective) == ("decoder", "smollm2-135m-instruct", "classify")
 
 
+PER_CLASS = 8
+
+
 @pytest.fixture(scope="module")
 def families(tiny_model_dir, tmp_path_factory):
     folder = tmp_path_factory.mktemp("families")
     names = ["embedding_lr", "minilm-l6", f"{tiny_model_dir}:classify", f"{tiny_model_dir}:generate"]
     config = write_config(folder, names)
-    cfg = load_config(config, ["train.encoder.batch_size=5"])
+    cfg = load_config(config, ["train.encoder.batch_size=5", f"select.probe_per_class={PER_CLASS}"])
     return select_base_model(cfg, folder / "out"), cfg, folder
 
 
 def test_every_family_gets_the_same_examples_and_validation_rows(families, tiny_model_dir):
     selection, _, _ = families
     by_name = {c["name"]: c for c in selection["candidates"]}
-    examples = PROBE_STEPS * BATCH
-    assert {c["examples"] for c in by_name.values()} == {examples}
+    examples = PER_CLASS * 3  # 8 of each of the 3 intents: more than probe_steps x batch_size asks for
+    assert examples > PROBE_STEPS * BATCH and {c["examples"] for c in by_name.values()} == {examples}
     assert {len(c["probe"]["per_row"]) for c in by_name.values()} == {selection["validation_rows"]}
     assert by_name["embedding_lr"]["kind"] == "baseline" and by_name["embedding_lr"]["steps"] == 0
     assert by_name["minilm-l6"]["steps"] == math.ceil(examples / 5)  # the encoder's own batch size, one pass
-    assert by_name[f"{tiny_model_dir}:classify"]["steps"] == PROBE_STEPS
-    assert by_name[f"{tiny_model_dir}:generate"]["steps"] == PROBE_STEPS
+    assert by_name[f"{tiny_model_dir}:classify"]["steps"] == math.ceil(examples / BATCH)
+    assert by_name[f"{tiny_model_dir}:generate"]["steps"] == math.ceil(examples / BATCH)
     for name in ("embedding_lr", "minilm-l6"):  # no text before tuning: no zero-shot, no bits per byte
         assert by_name[name]["zero_shot"] is None and by_name[name]["bits_per_byte"] is None
         assert 20e6 < by_name[name]["parameters"] < 25e6  # MiniLM-L6, plus a 3-class head
