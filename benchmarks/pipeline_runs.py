@@ -107,6 +107,14 @@ def run_figures(run: Path) -> dict:
     figures["audit: rows flagged by check"] = audit_flags(run)
     if RunDir(run).selection.exists():  # model.name: auto
         figures["selection (validation probe)"] = selection_figures(RunDir(run).select)["candidates"]
+        selection = read_json(RunDir(run).selection)
+        trained = next(c for c in selection["candidates"] if c["name"] == selection["train_pick"])
+        projected, actual = trained.get("projected_train_seconds"), (summary.get("train") or {}).get("seconds")
+        figures["selection: compared"] = selection.get("compared")
+        figures["selection: pick / trained"] = f"{selection['pick']} / {selection['train_pick']}"
+        figures["training seconds: projected by the selection / measured"] = rounded([projected, actual])
+        if projected and actual:
+            figures["training time: measured / projected"] = round(actual / projected, 3)
     figures["checks"] = {
         check["check"]: {"passed": check["passed"], "message": check["message"]}
         for check in summary["decision"]["checks"]

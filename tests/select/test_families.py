@@ -154,3 +154,20 @@ def test_the_probe_sees_enough_examples_of_every_class_up_to_its_cap(tmp_path):
     assert probe_size(cfg, few, "classification") == 480 and probe_size(cfg, few, "completion") == 480
     thin = [{"text": f"q{i}", "label": f"intent{i % 150}"} for i in range(450)]  # 3 rows per class: all of them
     assert probe_size(cfg, thin, "classification") == 450
+
+
+def test_the_projection_counts_the_runs_steps_and_its_validation_passes(tmp_path):
+    from tunewise.select.cost import projected_train_seconds
+
+    config = tmp_path / "c.yaml"
+    config.write_text("data:\n  path: d.jsonl\ntrain:\n  epochs: 2\n  batch_size: 8\n  eval_steps: 50\n")
+    cfg, full_run = load_config(config), {"train_rows": 1000, "validation_rows": 200}
+    decoder = parse_candidate("smollm2-135m-instruct", "classification", "classify")
+    found = {"examples": 100, "train_seconds": 9.0, "step_seconds": 0.5, "rows_per_second": 100.0}
+    # 2 epochs of 125 steps at the steady 0.5 s, and 5 validation passes over 200 rows at 100 rows/s
+    assert projected_train_seconds(cfg, decoder, found, full_run) == 250 * 0.5 + 5 * 2.0
+    assert projected_train_seconds(cfg, decoder, {**found, "step_seconds": None}, full_run) == 250 * 0.72 + 10
+    capped = load_config(config, ["train.max_steps=100"])
+    assert projected_train_seconds(capped, decoder, found, full_run) == 100 * 0.5 + 2 * 2.0
+    baseline = parse_candidate("embedding_lr", "classification", "classify")  # its fit scales with the rows
+    assert projected_train_seconds(cfg, baseline, {"examples": 100, "train_seconds": 4.0}, full_run) == 40.0

@@ -66,6 +66,7 @@ class StepTimer(TrainerCallback):
 
     def __init__(self):
         self.seconds = 0.0
+        self.durations: list[float] = []
         self._started: float | None = None
 
     def on_step_begin(self, args, state, control, **kwargs):
@@ -73,15 +74,24 @@ class StepTimer(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         if self._started is not None:
-            self.seconds += time.perf_counter() - self._started
+            self.durations.append(time.perf_counter() - self._started)
+            self.seconds += self.durations[-1]
             self._started = None
+
+    def steady_step_seconds(self) -> float | None:
+        """The median optimizer step after the first (which pays for first-call set-up): what a long run's steps
+        take. None without steps."""
+        import statistics
+
+        steady = self.durations[1:] or self.durations
+        return statistics.median(steady) if steady else None
 
 
 def projected_train_seconds(cfg, candidate, found: dict, full_run: dict) -> float | None:
-    """How long the full run would train this candidate, from its probe: the probe's seconds per training example
-    times the examples the run's settings (epochs or max_steps, batch) go through, plus a validation pass every
-    eval_steps at the probe's measured rate on the validation rows. Early stopping can only make it shorter. A
-    baseline's fit scales with the rows it embeds and fits. None when the probe measured no time."""
+    """How long the full run would train this candidate, from its probe: the probe's median optimizer step (the
+    candidate's own batch) times the steps the run's settings (epochs or max_steps, batch) take, plus a validation
+    pass every eval_steps at the probe's measured rate on the validation rows. Early stopping can only make it
+    shorter. A baseline's fit scales with the rows it embeds and fits. None when the probe measured no time."""
     import math
 
     examples, seconds = found.get("examples") or 0, found.get("train_seconds")
@@ -93,7 +103,8 @@ def projected_train_seconds(cfg, candidate, found: dict, full_run: dict) -> floa
     train = cfg.train
     batch = train.batch_size * train.gradient_accumulation
     steps = train.max_steps or math.ceil(math.ceil(rows / batch) * train.epochs)
+    per_step = found.get("step_seconds") or seconds / examples * batch  # the steady step; else the probe's average
     validation_rows = min(train.validation_rows or full_run["validation_rows"], full_run["validation_rows"])
     rate = found.get("rows_per_second") or 0
     evaluation_seconds = (steps // train.eval_steps) * validation_rows / rate if rate else 0.0
-    return seconds / examples * steps * batch + evaluation_seconds
+    return steps * per_step + evaluation_seconds

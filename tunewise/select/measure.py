@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tunewise.select.cost import StepTimer, disk_bytes, parameter_count, peak_memory_bytes
 
-VERSION = 4  # part of the cache key: raise it when a change here changes what is measured
+VERSION = 5  # part of the cache key: raise it when a change here changes what is measured
 # a baseline or an encoder has no text to score before tuning; a decoder's head keeps its prior's serving peak (the
 # same weights, answering as text), an encoder's is not measured apart from its training
 UNMEASURED = {"zero_shot": None, "few_shot": None, "bits_per_byte": None, "inference_peak_bytes": None}
@@ -138,6 +138,7 @@ def probe_fine_tune(cfg, model_path: str, data: dict) -> dict:
         "train_loss_last": losses[-1] if losses else None,
         "train_tokens": int(state.num_input_tokens_seen),
         "train_tokens_per_second": int(state.num_input_tokens_seen) / timer.seconds if timer.seconds else None,
+        "step_seconds": timer.steady_step_seconds(),
         "train_seconds": train_seconds,
         "train_peak_bytes": train_peak,
     }
@@ -373,6 +374,7 @@ def _training_figures(state, timer, train_seconds: float, train_peak) -> dict:
         "train_loss_last": losses[-1] if losses else None,
         "train_tokens": tokens,
         "train_tokens_per_second": tokens / timer.seconds if timer.seconds else None,
+        "step_seconds": timer.steady_step_seconds(),
         "train_seconds": train_seconds,
         "train_peak_bytes": train_peak,
     }
