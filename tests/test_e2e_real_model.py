@@ -78,6 +78,7 @@ def test_select_measures_smollm2_and_gemma_on_banking77(smollm2, tmp_path, monke
     overrides = [
         "select.candidates=[smollm2-135m-instruct, gemma3-270m]",
         "select.probe_steps=6",
+        "select.probe_per_class=4",  # 4 of each of the demo's 12 intents: 48 examples, the 6 steps' worth
         "select.validation_rows=40",
         "select.prior_rows=20",
         "select.few_shot=2",
