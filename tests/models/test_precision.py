@@ -58,19 +58,10 @@ def test_cpu_flags_and_name_are_read_from_cpuinfo(tmp_path):
     assert _cpu_info(tmp_path / "missing")[1] == set()
 
 
-def test_a_heads_logits_are_fp32_under_bf16_autocast():
-    from transformers import LlamaConfig, LlamaForSequenceClassification
+def test_a_heads_logits_are_fp32_under_bf16_autocast(tiny_model_dir):
+    from transformers import LlamaForSequenceClassification
 
-    config = LlamaConfig(
-        vocab_size=50,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_labels=3,
-        pad_token_id=0,
-    )
-    model = LlamaForSequenceClassification(config)
+    model = LlamaForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=3)
     ids = torch.tensor([[5, 6, 7]])
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert model(input_ids=ids).logits.dtype == torch.bfloat16  # what autocast does to a plain head

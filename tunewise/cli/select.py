@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from tunewise._format import with_interval
+from tunewise._format import duration, with_interval
 from tunewise.cli.output import add_config_arguments, check_run_output, results, size
 from tunewise.config import load_config
 
@@ -89,18 +89,11 @@ def _quality_table(selection: dict, ordered: list[dict]) -> Table:
 
 
 def _marks(name: str, selection: dict) -> str:
+    role = (
+        " (pick)" if name == selection["pick"] else " (trained by run)" if name == selection.get("train_pick") else ""
+    )
     at_chance = any(c["name"] == name and c.get("at_chance") for c in selection["candidates"])
-    if name == selection["pick"]:
-        return " (pick)" + (" (at chance)" if at_chance else "")
-    if name == selection.get("train_pick"):
-        return " (trained by run)" + (" (at chance)" if at_chance else "")
-    return " (at chance)" if at_chance else ""
-
-
-def _projected(seconds: float | None) -> str:
-    if not seconds:
-        return "-"
-    return f"{seconds / 60:.0f} min" if seconds >= 600 else f"{seconds / 60:.1f} min"
+    return role + (" (at chance)" if at_chance else "")
 
 
 def _cost_table(selection: dict, ordered: list[dict]) -> Table:
@@ -132,7 +125,7 @@ def _cost_table(selection: dict, ordered: list[dict]) -> Table:
             size(candidate["train_peak_bytes"]),
             size(candidate["inference_peak_bytes"]),
             f"{candidate['train_tokens_per_second']:.0f}" if candidate["train_tokens_per_second"] else "-",
-            _projected(candidate.get("projected_train_seconds")),
+            duration(candidate["projected_train_seconds"]) if candidate.get("projected_train_seconds") else "-",
             f"{1000 * candidate['latency_seconds']:.0f} ms",
             f"{candidate['rows_per_second']:.1f}",
             f"{candidate['cost_per_1k']:.2g} {currency}",

@@ -28,6 +28,7 @@ from collections import defaultdict
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from tunewise._format import duration
 from tunewise._io import atomic_write_files, atomic_write_json, json_text, sha256_file
 from tunewise._progress import console
 from tunewise.config import TunewiseConfig
@@ -264,7 +265,7 @@ def with_selected_model(cfg: TunewiseConfig, out: Path) -> tuple[TunewiseConfig,
     console.print(f"model.name: auto → {chosen['model']} ({out / 'selection.json'})")
     if chosen.get("projected_train_seconds"):
         console.print(
-            f"projected training time: {_duration(chosen['projected_train_seconds'])} at the probe's measured speed "
+            f"projected training time: {duration(chosen['projected_train_seconds'])} at the probe's measured speed "
             "(early stopping can only shorten it)"
         )
     return picked, selection
@@ -289,19 +290,15 @@ def check_train_budget(cfg: TunewiseConfig, selection: dict, chosen: dict) -> No
     elif fits:
         best = max(fits, key=lambda c: c["probe"]["score"])
         instead = (
-            f"{best['name']} is projected at {_duration(best['projected_train_seconds'])} (validation "
+            f"{best['name']} is projected at {duration(best['projected_train_seconds'])} (validation "
             f"{best['probe']['score']:.3f} against {chosen['probe']['score']:.3f}): set model.name: {best['model']}"
         )
     else:
         instead = "no candidate that trains fits: raise the limit, or cap train.epochs or train.max_steps"
     raise TunewiseError(
         f"select.max_train_minutes: {limit:g}: {chosen['name']} is projected to train for "
-        f"{_duration(projected)}; {instead}"
+        f"{duration(projected)}; {instead}"
     )
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
 
 
 def _spread_across_labels(rows: list[dict], task: str, rng: random.Random) -> list[dict]:

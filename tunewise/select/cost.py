@@ -65,9 +65,12 @@ class StepTimer(TrainerCallback):
     """Time spent inside optimizer steps only (no evaluation, saving or start-up), for tokens per second."""
 
     def __init__(self):
-        self.seconds = 0.0
-        self.durations: list[float] = []
+        self.durations: list[float] = []  # one per optimizer step
         self._started: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.durations)
 
     def on_step_begin(self, args, state, control, **kwargs):
         self._started = time.perf_counter()
@@ -75,7 +78,6 @@ class StepTimer(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if self._started is not None:
             self.durations.append(time.perf_counter() - self._started)
-            self.seconds += self.durations[-1]
             self._started = None
 
     def steady_step_seconds(self) -> float | None:

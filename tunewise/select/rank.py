@@ -10,6 +10,7 @@ common label's share) is not ranked against those above it: its score says nothi
 
 from __future__ import annotations
 
+from tunewise._format import duration
 from tunewise.evaluate.metrics import compare_scores
 
 ALPHA = 0.05
@@ -187,7 +188,7 @@ def _costs(ordered: list[dict]) -> str:
     projected = [c for c in ordered if c.get("projected_train_seconds")]
     if projected:
         times = "; ".join(
-            f"{c['name']} {_minutes(c['projected_train_seconds'])}"
+            f"{c['name']} {duration(c['projected_train_seconds'])}"
             + (" (a fit, no fine-tune)" if c.get("kind") == "baseline" else "")
             for c in projected
         )
@@ -196,10 +197,6 @@ def _costs(ordered: list[dict]) -> str:
             f"speed; early stopping can only shorten it): {times}."
         )
     return said
-
-
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def _at_chance(candidates: list[dict], chance: float | None, metric: str) -> str | None:

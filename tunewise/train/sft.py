@@ -119,8 +119,9 @@ def train_and_keep_best(
     output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     state = trainer.state
     seconds, args = output.metrics.get("train_runtime"), trainer.args
-    # the steps this process took (early stopping included), not the planned ones the Trainer's own rate assumes
-    examples = (state.global_step - (state.global_step if resume_from else 0)) * args.per_device_train_batch_size
+    # the steps taken (early stopping included), not the planned ones the Trainer's own rate assumes; a resumed run
+    # timed only its own part of them, so it gives no rate
+    examples = 0 if resume_from else state.global_step * args.per_device_train_batch_size
     per_second = examples * args.gradient_accumulation_steps * args.world_size / seconds if seconds else None
     rows = len(trainer.train_dataset) if trainer.train_dataset is not None else 0
     tokens_per_second = per_second * train_tokens / rows if per_second and train_tokens and rows else None
