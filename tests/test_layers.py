@@ -14,7 +14,7 @@ PACKAGE = ROOT / "tunewise"
 LAYERS = [
     {"cli", "__main__"},
     {"pipeline"},
-    {"select"},
+    {"select", "pool"},
     {"train", "evaluate", "data", "report", "review", "export", "serve"},
     {"models"},
     {"config", "rundir", "_io", "_http", "_progress", "_format", "errors", "resources"},

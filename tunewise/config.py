@@ -66,6 +66,11 @@ class DataConfig(_Section):
     test_path: str | None = Field(
         None, description="A separate held-out test file; then the data file is split into train/validation only."
     )
+    pool: str | None = Field(
+        None,
+        description="An unlabelled pool (JSONL, CSV or Parquet of inputs, no label) that `tunewise pool select` "
+        "picks rows to label from; a label column in it is warned about and not used.",
+    )
     skip_invalid: StrictBool = Field(False, description="Skip invalid rows (each one reported) instead of stopping.")
     max_rows: StrictInt | None = Field(None, ge=1, description="Use only the first N rows of the data file.")
     label_case: Literal["keep", "lower"] = Field(
@@ -434,7 +439,7 @@ class TunewiseConfig(_Section):
         """The config as it ran: defaults filled in (with ``exclude_defaults``, only the values that differ from
         them), relative paths made absolute so it can be rerun anywhere."""
         data = self.model_dump(mode="json", exclude_defaults=exclude_defaults)
-        for section, key in (("data", "path"), ("data", "test_path"), ("model", "cache_dir")):
+        for section, key in (("data", "path"), ("data", "test_path"), ("data", "pool"), ("model", "cache_dir")):
             value = getattr(getattr(self, section), key)
             if value:
                 data.setdefault(section, {})[key] = str(self.resolve_path(value))

@@ -7,6 +7,8 @@ the injected faults, and the final JSON line.
                                          check made for it: recall and precision), curation removed (for any
                                          reason, and for that check's)
     story.py pick OUT                    the selection's model as run overrides (model.name=..., objective)
+    story.py annotate OUT CAMPAIGN       play the labeller of a label campaign in OUT/review.db from the pool's
+                                         truth file, wrong on ANNOTATOR_ERROR of the rows (a confusable intent)
     story.py summary OUT START           the last line: {"raw_accuracy", ..., "recovered", "verdict", ...}
     story.py markdown OUT                the README's result tables, from OUT's JSON files
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import random
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -30,6 +34,8 @@ CHECK_FOR = {  # the audit check that exists to find each injected fault
     "empty": "empty",
     "leakage": "leakage",
 }
+ANNOTATOR_ERROR = 0.05  # fixed before the first run: a person labelling 900 rows gets about 1 in 20 wrong
+NONE_OF_THESE = "__none__"  # the review app's answer for a row that fits no label (off-topic chat)
 CLEANING_OFF = {
     "drop_leaked": False,
     "drop_exact_duplicates": False,
@@ -92,6 +98,37 @@ def caught(out: Path) -> dict:
     return found
 
 
+def annotate(out: Path, campaign: str) -> dict:
+    """One simulated labeller answers every item of ``campaign`` through the review app's own rules (the same
+    assignment, shuffling and vote checks a person meets): the truth file's label, "none of these" for an
+    off-topic row, and on ANNOTATOR_ERROR of the rows (seeded) a confusable intent (one sharing a word) instead."""
+    from tunewise.review.auth import invite
+    from tunewise.review.campaigns import campaign_named, next_assignment, submit
+    from tunewise.review.db import Item, Reviewer, transaction
+
+    truth = {row["row"]: row["label"] for row in json.loads((out / "pool.jsonl.truth.json").read_text())["rows"]}
+    rng = random.Random(f"annotator-{campaign}")
+    answered, wrong = 0, 0
+    with transaction(str(out / "review.db")) as db:
+        invite(db, campaign, "annotator")
+        reviewer = db.query(Reviewer).filter_by(name="annotator", campaign_id=campaign_named(db, campaign).id).one()
+        while (assignment := next_assignment(db, reviewer)) is not None:
+            payload = db.get(Item, assignment.item_id).payload
+            label = truth[payload["meta"]["pool_row"]]
+            if label is not None and rng.random() < ANNOTATOR_ERROR:
+                label, wrong = _confusable(label, payload["labels"], rng), wrong + 1
+            submit(db, reviewer, assignment.public_id, {"label": label or NONE_OF_THESE})
+            answered += 1
+    print(f"annotator: {answered} items answered, {wrong} of them wrongly (a confusable intent)")
+    return {"answered": answered, "wrong": wrong}
+
+
+def _confusable(label: str, labels: list[str], rng) -> str:
+    words = set(re.split(r"[_\W]+", label)) - {""}
+    near = sorted(other for other in labels if other != label and words & set(re.split(r"[_\W]+", other)))
+    return rng.choice(near or sorted(set(labels) - {label}))
+
+
 def rebalance_only(out: Path) -> None:
     """The ablation's curation plan: the story's config with every cleaning step off, so only the cap and the
     upsampling act (empty rows still go: no run can train on them)."""
@@ -112,9 +149,12 @@ def pick(out: Path) -> str:
     return " ".join(overrides)
 
 
+MAIN_PATH = ("1/8", "2/8", "3/8", "4/8", "5/8", "6/8")  # run.sh's stages up to the report of the final model
+
+
 def summary(out: Path, started: float) -> dict:
     comparison = json.loads((out / "runs" / "curated" / "baseline" / "comparison.json").read_text())
-    curated = json.loads((out / "runs" / "curated" / "summary.json").read_text())
+    final = json.loads((out / "runs" / "labelled" / "summary.json").read_text())
     accuracy, c = comparison["metrics"]["accuracy"], comparison["comparison"]
     raw, cured = accuracy["baseline"]["value"], accuracy["run"]["value"]
     clean, rebalanced = (
@@ -122,6 +162,7 @@ def summary(out: Path, started: float) -> dict:
         for name in ("clean", "rebalanced")
     )
     damage = clean - raw
+    stages = _stage_minutes(out, started)
     found = {
         "raw_accuracy": round(raw, 4),
         "curated_accuracy": round(cured, 4),
@@ -135,15 +176,71 @@ def summary(out: Path, started: float) -> dict:
         "recovered": round((cured - raw) / damage, 3) if damage > 0 else None,
         "gain_from_rebalancing": round(rebalanced - raw, 4),
         "gain_from_cleaning": round(cured - rebalanced, 4),
+        "pool": _pool_figures(out, raw, clean),
         "by_intents": _by_intents(out),
         "minutes": round((time.time() - started) / 60, 1),
-        "minutes_by_stage": _stage_minutes(out, started),
-        "verdict": curated["decision"]["verdict"],
-        "deciding": curated["decision"]["deciding"],
-        "base_model": curated["model"],
+        "main_path_minutes": round(sum(m for name, m in stages.items() if name.startswith(MAIN_PATH)), 1),
+        "minutes_by_stage": stages,
+        "verdict": final["decision"]["verdict"],
+        "deciding": final["decision"]["deciding"],
+        "verdict_before_labelling": json.loads((out / "runs" / "curated" / "summary.json").read_text())["decision"][
+            "verdict"
+        ],
+        "base_model": final["model"],
     }
     (out / "story.json").write_text(json.dumps(found, indent=2) + "\n")
     return found
+
+
+def _pool_figures(out: Path, raw: float, clean: float) -> dict:
+    """The second act: labels asked and added, the suggestions' accuracy against the truth file, distinct training
+    inputs of the skewed intents before and after, and the labelled run against the random pick of the budget."""
+    truth = {row["row"]: row for row in json.loads((out / "pool.jsonl.truth.json").read_text())["rows"]}
+    items = [json.loads(line) for line in (out / "pool" / "labelled.items.jsonl").read_text().splitlines() if line]
+    manifest = json.loads((out / "curated_labelled" / "manifest.json").read_text())["added_labelled"]
+    vs_random = json.loads((out / "runs" / "labelled" / "baseline" / "comparison.json").read_text())
+    accuracy, c = vs_random["metrics"]["accuracy"], vs_random["comparison"]
+    labelled = accuracy["run"]["value"]
+    raw_rows = [json.loads(line) for line in (out / "raw.jsonl").read_text().split("\n") if line.strip()]
+    faults = json.loads((out / "raw.jsonl.truth.json").read_text())["faults"]
+    skewed = {raw_rows[i].get("category") for i in faults.get("skewed", [])}
+    distinct = {run: _distinct_per_label(out / "runs" / run) for run in ("curated", "labelled")}
+    right = sum(item["suggested_label"] == truth[item["meta"]["pool_row"]]["label"] for item in items)
+    return {
+        "budget": len(items),
+        "picked_for": dict(Counter(item["meta"]["why"] for item in items)),
+        "picked_kinds": dict(Counter(truth[item["meta"]["pool_row"]]["kind"] for item in items)),
+        "suggestion_accuracy": round(right / len(items), 4) if items else None,
+        "added": manifest["added"],
+        "dropped_by_curation": manifest["dropped_by_curation"],
+        "kept_out": manifest["kept_out"],
+        "skewed_distinct_inputs": {
+            run: {
+                "min": min(counts.get(label, 0) for label in skewed),
+                "median": sorted(counts.get(label, 0) for label in skewed)[len(skewed) // 2],
+            }
+            for run, counts in distinct.items()
+        }
+        if skewed
+        else None,
+        "labelled_accuracy": round(labelled, 4),
+        "labelled_ci": [round(v, 4) for v in accuracy["run"]["ci"]] if accuracy["run"].get("ci") else None,
+        "recovered": round((labelled - raw) / (clean - raw), 3) if clean > raw else None,
+        "random_accuracy": round(accuracy["baseline"]["value"], 4),
+        "gain_over_random": round(c["gain"], 4),
+        "ci_low": round(c["ci_low"], 4),
+        "ci_high": round(c["ci_high"], 4),
+        "p_value": float(f"{c['p_value']:.3g}"),
+    }
+
+
+def _distinct_per_label(run: Path) -> dict[str, int]:
+    seen: dict[str, set] = {}
+    for line in (run / "split" / "train.jsonl").read_text().splitlines():
+        if line:
+            row = json.loads(line)
+            seen.setdefault(row["label"], set()).add(" ".join(row["text"].lower().split()))
+    return {label: len(texts) for label, texts in seen.items()}
 
 
 def _by_intents(out: Path) -> dict:
@@ -155,7 +252,7 @@ def _by_intents(out: Path) -> dict:
     skewed = {raw_rows[i].get("category") for i in truth.get("skewed", [])}
     predictions = {
         run: [json.loads(line) for line in (out / "runs" / run / "evaluate" / "predictions.jsonl").open()]
-        for run in ("raw", "rebalanced", "curated", "clean")
+        for run in ("raw", "rebalanced", "curated", "random", "labelled", "clean")
     }
     found = {}
     for group, inside in (("skewed", True), ("other", False)):
@@ -174,6 +271,7 @@ def _by_intents(out: Path) -> dict:
             "test_rows": len(rows["clean"]),
             **scores,
             "recovered": round((scores["curated"] - scores["raw"]) / damage, 3) if damage > 0 else None,
+            "recovered_with_pool": round((scores["labelled"] - scores["raw"]) / damage, 3) if damage > 0 else None,
         }
     if "skewed" in found:
         found["skewed"]["dropped_by_curation"] = _drops_in(out, skewed, raw_rows, truth)
@@ -261,9 +359,11 @@ def _write(path: Path, rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["prepare", "rebalance-only", "caught", "pick", "summary", "markdown"])
+    parser.add_argument(
+        "step", choices=["prepare", "rebalance-only", "caught", "pick", "annotate", "summary", "markdown"]
+    )
     parser.add_argument("out", type=Path)
-    parser.add_argument("started", type=float, nargs="?", default=time.time())
+    parser.add_argument("started", nargs="?", default=None, help="summary: start time; annotate: the campaign")
     parser.add_argument("--intents", type=int)
     args = parser.parse_args()
     if args.step == "prepare":
@@ -274,10 +374,12 @@ def main() -> None:
         caught(args.out)
     elif args.step == "pick":
         print(pick(args.out))
+    elif args.step == "annotate":
+        annotate(args.out, args.started)
     elif args.step == "markdown":
         print(markdown(args.out))
     else:
-        print(json.dumps(summary(args.out, args.started)))
+        print(json.dumps(summary(args.out, float(args.started or time.time()))))
 
 
 if __name__ == "__main__":

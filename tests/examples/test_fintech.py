@@ -1,5 +1,7 @@
-"""The fintech story's script, fast: 6 Banking77 intents, the tiny test model, a few steps. It runs every stage
-of examples/fintech/run.sh so the story cannot silently break; the real run is in examples/fintech/README.md."""
+"""The fintech story's script, fast: 6 Banking77 intents, the tiny test model, a few steps, 40 labels. It runs
+every stage of examples/fintech/run.sh (the pool path included: pool select, a label campaign answered through the
+review app's rules, curate --add-labelled, retrain) so the story cannot silently break; the real run is in
+examples/fintech/README.md."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ def test_the_fintech_story_runs_end_to_end(tiny_model_dir, tmp_path):
         "FINTECH_INTENTS": "6",
         "FINTECH_OVERRIDES": fast,
         "FINTECH_CANDIDATES": f"[{tiny_model_dir}]",
+        "FINTECH_BUDGET": "40",
         "TUNEWISE": str(Path(sys.executable).parent / "tunewise"),
         "PYTHON": sys.executable,
     }
@@ -51,13 +54,28 @@ def test_the_fintech_story_runs_end_to_end(tiny_model_dir, tmp_path):
         "recovered",
         "gain_from_rebalancing",
         "gain_from_cleaning",
+        "pool",
         "by_intents",
         "minutes",
+        "main_path_minutes",
         "minutes_by_stage",
         "verdict",
         "deciding",
+        "verdict_before_labelling",
         "base_model",
     }
+    pool = summary["pool"]
+    assert pool["budget"] == 40 and pool["added"] + sum(pool["kept_out"].values()) + pool["dropped_by_curation"] == 40
+    assert pool["picked_for"].get("thin", 0) > 0  # the skewed intents are thin: they get labels first
+    assert 0 <= pool["suggestion_accuracy"] <= 1 and pool["ci_low"] <= pool["gain_over_random"] <= pool["ci_high"]
+    before, after = (pool["skewed_distinct_inputs"][run]["median"] for run in ("curated", "labelled"))
+    assert after > before  # new wordings of the thin intents reached the training split
+    items = [json.loads(line) for line in (out / "pool" / "labelled.items.jsonl").read_text().splitlines()]
+    test_inputs = {" ".join(row["text"].lower().split()) for row in map(json.loads, (out / "test.jsonl").open())}
+    assert not {" ".join(item["text"].lower().split()) for item in items} & test_inputs  # the leakage gate
+    changes = [json.loads(line) for line in (out / "curated_labelled" / "changelog.jsonl").read_text().splitlines()]
+    added = [change for change in changes if change["reason"] == "pool_label"]
+    assert len(added) == pool["added"] and all(change["detail"]["reviewers"] == ["annotator"] for change in added)
     assert summary["verdict"] in ("go", "no-go") and summary["base_model"] == str(tiny_model_dir)
     rebalanced = json.loads((out / "runs" / "rebalanced" / "summary.json").read_text())
     assert summary["rebalanced_accuracy"] == pytest.approx(rebalanced["tuned"]["accuracy"], abs=1e-4)
@@ -68,6 +86,7 @@ def test_the_fintech_story_runs_end_to_end(tiny_model_dir, tmp_path):
     assert "_duplicate" not in rebalanced_changes and "label_issue" not in rebalanced_changes  # no cleaning
     assert summary["ci_low"] <= summary["gain"] <= summary["ci_high"]
     assert [name.split(" ")[0] for name in summary["minutes_by_stage"]] == [f"{n}/8" for n in range(1, 9)]
+    assert 0 < summary["main_path_minutes"] <= summary["minutes"]
     groups = summary["by_intents"]
     scored = sum(group["test_rows"] for group in groups.values())
     assert scored == len((out / "runs" / "curated" / "evaluate" / "predictions.jsonl").read_text().splitlines())
@@ -104,5 +123,7 @@ def test_the_fintech_story_runs_end_to_end(tiny_model_dir, tmp_path):
     assert (out / "runs" / "curated" / "select" / "selection.json").exists()
     page = (out / "runs" / "curated" / "report" / "report.html").read_text()
     assert "Against the baseline run" in page and "intent_group = rare" in page and "Base model" in page
-    assert "is ready: <code>fintech</code>" in " ".join(page.split()) and "curated vs raw" in page
+    final_page = " ".join((out / "runs" / "labelled" / "report" / "report.html").read_text().split())
+    assert "is ready: <code>fintech</code>" in final_page and "labelled vs raw" in final_page
+    assert "Labelled pool rows:" in final_page and "Baseline: <code>" in final_page
     assert (out / "audit" / "audit.html").exists() and (out / "curated" / "changelog.jsonl").exists()

@@ -50,6 +50,22 @@ def relabel_items(count: int) -> list[dict]:
     ]
 
 
+def label_items(count: int) -> list[dict]:
+    """Unlabelled rows as `tunewise pool select` writes them: the suggestion first among three choices."""
+    labels = ["card_arrival", "card_lost", "exchange_rate", "top_up"]
+    return [
+        {
+            "id": str(n),
+            "text": f"where is my new card {n}",
+            "suggested_label": labels[0],
+            "choices": labels[:3],
+            "labels": labels,
+            "meta": {"why": "thin", "scored_by": SYSTEMS[0]},
+        }
+        for n in range(count)
+    ]
+
+
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'review.db'}"

@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.review.conftest import SYSTEMS, new_campaign, pairwise_items, relabel_items
+from tests.review.conftest import SYSTEMS, label_items, new_campaign, pairwise_items, relabel_items
 from tunewise.errors import TunewiseError
 from tunewise.review import auth, campaigns
 from tunewise.review.auth import login, revoke, session_of
 from tunewise.review.campaigns import Refused, next_assignment, submit
 from tunewise.review.db import Item, Reviewer, Token, Vote, now, transaction
-from tunewise.review.results import preference_pairs, relabel_patch, results
+from tunewise.review.results import majority_labels, preference_pairs, relabel_patch, results
 
 
 def _reviewer(db, name: str, campaign: str = "c") -> Reviewer:
@@ -273,3 +273,42 @@ def test_the_migration_builds_exactly_the_models_schema(db_url):
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     engine.dispose()
+
+
+def test_a_label_campaign_asks_for_a_label_blind_to_the_suggestions_source_and_exports_majorities(db_url):
+    new_campaign(db_url, name="pool", kind="label", items=label_items(12), per_item=3)
+    with transaction(db_url) as db:
+        ann, bob, cyd = (_reviewer(db, name, "pool") for name in ("ann", "bob", "cyd"))
+        db.commit()
+        first = next_assignment(db, ann)
+        view = campaigns.view_of(campaigns.campaign_named(db, "pool"), db.get(Item, first.item_id), first)
+        assert sorted(view["choices"]) == ["card_arrival", "card_lost", "exchange_rate"]
+        assert "meta" not in view and SYSTEMS[0] not in str(view) and "thin" not in str(view)
+        with pytest.raises(Refused, match="none of these, or unclear"):
+            submit(db, ann, first.public_id, {"label": "made_up"})
+        db.rollback()
+        orders = set()
+        answers = {  # item position -> what each reviewer says
+            "ann": ["card_arrival"] * 6 + ["__none__"] * 3 + ["card_lost"] * 3,
+            "bob": ["card_arrival"] * 5 + ["top_up"] + ["__none__"] * 3 + ["__unclear__"] * 3,
+            "cyd": ["card_arrival"] * 6 + ["__none__"] * 2 + ["exchange_rate"] + ["card_lost"] * 3,
+        }
+        for reviewer in (ann, bob, cyd):
+            done = _vote_everything(db, reviewer, lambda a, r=reviewer: {"label": answers[r.name][_position(db, a)]})
+            orders |= {tuple(a.order) for a in done}
+        assert len(orders) > 1  # the choices' order is drawn per reviewer and item, not fixed
+        rows, counts = majority_labels(db, "pool")
+        found = results(db, "pool")
+    assert counts == {"labelled": 9, "none_of_these": 3}  # items 9-11: card_lost 2 of 3, a majority
+    by_id = {row["id"]: row for row in rows}
+    assert by_id["0"]["label"] == "card_arrival" and by_id["0"]["agreement"] == 1.0
+    assert by_id["5"] == by_id["5"] | {"label": "card_arrival", "votes": 3, "agreeing": 2, "status": "labelled"}
+    assert by_id["6"]["status"] == "none_of_these" and by_id["6"]["label"] is None
+    assert by_id["0"]["reviewers"] == ["ann", "bob", "cyd"] and by_id["0"]["meta"]["why"] == "thin"
+    assert found["answers"]["unclear"] == 3 and found["answers"]["none_of_these"] == 8
+    assert found["suggestion_accepted"]["votes"] == 17  # card_arrival, the suggestion, 6 + 5 + 6 times
+    assert 0 < found["agreement"]["krippendorff_alpha"]["alpha"] < 1
+
+
+def _position(db, assignment) -> int:
+    return db.get(Item, assignment.item_id).position

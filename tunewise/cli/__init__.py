@@ -44,6 +44,7 @@ COMMANDS = (
     "report",
     "audit",
     "curate",
+    "pool",
     "split",
     "inject",
     "models",

@@ -42,6 +42,14 @@ def add_parser(commands) -> None:
         metavar="PATCH.jsonl",
         help="reviewers' labels from `tunewise review export --patch`, applied first (changelog reason human_review)",
     )
+    parser.add_argument(
+        "--add-labelled",
+        type=Path,
+        metavar="LABELS.jsonl",
+        help="new rows labelled by reviewers (`tunewise review export --labels` of a label campaign): added after "
+        "DATA's rows and audited with them; each kept one is in the changelog (reason pool_label, with its "
+        "reviewers and agreement); none-of-these, unclear and tied rows are kept out and counted",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -50,10 +58,11 @@ def handle(args) -> int:
     from tunewise.data.audit.report import table
     from tunewise.data.curate import curate
 
-    check_output_dir(args.out, [args.data, *args.against, args.findings, args.relabel_patch], owned=CURATION_FILES)
+    inputs = [args.data, *args.against, args.findings, args.relabel_patch, args.add_labelled]
+    check_output_dir(args.out, inputs, owned=CURATION_FILES)
     cfg = data_config(args)
     model = None if args.findings else tokenizer_model(cfg)
-    result, ctx = audit_file(cfg, args.data, args.against, model, findings=args.findings)
+    result, ctx = audit_file(cfg, args.data, args.against, model, args.findings, args.add_labelled)
     results.print(table(result))
     manifest = curate(result, ctx, cfg.curate, cfg.data.columns, cfg.seed, args.out, args.relabel_patch)
     view = Table(title=f"curation of {args.data}: {result.rows} rows in, {manifest['output']['rows']} rows out")
@@ -66,6 +75,13 @@ def handle(args) -> int:
         f"wrote {args.out}/curated.jsonl, changelog.jsonl, relabel_queue.jsonl "
         f"({manifest['relabel_queue']} rows to review), manifest.json"
     )
+    added = manifest["added_labelled"]
+    if added:
+        kept_out = ", ".join(f"{status.replace('_', ' ')} {n}" for status, n in sorted(added["kept_out"].items()))
+        results.print(
+            f"labelled rows from {added['source'] or args.add_labelled}: {added['added']} added, "
+            f"{added['dropped_by_curation']} dropped by curation (in the changelog), kept out: {kept_out or 'none'}"
+        )
     if cfg.curate.upsample_to:
         console.print("[yellow]warning[/] upsampled rows are copies: they rebalance the loss but add no information")
     crashed = [f.check for f in result.findings if f.status == "error"]

@@ -67,17 +67,38 @@ def add_parser(commands) -> None:
         action="store_true",
         help="flip only rows whose label has a confusable neighbour (shares a word)",
     )
+    parser.add_argument(
+        "--pool-out",
+        type=Path,
+        metavar="POOL.jsonl",
+        help="also write the rows the skew removed as an unlabelled pool (inputs only; their labels, and which "
+        "rows are distractors, in POOL.jsonl.truth.json), for `tunewise pool select`",
+    )
+    parser.add_argument(
+        "--pool-distractors",
+        type=fraction,
+        default=0.15,
+        metavar="FRACTION",
+        help="share of the pool that is distractors: near-copies of common classes' rows and off-topic chat "
+        "lines (default 0.15)",
+    )
     parser.set_defaults(handler=handle)
 
 
 def handle(args) -> int:
+    from collections import Counter
+
     from tunewise.data.curate import as_file_row
-    from tunewise.data.faults import FaultRates, inject
+    from tunewise.data.faults import FaultRates, inject, pool_of
     from tunewise.data.load import load_data, load_eval_data
 
     if args.leakage and not args.test:
         raise TunewiseError("--leakage needs --test: the evaluation file whose rows leak into the data")
+    if args.pool_out and not args.skew_rarest:
+        raise TunewiseError("--pool-out needs --skew-rarest: the pool is the rows the skew removes")
     check_output_file(args.out, [args.data, args.test])
+    if args.pool_out:
+        check_output_file(args.pool_out, [args.data, args.test, args.out])
     cfg = data_config(args)
     loaded = load_data(cfg.data, args.data)
     test = load_eval_data(cfg.data, args.test, loaded.task).records if args.test else None
@@ -96,10 +117,23 @@ def handle(args) -> int:
         duplicates_from_common=args.duplicates_from_common,
         noise_confusable_only=args.noise_confusable_only,
     )
-    rows, truth = inject(loaded.records, loaded.task, rates, seed=args.seed, test_records=test)
+    removed: list[dict] = []
+    rows, truth = inject(loaded.records, loaded.task, rates, seed=args.seed, test_records=test, removed=removed)
     atomic_write_jsonl(args.out, [as_file_row(r, cfg.data.columns) for r in rows])
     truth_path = args.out.with_name(args.out.name + ".truth.json")
     atomic_write_json(truth_path, {"rates": rates.__dict__, "seed": args.seed, "rows": len(rows), "faults": truth})
     counts = ", ".join(f"{kind} {len(found)}" for kind, found in sorted(truth.items()))
     results.print(f"wrote {args.out} ({len(rows)} rows from {len(loaded.records)}: {counts}) and {truth_path}")
+    if args.pool_out:
+        pool, pool_truth = pool_of(removed, loaded.records, loaded.task, args.pool_distractors, args.seed)
+        atomic_write_jsonl(args.pool_out, [as_file_row(r, cfg.data.columns) for r in pool])
+        pool_truth_path = args.pool_out.with_name(args.pool_out.name + ".truth.json")
+        atomic_write_json(
+            pool_truth_path, {"seed": args.seed, "distractors": args.pool_distractors, "rows": pool_truth}
+        )
+        kinds = Counter(row["kind"] for row in pool_truth)
+        results.print(
+            f"wrote {args.pool_out} ({len(pool)} unlabelled rows: "
+            f"{', '.join(f'{kind} {n}' for kind, n in sorted(kinds.items()))}) and {pool_truth_path}"
+        )
     return 0

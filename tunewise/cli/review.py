@@ -47,10 +47,14 @@ def add_parser(commands) -> None:
         "create",
         "create a campaign from an items file or a run",
         "Create a campaign. Items file lines: pairwise/rating {id, prompt, outputs: {system: text}, meta}; "
-        "relabel {id, text, label, suggested_label, labels} as `tunewise curate` writes relabel_queue.jsonl.",
+        "relabel {id, text, label, suggested_label, labels} as `tunewise curate` writes relabel_queue.jsonl; "
+        "label {id, text, suggested_label, choices, labels} as `tunewise pool select` writes its items (the "
+        "reviewer picks a label, none of these, or unclear; the choices are shuffled per reviewer).",
     )
     create_parser.add_argument("name", help="campaign name")
-    create_parser.add_argument("--kind", required=True, choices=["pairwise", "rating", "relabel"], help="campaign kind")
+    create_parser.add_argument(
+        "--kind", required=True, choices=["pairwise", "rating", "relabel", "label"], help="campaign kind"
+    )
     source = create_parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--items", type=Path, metavar="FILE.jsonl", help="the items, one JSON object per line")
     source.add_argument("--from-run", type=Path, metavar="RUN_DIR", help="base vs tuned test predictions of a run")
@@ -103,20 +107,27 @@ def add_parser(commands) -> None:
 
     export_parser = action(
         "export",
-        "votes as DPO data or a relabel patch",
+        "votes as DPO data, a relabel patch or new labels",
         "Export a pairwise campaign's decisive votes "
-        "as DPO rows (prompt, chosen, rejected; ties and both-bad left out), or a relabel campaign's "
-        "majority labels as a patch for `tunewise curate --relabel-patch`.",
+        "as DPO rows (prompt, chosen, rejected; ties and both-bad left out), a relabel campaign's "
+        "majority labels as a patch for `tunewise curate --relabel-patch`, or a label campaign's majority labels "
+        "with their agreement for `tunewise curate --add-labelled`.",
     )
     export_parser.add_argument("name", help="campaign name")
     target = export_parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--preferences", type=Path, metavar="OUT.jsonl", help="DPO rows (pairwise campaigns)")
     target.add_argument("--patch", type=Path, metavar="OUT.jsonl", help="relabel patch (relabel campaigns)")
+    target.add_argument(
+        "--labels",
+        type=Path,
+        metavar="OUT.jsonl",
+        help="majority labels, or none_of_these / unclear / no_majority, with votes and agreement (label campaigns)",
+    )
     export_parser.add_argument(
         "--min-votes",
         type=int,
         metavar="N",
-        help="relabel: items with fewer votes are left out (default: the campaign's --per-item)",
+        help="relabel, label: items with fewer votes are left out (default: the campaign's --per-item)",
     )
 
     action("list", "list campaigns", "List the campaigns with their items, reviewers and votes.")
@@ -222,14 +233,19 @@ def show_results(args, out) -> int:
 
 def export(args, out) -> int:
     from tunewise.review.db import sqlite_file, transaction
-    from tunewise.review.results import preference_pairs, relabel_patch
+    from tunewise.review.results import majority_labels, preference_pairs, relabel_patch
 
-    check_output_file(args.preferences or args.patch, [sqlite_file(args.db)])
+    check_output_file(args.preferences or args.patch or args.labels, [sqlite_file(args.db)])
     with transaction(args.db, create=False) as db:
         if args.preferences:
             rows = preference_pairs(db, args.name)
             atomic_write_jsonl(args.preferences, rows)
             out.print(f"wrote {len(rows)} preference pairs to {args.preferences} (ties and both-bad left out)")
+        elif args.labels:
+            rows, counts = majority_labels(db, args.name, args.min_votes)
+            atomic_write_jsonl(args.labels, rows)
+            shown = ", ".join(f"{status} {n}" for status, n in sorted(counts.items()))
+            out.print(f"wrote {len(rows)} items to {args.labels} ({shown}); add: tunewise curate DATA --add-labelled")
         else:
             rows = relabel_patch(db, args.name, args.min_votes)
             atomic_write_jsonl(args.patch, rows)
@@ -296,7 +312,10 @@ def result_tables(found: dict) -> list[Table]:
         table.add_column("value", justify="right")
         accepted = found["suggestion_accepted"]
         table.add_row("suggested label taken", _with_ci(accepted["rate"], accepted["ci"]))
-        table.add_row("current label kept", _number(found["label_kept"]["rate"]))
+        if "label_kept" in found:
+            table.add_row("current label kept", _number(found["label_kept"]["rate"]))
+        for status, count in found.get("answers", {}).items():
+            table.add_row(f"answers: {status.replace('_', ' ')}", str(count))
         tables.append(table)
         tables.append(_agreement_table("agreement on the label", found["agreement"]))
     reviewers = Table(title="reviewers")

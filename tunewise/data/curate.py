@@ -87,6 +87,18 @@ def curate(
     )
     if ctx.task == "classification":
         _rebalance(records, removed, plan, seed, redundant, drop)
+    for row, origin in ctx.added.items():  # rows a label campaign added, and what the curation did with them
+        i = index_of_row[row]
+        if i not in removed:
+            changes.append(
+                {
+                    "row": row,
+                    "action": "add",
+                    "reason": "pool_label",
+                    "detail": origin,
+                    "original": as_file_row(records[i], columns),
+                }
+            )
     kept = [records[i] for i in range(len(records)) if i not in removed] + _upsampled(records, removed, plan, seed)
     manifest = {
         "input": {"path": result.source, "sha256": sha256_file(Path(result.source)), "rows": result.rows},
@@ -94,6 +106,7 @@ def curate(
         "actions": dict(Counter(f"{c['action']}:{c['reason']}" for c in changes)),
         "relabel_queue": len(queue),
         "relabel_patch": {"path": str(relabel_patch), "rows": len(reviewed)} if relabel_patch else None,
+        "added_labelled": _added_summary(ctx, removed, index_of_row) if ctx.added or ctx.added_counts else None,
         "plan": plan.model_dump(),
         "seed": seed,
     }
@@ -105,6 +118,18 @@ def curate(
         manifest["output"]["sha256"] = sha256_file(folder / "curated.jsonl")
         atomic_write_json(folder / "manifest.json", manifest)
     return manifest
+
+
+def _added_summary(ctx, removed: set[int], index_of_row: dict) -> dict:
+    """What became of a label export's rows: added, dropped by a curation step, kept out by the reviewers."""
+    dropped = sum(index_of_row[row] in removed for row in ctx.added)
+    return {
+        "source": next((origin["file"] for origin in ctx.added.values()), None),
+        "labelled": len(ctx.added),
+        "added": len(ctx.added) - dropped,
+        "dropped_by_curation": dropped,
+        "kept_out": {status: n for status, n in ctx.added_counts.items() if status != "labelled"},
+    }
 
 
 def as_file_row(record: dict, columns: dict[str, str]) -> dict:

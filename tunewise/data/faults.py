@@ -1,7 +1,8 @@
 """Inject realistic faults into a clean dataset, keeping the ground truth: for what-if studies and for
 measuring the audit. Works on any task format; label faults need classification data.
 
-Every injected row is recorded in ``truth[fault]`` by its index in the returned list.
+Every injected row is recorded in ``truth[fault]`` by its index in the returned list. The rows the skew removed
+can come back as an unlabelled pool (`pool_of`): what a team's chat logs hold, mixed with distractors.
 """
 
 from __future__ import annotations
@@ -25,6 +26,24 @@ BOILERPLATE = [
     "?",
     "This message was sent from a device that cannot receive replies.",
 ]
+OFF_TOPIC = [  # chat lines a banking assistant's logs hold that belong to no intent
+    "what's the weather like tomorrow",
+    "tell me a joke",
+    "who won the game last night",
+    "can you recommend a good pizza place nearby",
+    "how do I reset my wifi router",
+    "what time is it in Tokyo",
+    "play some music",
+    "I love this app, thanks for everything",
+    "my cat keeps sitting on my keyboard",
+    "how tall is the eiffel tower",
+    "is it going to rain this weekend",
+    "what's a good movie to watch tonight",
+    "translate hello into spanish",
+    "how many calories are in a banana",
+    "you are a very helpful bot",
+    "set an alarm for 7am",
+]
 
 
 @dataclass
@@ -47,15 +66,22 @@ class FaultRates:
 
 
 def inject(
-    records: list[dict], task: str, rates: FaultRates, seed: int = 0, test_records: list[dict] | None = None
+    records: list[dict],
+    task: str,
+    rates: FaultRates,
+    seed: int = 0,
+    test_records: list[dict] | None = None,
+    removed: list | None = None,
 ) -> tuple[list[dict], dict[str, list[int]]]:
-    """Return (faulty rows, truth). ``records`` is not modified; output order is shuffled with ``seed``."""
+    """Return (faulty rows, truth). ``records`` is not modified; output order is shuffled with ``seed``. The rows
+    the skew takes out are appended to ``removed`` where given (the makings of a pool)."""
     rng = random.Random(seed)
     rows = [(copy.deepcopy(r), "clean") for r in records]
+    removed = [] if removed is None else removed
     if rates.starve_classes and task == "classification":
         rows = _starve(rows, rates, rng)
     if rates.skew_rarest and task == "classification":
-        rows = _skew(rows, rates, rng)
+        rows = _skew(rows, rates, rng, removed)
     n = len(rows)
     if task == "classification" and rates.label_noise:
         _flip_labels(rows, round(n * rates.label_noise), rng, rates.noise_confusable_only)
@@ -86,6 +112,29 @@ def inject(
     return [row for row, _ in rows], dict(truth)
 
 
+def pool_of(removed: list[dict], sources: list[dict], task: str, distractors: float, seed: int):
+    """An unlabelled pool: the removed rows plus ``distractors`` (a share of the pool) of rows no intent wants
+    to learn from: half near-copies of the most common third of classes' rows, half off-topic chat lines. Returns
+    (pool rows without their labels, truth: per pool row its label, or None, and what it is). Its own seeded
+    generator: the faulty rows are the same with or without a pool."""
+    rng = random.Random(f"pool-{seed}")
+    common = _of_common_classes(sources, 1 / 3) or sources
+    count = round(len(removed) * distractors / max(1e-9, 1 - distractors)) if removed else 0
+    found = [(copy.deepcopy(r), r.get("label"), "removed") for r in removed]
+    for number in range(count):
+        if number % 2 == 0:
+            copied = _near_copy(rng.choice(common), task, rng)
+            found.append((copied, copied.get("label"), "near_copy"))
+        else:
+            line = rng.choice(OFF_TOPIC)
+            row = copy.deepcopy(rng.choice(sources))
+            _set_input(row, task, _restyle(line, rng) if rng.random() < 0.5 else line)
+            found.append((row, None, "off_topic"))
+    rng.shuffle(found)
+    rows = [{k: v for k, v in row.items() if k != "label"} for row, _, _ in found]
+    return rows, [{"row": i, "label": label, "kind": kind} for i, (_, label, kind) in enumerate(found)]
+
+
 def _starve(rows, rates: FaultRates, rng) -> list:
     """Cut `starve_classes` random classes down to `starve_to` rows (the kept rows are marked 'starved')."""
     by_label = defaultdict(list)
@@ -101,8 +150,9 @@ def _starve(rows, rates: FaultRates, rng) -> list:
     return kept
 
 
-def _skew(rows, rates: FaultRates, rng) -> list:
-    """Keep only `skew_keep` of the rows of the rarest `skew_rarest` fraction of classes (ties broken by name)."""
+def _skew(rows, rates: FaultRates, rng, removed: list) -> list:
+    """Keep only `skew_keep` of the rows of the rarest `skew_rarest` fraction of classes (ties broken by name);
+    the rows taken out are appended to ``removed``."""
     by_label = defaultdict(list)
     for row in rows:
         by_label[row[0]["label"]].append(row)
@@ -112,7 +162,9 @@ def _skew(rows, rates: FaultRates, rng) -> list:
     for label, members in by_label.items():
         if label in rare:
             count = max(1, round(len(members) * rates.skew_keep))
-            kept += [(record, "skewed") for record, _ in rng.sample(members, count)]
+            chosen = rng.sample(range(len(members)), count)
+            kept += [(members[i][0], "skewed") for i in chosen]
+            removed += [copy.deepcopy(members[i][0]) for i in sorted(set(range(len(members))) - set(chosen))]
         else:
             kept += members
     return kept

@@ -114,4 +114,5 @@ def _curation(folder: Path) -> dict:
         "rows_out": manifest["output"]["rows"],
         "actions": manifest["actions"],
         "changelog": str(Path(folder) / "changelog.jsonl"),
+        "added_labelled": manifest.get("added_labelled"),
     }

@@ -61,9 +61,25 @@ def majority(splits: dict, rows: list[dict], task: str, cache_dir) -> dict:
 
 
 def embedding_lr(splits: dict, rows: list[dict], task: str, cache_dir) -> dict:
+    best, best_score, fit, (test, test_s) = _fit_embedding_lr(splits, rows, task, cache_dir)
+    started = time.perf_counter()
+    predictions = [str(label) for label in best.predict(test)]
+    serve = test_s + time.perf_counter() - started
+    return _result(predictions, fit, serve, {"C": best.C, "validation_accuracy": round(best_score, 4)})
+
+
+def embedding_lr_probabilities(splits: dict, rows: list[dict], task: str, cache_dir) -> tuple[list[str], np.ndarray]:
+    """The embedding baseline's class probabilities for ``rows``: (its classes, one row of probabilities each)."""
+    best, _, _, (vectors, _) = _fit_embedding_lr(splits, rows, task, cache_dir)
+    return [str(label) for label in best.classes_], best.predict_proba(vectors)
+
+
+def _fit_embedding_lr(splits: dict, rows: list[dict], task: str, cache_dir):
+    """LogisticRegression on frozen embeddings of the training split, C chosen on the validation split; returns
+    (the model, its validation accuracy, seconds to fit, (the rows' embeddings, seconds they took))."""
     from sklearn.linear_model import LogisticRegression
 
-    (train, train_s), (validation, validation_s), (test, test_s) = (
+    (train, train_s), (validation, validation_s), embedded = (
         embed_cached([input_text(r, task) for r in part], cache_dir)
         for part in (splits["train"], splits["validation"], rows)
     )
@@ -76,11 +92,7 @@ def embedding_lr(splits: dict, rows: list[dict], task: str, cache_dir) -> dict:
         score = float(np.mean(model.predict(validation) == truth))
         if score > best_score:
             best, best_score = model, score
-    fit = train_s + validation_s + time.perf_counter() - started
-    started = time.perf_counter()
-    predictions = [str(label) for label in best.predict(test)]
-    serve = test_s + time.perf_counter() - started
-    return _result(predictions, fit, serve, {"C": best.C, "validation_accuracy": round(best_score, 4)})
+    return best, best_score, train_s + validation_s + time.perf_counter() - started, embedded
 
 
 def retrieval(splits: dict, rows: list[dict], task: str, cache_dir) -> dict:

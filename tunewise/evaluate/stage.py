@@ -108,10 +108,10 @@ def load_head(cfg, model_path, renderer, checkpoint: Path):
     return load_classifier(model_path, checkpoint, cfg, labels, renderer.tokenizer.pad_token_id)
 
 
-def classify_rows(cfg, head, renderer, rows: list[dict]):
+def classify_rows(cfg, head, renderer, rows: list[dict], top: int = 3):
     """The head's labels for the rows, and the top classes with their probabilities per row."""
     texts = [classifier_text(r, cfg.model.instruction) for r in rows]
-    return predict_classes(head, renderer.tokenizer, texts, cfg.eval.batch_size, cfg.model.max_length)
+    return predict_classes(head, renderer.tokenizer, texts, cfg.eval.batch_size, cfg.model.max_length, top=top)
 
 
 def tuned_answers(cfg, model_path, renderer, checkpoint: Path, rows: list[dict], task: str, labels) -> list[str]:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tunewise.errors import TunewiseError
 from tunewise.review.db import Assignment, Campaign, Item, Reviewer, Vote, now
-from tunewise.review.items import KINDS
+from tunewise.review.items import KINDS, NONE_OF_THESE, UNCLEAR
 
 STALE_MINUTES = 60  # an item handed out and not answered in this time goes back to the pool
 CHOICES = {"A": "a", "B": "b", "tie": "tie", "both_bad": "both_bad"}
@@ -128,8 +128,9 @@ def next_assignment(db: Session, reviewer: Reviewer) -> Assignment | None:
     item = db.scalar(_open_to(reviewer, campaign, select(Item)).order_by(Item.reviewers, Item.position).limit(1))
     if item is None:
         return None
-    order = list(item.payload.get("outputs", {}))
-    random.SystemRandom().shuffle(order)  # left/right drawn for this reviewer and item, kept with the assignment
+    order = list(item.payload.get("outputs", item.payload.get("choices", [])))
+    # left/right (or a label item's suggested classes) drawn for this reviewer and item, kept with the assignment
+    random.SystemRandom().shuffle(order)
     assignment = Assignment(
         public_id=secrets.token_hex(12),
         campaign_id=campaign.id,
@@ -192,6 +193,12 @@ def view_of(campaign: Campaign, item: Item, assignment: Assignment) -> dict:
     payload = item.payload
     if campaign.kind == "relabel":
         return {key: payload[key] for key in ("text", "label", "suggested_label", "labels")} | {"other": OTHER_LABEL}
+    if campaign.kind == "label":  # the suggested classes in this reviewer's order; where they came from stays out
+        return {"text": payload["text"], "choices": list(assignment.order), "labels": payload["labels"]} | {
+            "other": OTHER_LABEL,
+            "none": NONE_OF_THESE,
+            "unclear": UNCLEAR,
+        }
     names = SLOT_NAMES if campaign.kind == "pairwise" else [str(n) for n in range(1, len(assignment.order) + 1)]
     responses = [
         {"slot": slot, "name": names[slot - 1], "text": payload["outputs"][system]}
@@ -236,8 +243,11 @@ def _checked_answer(campaign: Campaign, item: Item, assignment: Assignment, answ
     if campaign.kind == "rating":
         return {"scores": _checked_scores(campaign, assignment, answer.get("scores"))}
     label = answer.get("label")
-    if not isinstance(label, str) or label not in item.payload["labels"]:
-        raise Refused("label must be one of the campaign's labels")
+    allowed = (NONE_OF_THESE, UNCLEAR) if campaign.kind == "label" else ()
+    if not isinstance(label, str) or (label not in item.payload["labels"] and label not in allowed):
+        raise Refused(
+            "label must be one of the campaign's labels" + (" (or none of these, or unclear)" if allowed else "")
+        )
     return {"label": label, "accepted_suggestion": label == item.payload["suggested_label"]}
 
 

@@ -4,6 +4,8 @@ predictions. Nothing is stored until every line is valid.
 pairwise  {"id", "prompt", "outputs": {"<system>": "<text>", "<system>": "<text>"}, "meta": {...}}  two systems
 rating    the same shape, one or more systems
 relabel   {"id", "text", "label", "suggested_label", "labels": [...]}  as `tunewise curate` writes its queue
+label     {"id", "text", "suggested_label", "choices": [...], "labels": [...]}  an unlabelled row, as
+          `tunewise pool select` writes it: the suggestion first among the choices, every label to search
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from tunewise._io import read_jsonl_objects
 from tunewise.errors import TunewiseError, where
 from tunewise.rundir import RunDir
 
-KINDS = ("pairwise", "rating", "relabel")
+NONE_OF_THESE, UNCLEAR = "__none__", "__unclear__"  # a labeller's two answers that are not a label
+KINDS = ("pairwise", "rating", "relabel", "label")
 FIELDS = {
     "pairwise": {"id": True, "prompt": True, "outputs": True, "meta": False},
     "rating": {"id": True, "prompt": True, "outputs": True, "meta": False},
     "relabel": {"id": True, "text": True, "label": True, "suggested_label": True, "labels": True, "meta": False},
+    "label": {"id": True, "text": True, "suggested_label": True, "choices": True, "labels": True, "meta": False},
 }
 
 
@@ -99,6 +103,8 @@ def _item(row: dict, kind: str, path: Path, number: int) -> dict:
     item = {"id": str(identifier), "meta": meta}
     if kind == "relabel":
         return item | _relabel_fields(row, path, number)
+    if kind == "label":
+        return item | _label_fields(row, path, number)
     return item | {"prompt": _text(row, "prompt", path, number), "outputs": _outputs(row, kind, path, number)}
 
 
@@ -125,6 +131,25 @@ def _relabel_fields(row: dict, path: Path, number: int) -> dict:
         if found[field] not in labels:
             raise TunewiseError(f"{where(path, number, field)}: '{found[field]}' is not one of 'labels'")
     return found | {"labels": labels}
+
+
+def _label_fields(row: dict, path: Path, number: int) -> dict:
+    found = {field: _text(row, field, path, number) for field in ("text", "suggested_label")}
+    for field in ("labels", "choices"):
+        values = row[field]
+        if not isinstance(values, list) or not values or not all(isinstance(label, str) for label in values):
+            raise TunewiseError(f"{where(path, number, field)}: must be a non-empty list of label strings")
+        if len(set(values)) != len(values):
+            raise TunewiseError(f"{where(path, number, field)}: repeats a label")
+    unknown = [label for label in [found["suggested_label"], *row["choices"]] if label not in row["labels"]]
+    if unknown:
+        raise TunewiseError(f"{where(path, number, 'choices')}: '{unknown[0]}' is not one of 'labels'")
+    if found["suggested_label"] not in row["choices"]:
+        raise TunewiseError(f"{where(path, number, 'choices')}: must include the suggested_label")
+    reserved = [label for label in row["labels"] if label in (NONE_OF_THESE, UNCLEAR)]
+    if reserved:
+        raise TunewiseError(f"{where(path, number, 'labels')}: '{reserved[0]}' is reserved for the reviewer's answer")
+    return found | {"choices": row["choices"], "labels": row["labels"]}
 
 
 def _text(row: dict, field: str, path: Path, number: int) -> str:

@@ -14,6 +14,9 @@ from tunewise.errors import TunewiseError
 from tunewise.review import stats
 from tunewise.review.campaigns import campaign_named
 from tunewise.review.db import Assignment, Item, Reviewer, Vote
+from tunewise.review.items import NONE_OF_THESE, UNCLEAR
+
+STATUS = {NONE_OF_THESE: "none_of_these", UNCLEAR: "unclear"}  # a labeller's answers that are not a label
 
 
 def campaign_votes(db: Session, name: str) -> tuple[object, list[dict]]:
@@ -52,7 +55,7 @@ def results(db: Session, name: str) -> dict:
         "items_reviewed": len({v["item"] for v in votes}),
         "reviewers": _reviewers(db, campaign, votes),
     }
-    kind_results = {"pairwise": _pairwise, "rating": _rating, "relabel": _relabel}[campaign.kind]
+    kind_results = {"pairwise": _pairwise, "rating": _rating, "relabel": _relabel, "label": _label}[campaign.kind]
     return found | kind_results(votes, campaign)
 
 
@@ -98,6 +101,45 @@ def relabel_patch(db: Session, name: str, min_votes: int | None = None) -> list[
             continue
         patch.append({"row": key, "from": current, "to": label, "votes": len(item_votes), "agreeing": agreeing})
     return patch
+
+
+def majority_labels(db: Session, name: str, min_votes: int | None = None) -> tuple[list[dict], dict]:
+    """A label campaign's answer per item: the majority label (status ``labelled``), or ``none_of_these``,
+    ``unclear`` or ``no_majority`` (a tie), with its votes, how many agreed and who answered, for `tunewise curate
+    --add-labelled`. Items with fewer than ``min_votes`` votes (default: the campaign's reviewers per item) are
+    left out and counted. Returns (rows, counts by status)."""
+    campaign, votes = campaign_votes(db, name)
+    if campaign.kind != "label":
+        raise _kind_error(campaign, "--labels", "label")
+    min_votes = campaign.per_item if min_votes is None else min_votes
+    by_item = defaultdict(list)
+    for vote in votes:
+        by_item[vote["item"]].append(vote)
+    rows, counts = [], Counter()
+    for key, item_votes in by_item.items():
+        if len(item_votes) < min_votes:
+            counts["too_few_votes"] += 1
+            continue
+        (answer, agreeing), *rest = Counter(v["answer"]["label"] for v in item_votes).most_common()
+        tied = bool(rest) and rest[0][1] == agreeing
+        status = "no_majority" if tied else STATUS.get(answer, "labelled")
+        counts[status] += 1
+        payload = item_votes[0]["payload"]
+        rows.append(
+            {
+                "id": key,
+                "text": payload["text"],
+                "label": answer if status == "labelled" else None,
+                "status": status,
+                "votes": len(item_votes),
+                "agreeing": agreeing,
+                "agreement": round(agreeing / len(item_votes), 4),
+                "reviewers": sorted(v["reviewer"] for v in item_votes),
+                "suggested_label": payload["suggested_label"],
+                "meta": payload.get("meta", {}),
+            }
+        )
+    return rows, dict(counts)
 
 
 def _pairwise(votes: list[dict], campaign) -> dict:
@@ -155,6 +197,23 @@ def _relabel(votes: list[dict], campaign) -> dict:
             "ci": stats.wilson_interval(accepted, len(votes)),
         },
         "label_kept": {"votes": kept, "rate": kept / len(votes) if votes else None},
+        "agreement": _agreement(labels, "nominal"),
+    }
+
+
+def _label(votes: list[dict], campaign) -> dict:
+    labels = {}
+    for vote in votes:
+        labels.setdefault(vote["item"], {})[vote["reviewer"]] = vote["answer"]["label"]
+    accepted = sum(v["answer"]["accepted_suggestion"] for v in votes)
+    answers = Counter(STATUS.get(v["answer"]["label"], "labelled") for v in votes)
+    return {
+        "suggestion_accepted": {
+            "votes": accepted,
+            "rate": accepted / len(votes) if votes else None,
+            "ci": stats.wilson_interval(accepted, len(votes)),
+        },
+        "answers": {status: answers[status] for status in ("labelled", "none_of_these", "unclear")},
         "agreement": _agreement(labels, "nominal"),
     }
 

@@ -33,6 +33,10 @@ class AssignmentOut(BaseModel):
     label: str | None = None
     suggested_label: str | None = None
     labels: list[str] = []
+    choices: list[str] = []  # a label item's suggested classes, in this reviewer's order
+    other: str | None = None
+    none: str | None = None
+    unclear: str | None = None
 
 
 class ProgressOut(BaseModel):

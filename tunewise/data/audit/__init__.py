@@ -104,16 +104,39 @@ def _run_one(check, ctx: AuditContext) -> Finding:
 
 
 def audit_file(
-    cfg, data_path, against=(), model_path: str | None = None, findings: Path | None = None
+    cfg,
+    data_path,
+    against=(),
+    model_path: str | None = None,
+    findings: Path | None = None,
+    add_labelled: Path | None = None,
 ) -> tuple[AuditResult, AuditContext]:
     """Load ``data_path`` leniently (bad rows become findings, not errors) and audit it, or take the audit of
-    this very file from ``findings`` (what `tunewise audit --json` wrote) instead of running the checks again."""
+    this very file from ``findings`` (what `tunewise audit --json` wrote) instead of running the checks again.
+    With ``add_labelled`` (a label campaign's export), its labelled rows join the data after its last row and are
+    audited with it (the leakage gate and the label checks see them too)."""
     from tunewise._io import sha256_file
     from tunewise.data.load import load_data, load_eval_data, report_skipped
+    from tunewise.data.pool import read_labelled
+    from tunewise.errors import TunewiseError
     from tunewise.models.registry import run_cache_dir
 
+    if add_labelled is not None and findings is not None:
+        raise TunewiseError(
+            "--add-labelled with --findings: the saved audit has not seen the new rows; leave out --findings"
+        )
     data_cfg = cfg.data.model_copy(update={"skip_invalid": True})
     loaded = load_data(data_cfg, Path(data_path))
+    added: dict[int, dict] = {}
+    added_counts: dict = {}
+    if add_labelled is not None:
+        known = set(cfg.data.labels or []) | {record["label"] for record in loaded.records}
+        records, provenance, added_counts = read_labelled(Path(add_labelled), known)
+        first = len(loaded.records) + len(loaded.problems)
+        for offset, (record, origin) in enumerate(zip(records, provenance, strict=True)):
+            loaded.records.append(record)
+            loaded.row_ids.append(first + offset)
+            added[first + offset] = origin
     against_records = {}
     for path in against:  # a bad evaluation row cannot be checked for leakage: say so, never drop it silently
         held_out = load_eval_data(data_cfg, Path(path), loaded.task)
@@ -130,6 +153,8 @@ def audit_file(
         model_path=model_path,
         max_length=cfg.model.max_length,
         cache_dir=run_cache_dir(cfg),
+        added=added,
+        added_counts=added_counts,
     )
     digest = sha256_file(Path(data_path))
     if findings is not None:

@@ -79,6 +79,8 @@ class AuditContext:
     model_path: str | None = None
     max_length: int = 256
     cache_dir: Path | None = None  # where embeddings are cached by content (None: not cached)
+    added: dict[int, dict] = field(default_factory=dict)  # row id -> provenance of a row added from a label export
+    added_counts: dict = field(default_factory=dict)  # the export's rows by status (labelled, unclear, ...)
     cache: dict[str, Any] = field(default_factory=dict)
 
     def severity_of(self, check: Check) -> str:

@@ -69,7 +69,7 @@ async def logged_out(request: Request):
 def answer_from_form(kind: str, form, rubric: list[dict], slots: int) -> dict:
     if kind == "pairwise":
         return {"choice": form.get("choice")}
-    if kind == "relabel":
+    if kind in ("relabel", "label"):
         label = form.get("label")
         return {"label": (form.get("other_label") or "").strip() if label == OTHER_LABEL else label}
     return {
