@@ -1,10 +1,13 @@
 """Review app under load: concurrent reviewers voting through the JSON API of a real server process on 127.0.0.1.
 
 Usage: .venv/bin/python benchmarks/review_load.py [--reviewers 20] [--votes 500] [--db URL] [--max-seconds 600]
-Each reviewer logs in with an invite link and loops: ask for the next item, vote on it. A vote is acknowledged
-when the server answers 200 with a new vote id. At the end the database is read directly: every acknowledged vote
-must be stored. The goal is a p95 vote latency under 100 ms with 20 reviewers on a 2-core machine.
-Writes benchmarks/results/review_load-DATABASE.json (scripts/figures.py puts it in docs/figures.md).
+       .venv/bin/python benchmarks/review_load.py --kind label --items 1000 --reviewers 10 --per-item 1 [--db URL]
+Each reviewer logs in with an invite link and loops: ask for the next item, vote on it (pairwise: a verdict;
+label: one of the shuffled suggestions, another label, none of these or unclear). A vote is acknowledged when the
+server answers 200 with a new vote id. At the end the database is read directly: every acknowledged vote must be
+stored (and in label mode every item labelled). The goal is a p95 vote latency under 100 ms with 20 reviewers on
+a 2-core machine. Writes benchmarks/results/review_load-[label-]DATABASE.json (scripts/figures.py puts it in
+docs/figures.md).
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ from sqlalchemy import make_url, select
 from tunewise.review.auth import invite
 from tunewise.review.campaigns import create_campaign
 from tunewise.review.db import Vote, database_url, transaction
+from tunewise.review.results import majority_labels
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import record  # noqa: E402 - benchmarks/record.py, beside this script
 
 CHOICES = ("A", "B", "tie", "both_bad")
+LABELS = [f"intent_{n}" for n in range(77)]
 
 
 def main() -> int:
@@ -42,11 +47,15 @@ def main() -> int:
     parser.add_argument("--per-item", type=int, default=2, help="reviewers per item")
     parser.add_argument("--db", help="database URL (default: a fresh SQLite file)")
     parser.add_argument("--max-seconds", type=float, default=600, help="reviewers stop voting after this long")
+    parser.add_argument("--kind", choices=["pairwise", "label"], default="pairwise", help="campaign kind")
+    parser.add_argument("--items", type=int, help="label: items in the campaign (reviewers vote until none is left)")
     args = parser.parse_args()
+    if args.kind == "label":
+        args.votes = (args.items or 1000) * args.per_item  # at most: each reviewer stops when nothing is left
 
     with tempfile.TemporaryDirectory() as folder:
         url = args.db or f"sqlite:///{Path(folder) / 'review.db'}"
-        tokens = set_up(url, args.reviewers, args.votes, args.per_item)
+        tokens = set_up(url, args.reviewers, args.votes, args.per_item, args.kind, args.items)
         port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "tunewise.cli", "review", "serve", "--db", url, "--port", str(port)],
@@ -55,12 +64,15 @@ def main() -> int:
         try:
             base = f"http://127.0.0.1:{port}"
             wait_for(base, server)
-            figures = load(base, tokens, args.votes, time.monotonic() + args.max_seconds)
+            figures = load(base, tokens, args.votes, time.monotonic() + args.max_seconds, args.kind)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
         with transaction(url) as db:
             stored = set(db.scalars(select(Vote.id)).all())
+            if args.kind == "label":
+                rows, counts = majority_labels(db, "load")
+                unlabelled = (args.items or 1000) - len(rows)
     acknowledged = figures["acknowledged"]
     lost = len(acknowledged - stored)
     votes, nexts = np.array(figures["vote_ms"]), np.array(figures["next_ms"])
@@ -87,26 +99,58 @@ def main() -> int:
         "votes per second": round(len(acknowledged) / figures["seconds"], 1),
         "latency (ms)": latency,
     }
+    if args.kind == "label":
+        measured |= {"items": args.items or 1000, "items without a label answer": unlabelled, "answers": counts}
+        print(f"{len(rows)} of {args.items or 1000} items answered ({counts}); {lost} acknowledged votes lost")
     record(
-        f"review_load-{database}",
+        f"review_load-{'label-' if args.kind == 'label' else ''}{database}",
         measured,
-        note=f"{args.reviewers} reviewers x {args.votes} votes, {args.per_item} per item",
+        note=(
+            f"{args.reviewers} reviewers labelling {args.items or 1000} items, {args.per_item} per item"
+            if args.kind == "label"
+            else f"{args.reviewers} reviewers x {args.votes} votes, {args.per_item} per item"
+        ),
     )
-    return 0 if lost == 0 and figures["errors"] == 0 else 1
+    complete = args.kind != "label" or unlabelled == 0
+    return 0 if lost == 0 and figures["errors"] == 0 and complete else 1
 
 
-def set_up(url: str, reviewers: int, votes: int, per_item: int) -> list[str]:
-    count = reviewers * votes // per_item + reviewers  # enough items for everyone's votes
-    items = [
-        {"id": str(n), "prompt": f"customer query {n}", "outputs": {"base": f"answer {n}", "tuned": f"better {n}"}}
-        for n in range(count)
-    ]
+def set_up(url: str, reviewers: int, votes: int, per_item: int, kind: str = "pairwise", count=None) -> list[str]:
+    if kind == "label":
+        items = [
+            {
+                "id": str(n),
+                "text": f"customer query {n}",
+                "suggested_label": LABELS[n % 77],
+                "choices": [LABELS[n % 77], LABELS[(n + 1) % 77], LABELS[(n + 2) % 77]],
+                "labels": LABELS,
+            }
+            for n in range(count or 1000)
+        ]
+    else:
+        count = reviewers * votes // per_item + reviewers  # enough items for everyone's votes
+        items = [
+            {"id": str(n), "prompt": f"customer query {n}", "outputs": {"base": f"answer {n}", "tuned": f"better {n}"}}
+            for n in range(count)
+        ]
     with transaction(url) as db:
-        create_campaign(db, "load", "pairwise", [item | {"meta": {}} for item in items], per_item)
+        create_campaign(db, "load", kind, [item | {"meta": {}} for item in items], per_item)
         return [invite(db, "load", f"reviewer-{n}") for n in range(reviewers)]
 
 
-def load(base: str, tokens: list[str], votes: int, deadline: float) -> dict:
+def answer(assignment: dict, rng: random.Random) -> dict:
+    """A reviewer's answer: a pairwise verdict, or mostly one of a label item's suggestions."""
+    if assignment["kind"] != "label":
+        return {"choice": rng.choice(CHOICES)}
+    roll = rng.random()
+    if roll < 0.85:
+        return {"label": rng.choice(assignment["choices"])}
+    if roll < 0.93:
+        return {"label": rng.choice(assignment["labels"])}
+    return {"label": assignment["none"] if roll < 0.97 else assignment["unclear"]}
+
+
+def load(base: str, tokens: list[str], votes: int, deadline: float, kind: str = "pairwise") -> dict:
     figures = {"acknowledged": set(), "vote_ms": [], "next_ms": [], "errors": 0, "repeated": 0}
     lock = threading.Lock()
 
@@ -123,7 +167,7 @@ def load(base: str, tokens: list[str], votes: int, deadline: float) -> dict:
                 asked = time.perf_counter()
                 if assignment is None:
                     return
-                body = {"assignment": assignment["assignment"], "answer": {"choice": rng.choice(CHOICES)}}
+                body = {"assignment": assignment["assignment"], "answer": answer(assignment, rng)}
                 response = client.post("/api/votes", json=body, headers=headers)
                 done = time.perf_counter()
                 with lock:
