@@ -158,12 +158,24 @@ def fintech(out: Path) -> dict:
         f"{stage} {minutes}" for stage, minutes in story["minutes_by_stage"].items()
     )
     figures["by intents"] = {name: scalars(group) for name, group in story["by_intents"].items()}
+    pool = dict(story["pool"])
+    distinct = pool.pop("skewed_distinct_inputs") or {}
+    pool["skewed intents' distinct training inputs (min / median)"] = ", ".join(
+        f"{run} {found['min']} / {found['median']}" for run, found in distinct.items()
+    )
+    figures["the labelled pool (second act)"] = {
+        key: rounded(value) if not isinstance(value, dict) else json.dumps(value) for key, value in pool.items()
+    }
     figures["each injected fault against the check that exists for it"] = caught
     figures["rows flagged by any check"] = f"{overall['rows_flagged']} of {overall['rows']}"
     figures["selection (validation probe)"] = selection_figures(REPO / out / "select")["candidates"]
     curated = run_figures(REPO / out / "runs" / "curated")  # its baselines, checks and verdict, on the test split
     figures.update(
         {f"curated run: {key}": value for key, value in curated.items() if key != "selection (validation probe)"}
+    )
+    labelled = run_figures(REPO / out / "runs" / "labelled")  # the final model: curated plus the labelled pool
+    figures.update(
+        {f"labelled run: {key}": value for key, value in labelled.items() if key != "selection (validation probe)"}
     )
     return figures
 

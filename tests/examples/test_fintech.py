@@ -23,7 +23,7 @@ def test_the_fintech_story_runs_end_to_end(tiny_model_dir, tmp_path):
         "train.max_steps=12 train.eval_steps=4 train.batch_size=4 train.learning_rate=0.01 model.max_length=64 "
         "eval.max_rows=60 "
         "eval.batch_size=16 select.probe_steps=4 select.validation_rows=20 select.prior_rows=10 "
-        "select.latency_rows=2 curate.cap_per_class=80 curate.upsample_to=10"
+        "select.latency_rows=2 curate.cap_per_class=80 curate.upsample_to=30"
     )
     environment = os.environ | {
         "FINTECH_INTENTS": "6",
