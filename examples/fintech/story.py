@@ -303,8 +303,10 @@ def _stage_minutes(out: Path, started: float) -> dict:
 def markdown(out: Path) -> str:
     """The README's result tables, from OUT's story.json, caught.json and run summaries (no copied numbers)."""
     story = json.loads((out / "story.json").read_text())
+    budget = story["pool"]["budget"]
     runs = [("raw", "raw, faults injected"), ("rebalanced", "raw, rebalanced only (ablation)")]
-    runs += [("curated", "curated"), ("clean", "clean Banking77 (the ceiling)")]
+    runs += [("curated", "curated"), ("random", f"curated + {budget} labels, random pick (reference)")]
+    runs += [("labelled", f"curated + {budget} labels, tunewise's pick"), ("clean", "clean Banking77 (the ceiling)")]
     groups = story["by_intents"]
     lines = [
         f"| training data | training rows | accuracy | the {groups['skewed']['intents']} skewed intents "
@@ -315,13 +317,19 @@ def markdown(out: Path) -> str:
     for name, title in runs:
         summary = json.loads((out / "runs" / name / "summary.json").read_text())
         accuracy = summary["tuned"]["accuracy"]
-        shown = f"**{accuracy:.3f}**" if name == "curated" else f"{accuracy:.3f}"
+        shown = f"**{accuracy:.3f}**" if name in ("curated", "labelled") else f"{accuracy:.3f}"
         lines.append(
             f"| {title} | {summary['split']['train']:,} | {shown} | {groups['skewed'][name]:.3f} | "
             f"{groups['other'][name]:.3f} |"
         )
     recovered = [story["recovered"], groups["skewed"]["recovered"], groups["other"]["recovered"]]
     lines.append("| recovered by curation | | " + " | ".join(_share(value) for value in recovered) + " |")
+    with_pool = [
+        story["pool"]["recovered"],
+        groups["skewed"]["recovered_with_pool"],
+        groups["other"]["recovered_with_pool"],
+    ]
+    lines.append("| recovered by curation + labels | | " + " | ".join(_share(value) for value in with_pool) + " |")
     caught = json.loads((out / "caught.json").read_text())
     lines += [
         "",

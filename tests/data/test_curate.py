@@ -150,3 +150,50 @@ def test_keep_paraphrases_drops_no_wording_and_caps_redundant_copies_first(tmp_p
     kept = {r["text"] for r in read(tmp_path / "capped" / "curated.jsonl")}
     for texts in TEXTS.values():  # every query keeps at least one of its wordings
         assert all(any(k.startswith(text) for k in kept) for text in texts)
+
+
+def test_labelled_pool_rows_are_added_audited_and_logged_and_an_unknown_label_names_its_line(tmp_path, capsys):
+    rows = classification_rows()
+    data = write_jsonl(tmp_path / "raw.jsonl", rows)
+    test = write_jsonl(tmp_path / "test.jsonl", [{"text": "is my card stolen or lost", "label": "card_lost"}])
+    labels = [
+        {"id": "3", "text": "my card never came in the post", "label": rows[0]["label"], "status": "labelled"},
+        {"id": "4", "text": "is my card stolen or lost", "label": rows[0]["label"], "status": "labelled"},  # test
+        {"id": "5", "text": "what's the weather", "label": None, "status": "none_of_these"},
+        {"id": "6", "text": "hmm", "label": None, "status": "unclear"},
+    ]
+    for row in labels:
+        row |= {"votes": 2, "agreeing": 2, "agreement": 1.0, "reviewers": ["ann", "bob"]}
+    exported = write_jsonl(tmp_path / "labels.jsonl", labels)
+    argv = ["curate", str(data), "--against", str(test), "--add-labelled", str(exported), "--out", str(tmp_path / "o")]
+    assert main(argv) == 0
+    changes = read(tmp_path / "o" / "changelog.jsonl")
+    added = [c for c in changes if c["reason"] == "pool_label"]
+    assert [c["original"]["text"] for c in added] == ["my card never came in the post"]
+    assert added[0]["row"] == len(rows) and added[0]["detail"] | {"file": None} == {
+        "file": None,
+        "line": 1,
+        "id": "3",
+        "votes": 2,
+        "agreeing": 2,
+        "agreement": 1.0,
+        "reviewers": ["ann", "bob"],
+    }
+    assert {"row": len(rows) + 1, "reason": "leakage"} in [{"row": c["row"], "reason": c["reason"]} for c in changes]
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["input"]["rows"] == len(rows)
+    assert manifest["added_labelled"] | {"source": None} == {
+        "source": None,
+        "labelled": 2,
+        "added": 1,
+        "dropped_by_curation": 1,
+        "kept_out": {"none_of_these": 1, "unclear": 1},
+    }
+    assert "my card never came in the post" in (tmp_path / "o" / "curated.jsonl").read_text()
+    labels[0]["label"] = "card_stolen"
+    write_jsonl(exported, labels)
+    capsys.readouterr()
+    assert main(argv[:-1] + [str(tmp_path / "o2")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "labels.jsonl:1: field 'label': 'card_stolen' is not a label of the data" in error and "\n" not in error
+    assert not (tmp_path / "o2").exists()

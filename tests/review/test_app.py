@@ -14,6 +14,7 @@ from tests.review.conftest import (
     invite_token,
     logged_in,
     new_campaign,
+    label_items,
     pairwise_items,
     relabel_items,
 )
@@ -160,6 +161,25 @@ def test_relabel_form_keeps_suggests_or_searches(sqlite_url):
     client.post(f"/review/{assignment}", data={"csrf": csrf, "label": "card_lost", "other_label": ""})
     with transaction(sqlite_url) as db:
         assert db.scalars(select(Vote.answer).order_by(Vote.id)).all()[-1]["label"] == "card_lost"
+
+
+def test_label_form_offers_the_shuffled_suggestions_a_search_none_and_unclear(sqlite_url):
+    new_campaign(sqlite_url, name="pool", kind="label", items=label_items(3), per_item=1)
+    client, _ = logged_in(create_app(sqlite_url), sqlite_url, "pool", "ann")
+    page = client.get("/review").text
+    assert "where is my new card" in page and "None of these" in page and "Unclear" in page
+    assert all(f'value="{choice}"' in page for choice in ("card_arrival", "card_lost", "exchange_rate"))
+    assert '<option value="top_up">' in page and SYSTEMS[0] not in page and "thin" not in page  # meta never shown
+    assignment, csrf = form_fields(page)
+    client.post(f"/review/{assignment}", data={"csrf": csrf, "label": "__other__", "other_label": "top_up"})
+    assignment, csrf = form_fields(client.get("/review").text)
+    client.post(f"/review/{assignment}", data={"csrf": csrf, "label": "__none__", "other_label": ""})
+    assignment, csrf = form_fields(client.get("/review").text)
+    assert client.post(f"/review/{assignment}", data={"csrf": csrf, "label": "made_up"}).status_code == 400
+    client.post(f"/review/{assignment}", data={"csrf": csrf, "label": "__unclear__"})
+    with transaction(sqlite_url) as db:
+        answers = [answer["label"] for answer in db.scalars(select(Vote.answer).order_by(Vote.id)).all()]
+    assert answers == ["top_up", "__none__", "__unclear__"]
 
 
 def test_an_oversize_body_is_refused_before_authentication(app):

@@ -101,7 +101,11 @@ def curate(
             )
     kept = [records[i] for i in range(len(records)) if i not in removed] + _upsampled(records, removed, plan, seed)
     manifest = {
-        "input": {"path": result.source, "sha256": sha256_file(Path(result.source)), "rows": result.rows},
+        "input": {
+            "path": result.source,
+            "sha256": sha256_file(Path(result.source)),
+            "rows": result.rows - len(ctx.added),  # the file's rows; the added ones are in added_labelled
+        },
         "output": {"path": str(out / "curated.jsonl"), "sha256": None, "rows": len(kept)},
         "actions": dict(Counter(f"{c['action']}:{c['reason']}" for c in changes)),
         "relabel_queue": len(queue),
