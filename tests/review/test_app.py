@@ -12,9 +12,9 @@ from tests.review.conftest import (
     SYSTEMS,
     form_fields,
     invite_token,
+    label_items,
     logged_in,
     new_campaign,
-    label_items,
     pairwise_items,
     relabel_items,
 )
