@@ -154,7 +154,7 @@ def load_records(
         labels = [fold_label(label) for label in labels]
     columns = columns or {}
     name = str(source) if isinstance(source, (str, Path)) else f"<{type(source).__name__}>"
-    rows = list(itertools.islice(_raw_rows(source, name), max_rows))
+    rows = _in_own_columns(list(itertools.islice(_raw_rows(source, name), max_rows)), columns)
     if task == "auto":
         task = _infer_task(rows, columns, name)
     loaded = Loaded(records=[], task=task, source=name)
@@ -183,20 +183,122 @@ def load_records(
     return loaded
 
 
+def _in_own_columns(rows: list[tuple[Any, Any]], columns: dict[str, str]) -> list[tuple[Any, Any]]:
+    """Rows of a known dialect (Alpaca, ShareGPT, ShareGPT preference; ``tunewise.data.dialects``) in tunewise's
+    columns; a row that does not fit its dialect becomes a row error at its line. Files in tunewise's own columns
+    (or mapped to them with data.columns) pass unchanged."""
+    from tunewise.data.dialects import DialectError, as_task_row, dialect_of
+
+    first = next((row for _, row in rows if isinstance(row, dict)), None)
+    fits = first is not None and any(all(columns.get(f, f) in first for f in fs) for fs in TASK_FIELDS.values())
+    dialect = dialect_of(first) if first is not None and not fits else None
+    if dialect is None:
+        return rows
+    found = []
+    for line, row in rows:
+        if not isinstance(row, dict):
+            found.append((line, row))
+            continue
+        try:
+            found.append((line, as_task_row(row, dialect)))
+        except DialectError as exc:
+            found.append((line, _RowError(exc.field, f"{exc.message} ({dialect} row)", row)))
+    return found
+
+
 def _raw_rows(source: Any, name: str) -> Iterator[tuple[Any, Any]]:
     if not isinstance(source, (str, Path)):
         yield from _dataset_rows(source)
         return
     path = Path(source)
     if path.is_dir():
-        raise TunewiseError(f"{path}: is a folder; give a data file (.jsonl, .csv or .parquet)")
+        yield from _dataset_rows(_saved_dataset(path))
+        return
     if not path.is_file():
         raise TunewiseError(f"{path}: file not found")
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
-        raise TunewiseError(f"{path}: unsupported file type '{path.suffix}' (use .jsonl, .csv or .parquet)")
+        raise TunewiseError(
+            f"{path}: unsupported file type '{path.suffix}' (use .jsonl, .json, .csv, .parquet or a folder "
+            "written by datasets' save_to_disk)"
+        )
+    if kind == "jsonl" and path.suffix.lower() == ".json" and _starts_with(path, b"["):
+        yield from _json_array_rows(path)
+        return
     reader = {"jsonl": _jsonl_rows, "csv": _csv_rows, "parquet": _parquet_rows}[kind]
     yield from reader(path)
+
+
+def _saved_dataset(path: Path):
+    """A Hugging Face dataset saved with ``save_to_disk`` (one split, or the ``train`` split of a DatasetDict)."""
+    if not (path / "dataset_info.json").is_file() and not (path / "dataset_dict.json").is_file():
+        raise TunewiseError(
+            f"{path}: is a folder but not a dataset saved with datasets' save_to_disk; give a data file "
+            "(.jsonl, .json, .csv or .parquet)"
+        )
+    import datasets
+
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except Exception as exc:  # datasets raises several unrelated types for a damaged folder
+        raise TunewiseError(f"{path}: cannot read the saved dataset ({str(exc).splitlines()[0]})") from None
+    if isinstance(loaded, datasets.DatasetDict):
+        if "train" not in loaded:
+            raise TunewiseError(f"{path}: a DatasetDict without a 'train' split (splits: {', '.join(loaded)})")
+        loaded = loaded["train"]
+    return loaded
+
+
+def _starts_with(path: Path, prefix: bytes) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(4096).lstrip(b"\xef\xbb\xbf").lstrip()
+    return head.startswith(prefix)
+
+
+def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    """The objects of a JSON array file (the Alpaca style), each with the line it starts on."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise TunewiseError(f"{path}:{line}: not valid UTF-8 (byte {exc.start + 1} of the file)") from None
+    decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
+    position = text.index("[") + 1
+
+    def line_at(index: int) -> int:
+        return text.count("\n", 0, index) + 1
+
+    def skip(index: int) -> int:
+        while index < len(text) and text[index] in " \t\r\n":
+            index += 1
+        return index
+
+    position = skip(position)
+    if position < len(text) and text[position] == "]":
+        return
+    while True:
+        position = skip(position)
+        start = position
+        try:
+            row, position = decoder.raw_decode(text, position)
+        except _DuplicateKey as exc:
+            raise TunewiseError(f"{path}:{line_at(start)}: field '{exc.key}': the key appears twice") from None
+        except json.JSONDecodeError as exc:
+            raise TunewiseError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+        except (ValueError, RecursionError) as exc:
+            raise TunewiseError(f"{path}:{line_at(start)}: unreadable JSON value ({str(exc)[:80]})") from None
+        if isinstance(row, dict):
+            yield line_at(start), row
+        else:
+            yield line_at(start), _RowError(None, f"expected a JSON object, got {type(row).__name__}", row)
+        position = skip(position)
+        if position < len(text) and text[position] == ",":
+            position += 1
+            continue
+        if position < len(text) and text[position] == "]" and not text[position + 1 :].strip():
+            return
+        raise TunewiseError(f"{path}:{line_at(position)}: malformed JSON array (expected ',' or the closing ']')")
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
