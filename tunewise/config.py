@@ -66,6 +66,12 @@ class DataConfig(_Section):
     test_path: str | None = Field(
         None, description="A separate held-out test file; then the data file is split into train/validation only."
     )
+    train_on: Literal["all_assistant", "last_assistant"] = Field(
+        "all_assistant",
+        description="Chat data: which assistant turns carry loss. all_assistant: every one (each is what the model "
+        "should say after the turns before it); last_assistant: only the final answer (the earlier turns are "
+        "context).",
+    )
     pool: str | None = Field(
         None,
         description="An unlabelled pool (JSONL, CSV or Parquet of inputs, no label) that `tunewise pool select` "

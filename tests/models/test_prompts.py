@@ -43,3 +43,28 @@ def test_a_long_answer_keeps_half_the_window_for_its_prompt(tiny_tokenizer):
     prompt_tokens = sum(1 for t in example["labels"] if t == -100)
     full_prompt = len(renderer.prompt_ids(MESSAGES))
     assert prompt_tokens == min(full_prompt, 20)
+
+
+CHAT = [
+    {"role": "user", "content": "hi"},
+    {"role": "assistant", "content": "hello, how can I help"},
+    {"role": "user", "content": "my card is lost"},
+]
+
+
+def test_a_chat_takes_loss_on_every_assistant_turn_unless_told_the_last_only(tiny_tokenizer):
+    from tunewise.data.formats import to_conversation
+
+    renderer = make_renderer(tiny_tokenizer, "chat")
+    record = {"messages": CHAT + [{"role": "assistant", "content": "card_lost"}]}
+    example, truncated = encode_example(renderer, *to_conversation(record, "chat"), max_length=256)
+    full = tiny_tokenizer.apply_chat_template(record["messages"], tokenize=False)
+    assert not truncated and tiny_tokenizer.decode(example["input_ids"]) == full  # the template's own text
+    trained = [t if t != -100 else None for t in example["labels"]]
+    spans = "".join(tiny_tokenizer.decode([t]) if t is not None else "\0" for t in trained).split("\0")
+    assert [span for span in spans if span] == ["hello, how can I help<|im_end|>\n", "card_lost<|im_end|>\n"]
+    last_only, _ = encode_example(renderer, *to_conversation(record, "chat", train_on="last_assistant"), 256)
+    assert last_only["input_ids"] == example["input_ids"]
+    assert tiny_tokenizer.decode([t for t in last_only["labels"] if t != -100]) == "card_lost<|im_end|>\n"
+    too_long, cut = encode_example(renderer, *to_conversation(record, "chat"), max_length=12)
+    assert cut and len(too_long["input_ids"]) == 12  # too long for every turn: the last answer, as a single turn

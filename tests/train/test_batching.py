@@ -21,6 +21,8 @@ def batch_and_model(tiny_model_dir):
             ("rate", "exchange_rate please"),  # answers of different lengths
         ]
     ]
+    chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello, how can I help"}]
+    conversations.append((chat + [{"role": "user", "content": "my card is lost"}], "card_lost"))  # two answers
     examples, _ = encode_all(renderer, conversations, max_length=64)
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="eager")

@@ -6,10 +6,17 @@ import re
 import unicodedata
 
 
-def to_conversation(record: dict, task: str, instruction: str | None = None) -> tuple[list[dict], str]:
-    """Return (messages before the answer, answer text) for one record."""
+def to_conversation(
+    record: dict, task: str, instruction: str | None = None, train_on: str = "all_assistant"
+) -> tuple[list[dict], str]:
+    """Return (messages before the answer, answer text) for one record. With ``train_on`` last_assistant, a
+    chat's earlier assistant turns are marked ``train: False`` (context only); otherwise training takes loss on
+    them too (`tunewise.models.prompts.encode_example`)."""
     if task == "chat":
-        return record["messages"][:-1], record["messages"][-1]["content"]
+        before = record["messages"][:-1]
+        if train_on == "last_assistant":
+            before = [m | {"train": False} if m["role"] == "assistant" else m for m in before]
+        return before, record["messages"][-1]["content"]
     answer = {"preference": "chosen", "classification": "label"}.get(task, "completion")
     return prompt_messages(record, task, instruction), record[answer]
 

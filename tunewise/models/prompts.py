@@ -73,7 +73,12 @@ def make_renderer(tokenizer, prompt_format: str = "auto", system_prompt: str | N
 
 
 def encode_example(renderer: Renderer, messages: list[dict], answer: str, max_length: int) -> tuple[dict, bool]:
-    """Token ids with labels on the answer only; returns (example, whether it was truncated)."""
+    """Token ids with labels on the answer only, and on every earlier assistant turn of a chat not marked
+    ``train: False`` (`to_conversation`'s data.train_on); returns (example, whether it was truncated)."""
+    if renderer.chat and any(m["role"] == "assistant" and m.get("train", True) for m in messages):
+        found = _encode_turns(renderer, messages, answer, max_length)
+        if found is not None:
+            return found, False
     prompt = renderer.prompt_ids(messages)
     target = renderer.answer_ids(messages, answer)
     truncated = len(prompt) + len(target) > max_length
@@ -84,6 +89,32 @@ def encode_example(renderer: Renderer, messages: list[dict], answer: str, max_le
         prompt = prompt[len(prompt) - room :] if room else []
     ids = prompt + target
     return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": [-100] * len(prompt) + target}, truncated
+
+
+def _encode_turns(renderer: Renderer, messages: list[dict], answer: str, max_length: int) -> dict | None:
+    """A multi-turn chat with loss on each assistant turn (the ones marked ``train: False`` are context), built
+    turn by turn from the template's own text so every target is exactly what generation after that turn's prompt
+    produces. None when the template does not render a chat as the sum of its turns (it rewrites earlier turns) or
+    the chat does not fit in ``max_length``: then only the last answer is trained, as for a single turn."""
+    turns = messages + [{"role": "assistant", "content": answer}]
+    ids: list[int] = []
+    labels: list[int] = []
+    text = ""
+    for index, message in enumerate(turns):
+        if message["role"] != "assistant":
+            continue
+        prompt = renderer.prompt_text(turns[:index])
+        if not prompt.startswith(text):
+            return None
+        target = renderer.answer_ids(turns[:index], message["content"])
+        context = renderer.tokenizer(prompt[len(text) :], add_special_tokens=not text and not renderer.chat)
+        ids += context["input_ids"] + target
+        trained = index == len(turns) - 1 or message.get("train", True)
+        labels += [-100] * len(context["input_ids"]) + (target if trained else [-100] * len(target))
+        text = prompt + renderer.answer_text(turns[:index], message["content"])
+    if len(ids) > max_length:
+        return None
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
 
 
 def classifier_ids(tokenizer, text: str, max_length: int) -> tuple[list[int], bool]:

@@ -106,7 +106,7 @@ def probe_data(cfg: TunewiseConfig, splits: dict, task: str) -> dict:
     the prior fit."""
 
     def pairs(rows):
-        return [list(to_conversation(r, task, cfg.model.instruction)) for r in rows]
+        return [list(to_conversation(r, task, cfg.model.instruction, cfg.data.train_on)) for r in rows]
 
     rng = random.Random(cfg.seed)
     train = _spread_across_labels(splits["train"], task, rng)

@@ -40,9 +40,10 @@ def pack_answer_batch(examples: list[dict]) -> dict:
 
 def answer_aligned_batch(examples: list[dict], pad_id: int) -> dict:
     """Collate examples left-padded, so every answer ends at the last position: logits are needed only for
-    the last K positions, K = the longest answer in the batch plus one."""
+    the last K positions, K = the longest stretch from a row's first target token to its end, plus one (a
+    single answer: its length; a chat trained on every assistant turn: from its first answer on)."""
     longest = max(len(e["input_ids"]) for e in examples)
-    answer_span = max(sum(t != IGNORE for t in e["labels"]) for e in examples) + 1
+    answer_span = max(len(e["labels"]) - _first_target(e["labels"]) for e in examples) + 1
     ids, mask, positions, targets = [], [], [], []
     for example in examples:
         pad = longest - len(example["input_ids"])
@@ -58,6 +59,10 @@ def answer_aligned_batch(examples: list[dict], pad_id: int) -> dict:
         "logits_to_keep": answer_span,
         "labels": _causal_labels(torch.tensor(targets)),
     }
+
+
+def _first_target(labels: list[int]) -> int:
+    return next((i for i, token in enumerate(labels) if token != IGNORE), len(labels))
 
 
 def _causal_labels(targets: torch.Tensor) -> torch.Tensor:

@@ -77,7 +77,8 @@ def _tune(cfg, model_path, renderer, splits, task, out: Path, resume: bool) -> T
         tune, cut = preference_tune, f"prompts were longer than half of model.max_length={limit} and were cut"
     else:
         train, validation = (
-            [to_conversation(r, task, cfg.model.instruction) for r in splits[name]] for name in ("train", "validation")
+            [to_conversation(r, task, cfg.model.instruction, cfg.data.train_on) for r in splits[name]]
+            for name in ("train", "validation")
         )
         tune, cut = fine_tune, f"rows were longer than model.max_length={limit} and were truncated"
     result = tune(model_path, renderer, train, validation, cfg.train, limit, cfg.seed, out, resume)
