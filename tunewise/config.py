@@ -130,6 +130,11 @@ class ModelConfig(_Section):
         "auto", description="chat uses the model's chat template; plain a '### Input/### Response' layout."
     )
     system_prompt: str | None = Field(None, description="System message (chat format) or header (plain format).")
+    chat_template: str | None = Field(
+        None,
+        description="A Jinja chat template, or a file holding one (.jinja), that replaces the tokenizer's own: "
+        "training, evaluation and the exported model all use it.",
+    )
     instruction: str | None = Field(None, description="Text put before each input, e.g. 'Classify the query:'.")
     max_length: StrictInt = Field(
         256, ge=8, description="Longest tokenised example; longer prompts are cut from the left."

@@ -68,3 +68,28 @@ def test_a_chat_takes_loss_on_every_assistant_turn_unless_told_the_last_only(tin
     assert tiny_tokenizer.decode([t for t in last_only["labels"] if t != -100]) == "card_lost<|im_end|>\n"
     too_long, cut = encode_example(renderer, *to_conversation(record, "chat"), max_length=12)
     assert cut and len(too_long["input_ids"]) == 12  # too long for every turn: the last answer, as a single turn
+
+
+def test_a_chat_template_from_the_config_replaces_the_tokenizers(tmp_path, tiny_model_dir):
+    import pytest
+
+    from tunewise.config import validate_config
+    from tunewise.errors import TunewiseError
+    from tunewise.models.loading import model_and_renderer
+
+    (tmp_path / "plain.jinja").write_text(
+        "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}"
+        "{% if add_generation_prompt %}[assistant] {% endif %}"
+    )
+    cfg = validate_config(
+        {"data": {"path": "x.jsonl"}, "model": {"name": str(tiny_model_dir), "chat_template": "plain.jinja"}}
+    )
+    cfg._base_dir = tmp_path
+    _, renderer = model_and_renderer(cfg)
+    assert (
+        renderer.prompt_text(CHAT)
+        == "[user] hi\n[assistant] hello, how can I help\n[user] my card is lost\n[assistant] "
+    )
+    cfg.model.chat_template = "{% for m in messages %}{{ m.content }"
+    with pytest.raises(TunewiseError, match="model.chat_template: line 1"):
+        model_and_renderer(cfg)

@@ -23,9 +23,29 @@ def model_and_renderer(cfg, name: str | None = None, system_prompt: str | None =
         raise TunewiseError(f"model '{given}': cannot load its tokenizer ({str(exc).splitlines()[0]})") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if cfg.model.chat_template and name is None:
+        tokenizer.chat_template = chat_template_text(cfg)
     if name is not None or is_encoder(given):  # an encoder reads the text itself: no chat template
         return model_path, make_renderer(tokenizer, "auto", system_prompt)
     return model_path, make_renderer(tokenizer, cfg.model.prompt_format, cfg.model.system_prompt)
+
+
+def chat_template_text(cfg) -> str:
+    """model.chat_template: a file's content when it names a file, else the template itself; a template that does
+    not render a chat is a one-line error before any work."""
+    from jinja2 import TemplateSyntaxError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    given = cfg.model.chat_template
+    path = cfg.resolve_path(given) if len(given) < 500 and "{" not in given else None
+    text = path.read_text(encoding="utf-8") if path is not None and path.is_file() else given
+    if "{" not in text:
+        raise TunewiseError(f"config: model.chat_template: '{given}' is neither a file nor a Jinja template")
+    try:
+        ImmutableSandboxedEnvironment().from_string(text)
+    except TemplateSyntaxError as exc:
+        raise TunewiseError(f"config: model.chat_template: line {exc.lineno}: {exc.message}") from None
+    return text
 
 
 def load_for_eval(model_path: str, checkpoint: Path | None, cfg):
