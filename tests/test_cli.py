@@ -122,3 +122,21 @@ def test_eval_and_report_need_a_run_directory(command, tmp_path):
     result = run_cli(command, str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {tmp_path}: not a tunewise run directory (no config.yaml)"
+
+
+def test_a_command_whose_optional_extra_is_missing_says_which_extra_to_install(tmp_path):
+    import subprocess
+    import sys
+
+    blocked = "import sys; sys.modules['uvicorn'] = None; sys.modules['fastapi'] = None\n"
+    run = blocked + "from tunewise.cli import main; sys.exit(main(sys.argv[1:]))"
+    for argv, extra in (
+        (["review", "serve", "--db", str(tmp_path / "r.db")], "review"),
+        (["serve", str(tmp_path)], "serve"),
+    ):
+        done = subprocess.run([sys.executable, "-c", run, *argv], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert (
+            done.stderr.strip()
+            == f"error: `tunewise {argv[0]}` needs the '{extra}' extra: pip install 'tunewise[{extra}]'"
+        )

@@ -19,6 +19,8 @@ from pydantic import ValidationError
 from tunewise._progress import quiet_libraries
 from tunewise.errors import TunewiseError
 
+# modules that only the optional extras bring (pyproject.toml: review, serve)
+EXTRA_MODULES = {"sqlalchemy", "alembic", "krippendorff", "choix", "multipart", "fastapi", "uvicorn", "starlette"}
 EXIT_OK, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 3, 130, 143
 
 
@@ -96,6 +98,15 @@ def _handle(args) -> int:
         for line in str(exc).splitlines():
             print(f"error: {line}", file=sys.stderr)
         return exc.exit_code
+    except ModuleNotFoundError as exc:  # an optional extra the command needs is not installed
+        if (exc.name or "").split(".")[0] not in EXTRA_MODULES or args.debug:
+            raise
+        extra = "serve" if args.command == "serve" else "review"
+        print(
+            f"error: `tunewise {args.command}` needs the '{extra}' extra: pip install 'tunewise[{extra}]'",
+            file=sys.stderr,
+        )
+        return TunewiseError.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
