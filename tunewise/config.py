@@ -132,8 +132,9 @@ class ModelConfig(_Section):
     system_prompt: str | None = Field(None, description="System message (chat format) or header (plain format).")
     chat_template: str | None = Field(
         None,
-        description="A Jinja chat template, or a file holding one (.jinja), that replaces the tokenizer's own: "
-        "training, evaluation and the exported model all use it.",
+        description="A chat template that replaces the tokenizer's own: a name (chatml, llama-3, gemma), a Jinja "
+        "file, or the template itself; training, evaluation and the exported model all use it. A sample chat is "
+        "rendered first: a template that does not mark where the assistant's answer starts is refused.",
     )
     instruction: str | None = Field(None, description="Text put before each input, e.g. 'Classify the query:'.")
     max_length: StrictInt = Field(

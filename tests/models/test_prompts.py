@@ -93,3 +93,20 @@ def test_a_chat_template_from_the_config_replaces_the_tokenizers(tmp_path, tiny_
     cfg.model.chat_template = "{% for m in messages %}{{ m.content }"
     with pytest.raises(TunewiseError, match="model.chat_template: line 1"):
         model_and_renderer(cfg)
+
+
+def test_a_named_chat_template_and_one_that_hides_the_answer(tmp_path, tiny_model_dir):
+    import pytest
+
+    from tunewise.config import validate_config
+    from tunewise.errors import TunewiseError
+    from tunewise.models.loading import model_and_renderer
+
+    cfg = validate_config(
+        {"data": {"path": "x.jsonl"}, "model": {"name": str(tiny_model_dir), "chat_template": "llama-3"}}
+    )
+    _, renderer = model_and_renderer(cfg)
+    assert renderer.prompt_text(CHAT[:1]).endswith("<|start_header_id|>assistant<|end_header_id|>\n\n")
+    cfg.model.chat_template = "{% for m in messages %}{% if m.role == 'user' %}{{ m.content }}{% endif %}{% endfor %}"
+    with pytest.raises(TunewiseError, match="does not mark the assistant's turn"):
+        model_and_renderer(cfg)

@@ -25,18 +25,50 @@ def model_and_renderer(cfg, name: str | None = None, system_prompt: str | None =
         tokenizer.pad_token = tokenizer.eos_token
     if cfg.model.chat_template and name is None:
         tokenizer.chat_template = chat_template_text(cfg)
+        check_chat_template(tokenizer, cfg.model.chat_template)
     if name is not None or is_encoder(given):  # an encoder reads the text itself: no chat template
         return model_path, make_renderer(tokenizer, "auto", system_prompt)
     return model_path, make_renderer(tokenizer, cfg.model.prompt_format, cfg.model.system_prompt)
 
 
+NAMED_TEMPLATES = {  # model.chat_template by name: the layouts of the families people fine-tune most
+    "chatml": "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + "
+    "'<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}",
+    "llama-3": "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + "
+    "'<|end_header_id|>\n\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}{% if add_generation_prompt "
+    "%}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}",
+    "gemma": "{{ bos_token }}{% for message in messages %}{% set role = 'model' if message['role'] == 'assistant' "
+    "else message['role'] %}{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}",
+}
+
+
+def check_chat_template(tokenizer, given: str) -> None:
+    """Render a sample chat: the prompt rendered for generation must be where the assistant's answer starts in the
+    whole chat, or training could not tell which tokens are the answer."""
+    sample = [{"role": "user", "content": "Where is my card?"}]
+    answer = "It is on its way."
+    try:
+        prompt = tokenizer.apply_chat_template(sample, tokenize=False, add_generation_prompt=True)
+        full = tokenizer.apply_chat_template(sample + [{"role": "assistant", "content": answer}], tokenize=False)
+    except Exception as exc:  # jinja's errors and the template's own raise_exception
+        raise TunewiseError(f"config: model.chat_template: rendering a sample chat failed ({exc})") from None
+    if not full.startswith(prompt) or answer not in full[len(prompt) :]:
+        raise TunewiseError(
+            f"config: model.chat_template '{given[:60]}': it does not mark the assistant's turn (the chat rendered "
+            "with add_generation_prompt must be where the answer starts in the whole chat)"
+        )
+
+
 def chat_template_text(cfg) -> str:
-    """model.chat_template: a file's content when it names a file, else the template itself; a template that does
-    not render a chat is a one-line error before any work."""
+    """model.chat_template: a named template, a file's content when it names a file, else the template itself; a
+    template that does not parse is a one-line error before any work."""
     from jinja2 import TemplateSyntaxError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     given = cfg.model.chat_template
+    if given in NAMED_TEMPLATES:
+        return NAMED_TEMPLATES[given]
     path = cfg.resolve_path(given) if len(given) < 500 and "{" not in given else None
     text = path.read_text(encoding="utf-8") if path is not None and path.is_file() else given
     if "{" not in text:
