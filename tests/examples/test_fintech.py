@@ -125,5 +125,9 @@ def test_the_fintech_story_runs_end_to_end(tiny_model_dir, tmp_path):
     assert "Against the baseline run" in page and "intent_group = rare" in page and "Base model" in page
     final_page = " ".join((out / "runs" / "labelled" / "report" / "report.html").read_text().split())
     assert "is ready: <code>fintech</code>" in final_page and "labelled vs raw" in final_page
-    assert "Labelled pool rows:" in final_page and "Baseline: <code>" in final_page
+    assert (
+        "Labelled pool rows:" in final_page
+        and "took the suggested label" in final_page
+        and "Most new rows:" in final_page
+    )
     assert (out / "audit" / "audit.html").exists() and (out / "curated" / "changelog.jsonl").exists()

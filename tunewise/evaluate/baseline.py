@@ -114,5 +114,29 @@ def _curation(folder: Path) -> dict:
         "rows_out": manifest["output"]["rows"],
         "actions": manifest["actions"],
         "changelog": str(Path(folder) / "changelog.jsonl"),
-        "added_labelled": manifest.get("added_labelled"),
+        "added_labelled": _labelled_pool(Path(folder), manifest.get("added_labelled")),
+    }
+
+
+def _labelled_pool(folder: Path, added: dict | None) -> dict | None:
+    """What a curation took from a label campaign (`curate --add-labelled`): the rows asked, added and kept out,
+    how often the reviewers took the suggested label, and the labels that got the most new rows."""
+    if not added:
+        return None
+    from collections import Counter
+
+    from tunewise._io import read_jsonl
+
+    source = Path(added["source"]) if added.get("source") else None
+    exported = read_jsonl(source) if source is not None and source.is_file() else []
+    answered = [row for row in exported if row.get("status") == "labelled"]
+    label_of = {str(row.get("id")): row.get("label") for row in answered}
+    changes = read_jsonl(folder / "changelog.jsonl")
+    per_label = Counter(label_of.get(str(c["detail"].get("id")), "?") for c in changes if c["reason"] == "pool_label")
+    taken = sum(row.get("label") == row.get("suggested_label") for row in answered)
+    return added | {
+        "asked": len(exported) or None,
+        "suggestion_taken": round(taken / len(answered), 4) if answered else None,
+        "labels_given": len(per_label),
+        "most_added": per_label.most_common(10),
     }
