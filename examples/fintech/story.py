@@ -352,7 +352,7 @@ def markdown(out: Path) -> str:
 
 
 def _share(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"  # None: the raw data did no damage to recover
+    return "-" if value is None else f"{value:.1%}"  # None: the raw data did no damage to recover
 
 
 def _csv(path: Path) -> list[dict]:
