@@ -92,6 +92,13 @@ def near_duplicate_clusters(normalized: list[str], threshold: float) -> list[lis
     return sorted(clusters)
 
 
+def repeats_of(normalized: list[str], corpus: list[str], threshold: float) -> set[int]:
+    """Indices of ``normalized`` texts that repeat a text of ``corpus`` (both normalised): the same text, or a
+    near-identical one (character 3-gram Jaccard ≥ threshold). The leakage gate's test."""
+    seen = set(corpus)
+    return {i for i, text in enumerate(normalized) if text in seen} | set(near_matches(normalized, corpus, threshold))
+
+
 def near_matches(queries: list[str], corpus: list[str], threshold: float) -> dict[int, int]:
     """For each query index with a near match in ``corpus`` (Jaccard ≥ threshold), the index of one such match."""
     corpus_sets = [shingles(text) for text in corpus]

@@ -255,14 +255,19 @@ def _starts_with(path: Path, prefix: bytes) -> bool:
     return head.startswith(prefix)
 
 
-def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    """The objects of a JSON array file (the Alpaca style), each with the line it starts on."""
+def _file_text(path: Path) -> str:
+    """A whole file as text (a BOM dropped); invalid UTF-8 is an error naming the line and byte."""
     data = path.read_bytes()
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise TunewiseError(f"{path}:{line}: not valid UTF-8 (byte {exc.start + 1} of the file)") from None
+
+
+def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    """The objects of a JSON array file (the Alpaca style), each with the line it starts on."""
+    text = _file_text(path)
     decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
     position = text.index("[") + 1
 
@@ -348,12 +353,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise TunewiseError(f"{path}:{line}: not valid UTF-8 (byte {exc.start + 1} of the file)") from None
+    text = _file_text(path)
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     try:
         header = reader.fieldnames

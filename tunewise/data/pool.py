@@ -112,17 +112,15 @@ class Pick:
     label: dict[int, str] = field(default_factory=dict)
     why: dict[int, str] = field(default_factory=dict)  # "thin" or "uncertain" (or "random")
     classes: dict[str, dict] = field(default_factory=dict)
-    gated: dict[str, int] = field(default_factory=dict)
 
 
 def gate(pool_inputs: list[str], labelled_inputs: list[str], test_inputs: list[str], threshold: float):
     """Positions of pool rows that may be offered, and counts of those held back: repeats (or near-repeats) of a
     labelled row, of a test row, or of an earlier pool row."""
-    from tunewise.data.dedup import near_duplicate_clusters, near_matches
+    from tunewise.data.dedup import near_duplicate_clusters, repeats_of
 
     pool, labelled, test = ([normalize(t) for t in texts] for texts in (pool_inputs, labelled_inputs, test_inputs))
-    of_test = set(near_matches(pool, test, threshold)) | {i for i, t in enumerate(pool) if t in set(test)}
-    of_labelled = set(near_matches(pool, labelled, threshold)) | {i for i, t in enumerate(pool) if t in set(labelled)}
+    of_test, of_labelled = repeats_of(pool, test, threshold), repeats_of(pool, labelled, threshold)
     repeats: set[int] = set()
     seen: dict[str, int] = {}
     for i, text in enumerate(pool):

@@ -97,15 +97,13 @@ def without_test_inputs(
 ) -> tuple[list[dict], list[dict]]:
     """Split ``records`` into (kept, dropped): dropped rows have the same or a near-identical input (Jaccard of
     character 3-grams ≥ threshold) as a row of a fixed test file."""
-    from tunewise.data.dedup import near_matches
+    from tunewise.data.dedup import repeats_of
 
     texts = [normalize(input_text(r, task)) for r in records]
-    test_texts = [normalize(input_text(r, task)) for r in test_records]
-    seen = set(test_texts)
-    near = near_matches(texts, test_texts, threshold)
+    leaked = repeats_of(texts, [normalize(input_text(r, task)) for r in test_records], threshold)
     kept, dropped = [], []
     for index, record in enumerate(records):
-        (dropped if texts[index] in seen or index in near else kept).append(record)
+        (dropped if index in leaked else kept).append(record)
     return kept, dropped
 
 
