@@ -90,14 +90,10 @@ def relabel_patch(db: Session, name: str, min_votes: int | None = None) -> list[
     if campaign.kind != "relabel":
         raise _kind_error(campaign, "--patch", "relabel")
     min_votes = campaign.per_item if min_votes is None else min_votes
-    by_item = defaultdict(list)
-    for vote in votes:
-        by_item[vote["item"]].append(vote)
     patch = []
-    for key, item_votes in by_item.items():
-        (label, agreeing), *rest = Counter(v["answer"]["label"] for v in item_votes).most_common()
+    for key, item_votes, label, agreeing, tied in _majorities(votes):
         current = item_votes[0]["payload"]["label"]
-        if len(item_votes) < min_votes or (rest and rest[0][1] == agreeing) or label == current:
+        if len(item_votes) < min_votes or tied or label == current:
             continue
         patch.append({"row": key, "from": current, "to": label, "votes": len(item_votes), "agreeing": agreeing})
     return patch
@@ -112,16 +108,11 @@ def majority_labels(db: Session, name: str, min_votes: int | None = None) -> tup
     if campaign.kind != "label":
         raise _kind_error(campaign, "--labels", "label")
     min_votes = campaign.per_item if min_votes is None else min_votes
-    by_item = defaultdict(list)
-    for vote in votes:
-        by_item[vote["item"]].append(vote)
     rows, counts = [], Counter()
-    for key, item_votes in by_item.items():
+    for key, item_votes, answer, agreeing, tied in _majorities(votes):
         if len(item_votes) < min_votes:
             counts["too_few_votes"] += 1
             continue
-        (answer, agreeing), *rest = Counter(v["answer"]["label"] for v in item_votes).most_common()
-        tied = bool(rest) and rest[0][1] == agreeing
         status = "no_majority" if tied else STATUS.get(answer, "labelled")
         counts[status] += 1
         payload = item_votes[0]["payload"]
@@ -140,6 +131,17 @@ def majority_labels(db: Session, name: str, min_votes: int | None = None) -> tup
             }
         )
     return rows, dict(counts)
+
+
+def _majorities(votes: list[dict]):
+    """Per item, in order: (item key, its votes, the most given label answer, how many gave it, whether another
+    answer was given as often)."""
+    by_item = defaultdict(list)
+    for vote in votes:
+        by_item[vote["item"]].append(vote)
+    for key, item_votes in by_item.items():
+        (answer, agreeing), *rest = Counter(v["answer"]["label"] for v in item_votes).most_common()
+        yield key, item_votes, answer, agreeing, bool(rest) and rest[0][1] == agreeing
 
 
 def _pairwise(votes: list[dict], campaign) -> dict:
@@ -185,35 +187,29 @@ def _rating(votes: list[dict], campaign) -> dict:
 
 
 def _relabel(votes: list[dict], campaign) -> dict:
-    labels = {}
-    for vote in votes:
-        labels.setdefault(vote["item"], {})[vote["reviewer"]] = vote["answer"]["label"]
-    accepted = sum(v["answer"]["accepted_suggestion"] for v in votes)
     kept = sum(v["answer"]["label"] == v["payload"]["label"] for v in votes)
-    return {
-        "suggestion_accepted": {
-            "votes": accepted,
-            "rate": accepted / len(votes) if votes else None,
-            "ci": stats.wilson_interval(accepted, len(votes)),
-        },
-        "label_kept": {"votes": kept, "rate": kept / len(votes) if votes else None},
-        "agreement": _agreement(labels, "nominal"),
-    }
+    return _label_answers(votes) | {"label_kept": {"votes": kept, "rate": kept / len(votes) if votes else None}}
 
 
 def _label(votes: list[dict], campaign) -> dict:
+    answers = Counter(STATUS.get(v["answer"]["label"], "labelled") for v in votes)
+    return _label_answers(votes) | {
+        "answers": {status: answers[status] for status in ("labelled", "none_of_these", "unclear")}
+    }
+
+
+def _label_answers(votes: list[dict]) -> dict:
+    """What relabel and label campaigns share: how often the suggestion was taken, and agreement on the label."""
     labels = {}
     for vote in votes:
         labels.setdefault(vote["item"], {})[vote["reviewer"]] = vote["answer"]["label"]
     accepted = sum(v["answer"]["accepted_suggestion"] for v in votes)
-    answers = Counter(STATUS.get(v["answer"]["label"], "labelled") for v in votes)
     return {
         "suggestion_accepted": {
             "votes": accepted,
             "rate": accepted / len(votes) if votes else None,
             "ci": stats.wilson_interval(accepted, len(votes)),
         },
-        "answers": {status: answers[status] for status in ("labelled", "none_of_these", "unclear")},
         "agreement": _agreement(labels, "nominal"),
     }
 
