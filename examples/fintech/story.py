@@ -204,7 +204,10 @@ def _pool_figures(out: Path, raw: float, clean: float) -> dict:
     raw_rows = [json.loads(line) for line in (out / "raw.jsonl").read_text().split("\n") if line.strip()]
     faults = json.loads((out / "raw.jsonl.truth.json").read_text())["faults"]
     skewed = {raw_rows[i].get("category") for i in faults.get("skewed", [])}
-    distinct = {run: _distinct_per_label(out / "runs" / run) for run in ("curated", "labelled")}
+    from tunewise.evaluate.verdict import distinct_inputs_per_label
+    from tunewise.rundir import RunDir
+
+    distinct = {run: distinct_inputs_per_label(RunDir(out / "runs" / run)) for run in ("curated", "labelled")}
     right = sum(item["suggested_label"] == truth[item["meta"]["pool_row"]]["label"] for item in items)
     return {
         "budget": len(items),
@@ -232,15 +235,6 @@ def _pool_figures(out: Path, raw: float, clean: float) -> dict:
         "ci_high": round(c["ci_high"], 4),
         "p_value": float(f"{c['p_value']:.3g}"),
     }
-
-
-def _distinct_per_label(run: Path) -> dict[str, int]:
-    seen: dict[str, set] = {}
-    for line in (run / "split" / "train.jsonl").read_text().splitlines():
-        if line:
-            row = json.loads(line)
-            seen.setdefault(row["label"], set()).add(" ".join(row["text"].lower().split()))
-    return {label: len(texts) for label, texts in seen.items()}
 
 
 def _by_intents(out: Path) -> dict:

@@ -68,10 +68,11 @@ def embedding_lr(splits: dict, rows: list[dict], task: str, cache_dir) -> dict:
     return _result(predictions, fit, serve, {"C": best.C, "validation_accuracy": round(best_score, 4)})
 
 
-def embedding_lr_probabilities(splits: dict, rows: list[dict], task: str, cache_dir) -> tuple[list[str], np.ndarray]:
-    """The embedding baseline's class probabilities for ``rows``: (its classes, one row of probabilities each)."""
+def embedding_lr_probabilities(splits: dict, rows: list[dict], task: str, cache_dir):
+    """The embedding baseline's class probabilities for ``rows``: (its classes, one row of probabilities each, the
+    rows' unit embeddings)."""
     best, _, _, (vectors, _) = _fit_embedding_lr(splits, rows, task, cache_dir)
-    return [str(label) for label in best.classes_], best.predict_proba(vectors)
+    return [str(label) for label in best.classes_], best.predict_proba(vectors), vectors
 
 
 def _fit_embedding_lr(splits: dict, rows: list[dict], task: str, cache_dir):

@@ -12,7 +12,6 @@ import numpy as np
 
 from tunewise._io import atomic_write_files, json_text, jsonl_text
 from tunewise._progress import console
-from tunewise.data.embed import embed_cached
 from tunewise.data.formats import input_text
 from tunewise.data.pool import choose, choose_random, gate, items, load_pool, thin_classes
 from tunewise.data.split import class_labels
@@ -53,8 +52,7 @@ def select_from_pool(
     if not allowed:
         raise TunewiseError(f"{pool_path}: every pool row repeats a labelled or test row ({held}); nothing to offer")
     candidates = [pool.records[i] for i in allowed]
-    probabilities, scored_by = _probabilities(cfg, run, splits, candidates, labels, task)
-    vectors, _ = embed_cached([texts[i] for i in allowed], run_cache_dir(cfg))
+    probabilities, vectors, scored_by = _probabilities(cfg, run, splits, candidates, labels, task)
     distinct = distinct_inputs_per_label(run)
     thin_below = cfg.curate.upsample_to or max(1, int(statistics.median(distinct.values()) // 2))
     deficits = thin_classes(distinct, labels, thin_below)
@@ -95,15 +93,16 @@ def pool_of_run(run_dir: Path) -> Path:
 
 def _probabilities(cfg, run: RunDir, splits: dict, rows: list[dict], labels: list[str], task: str):
     """Class probabilities per row (columns in ``labels`` order): the mean of the run's model (a head or the
-    encoder) and the embedding baseline, or the baseline's alone when the model answers by decoding."""
-    classes, baseline = embedding_lr_probabilities(splits, rows, task, run_cache_dir(cfg))
+    encoder) and the embedding baseline, or the baseline's alone when the model answers by decoding; and the
+    rows' embeddings (the baseline's own)."""
+    classes, baseline, vectors = embedding_lr_probabilities(splits, rows, task, run_cache_dir(cfg))
     found = np.zeros((len(rows), len(labels)))
     column = {label: j for j, label in enumerate(labels)}
     for k, label in enumerate(classes):
         if label in column:
             found[:, column[label]] = baseline[:, k]
     if cfg.train.objective_for(task) != "classify":
-        return found, ["embedding_lr"]
+        return found, vectors, ["embedding_lr"]
     model_path, renderer = model_and_renderer(cfg)
     model = load_tuned(cfg, model_path, renderer, run.checkpoint, task)
     _, tops = classify_rows(cfg, model, renderer, rows, top=len(labels))
@@ -112,4 +111,4 @@ def _probabilities(cfg, run: RunDir, splits: dict, rows: list[dict], labels: lis
         for label, probability in top:
             if label in column:
                 tuned[i, column[label]] = probability
-    return (found + tuned) / 2, [cfg.model.name, "embedding_lr"]
+    return (found + tuned) / 2, vectors, [cfg.model.name, "embedding_lr"]
