@@ -107,7 +107,7 @@ def _encode_turns(renderer: Renderer, messages: list[dict], answer: str, max_len
         if not prompt.startswith(text):
             return None
         target = renderer.answer_ids(turns[:index], message["content"])
-        context = renderer.tokenizer(prompt[len(text) :], add_special_tokens=not text and not renderer.chat)
+        context = renderer.tokenizer(prompt[len(text) :], add_special_tokens=False)  # the template writes its own
         ids += context["input_ids"] + target
         trained = index == len(turns) - 1 or message.get("train", True)
         labels += [-100] * len(context["input_ids"]) + (target if trained else [-100] * len(target))

@@ -13,7 +13,7 @@ import numpy as np
 from tunewise._io import atomic_write_files, json_text, jsonl_text
 from tunewise._progress import console
 from tunewise.data.formats import input_text
-from tunewise.data.pool import choose, choose_random, gate, items, load_pool, thin_classes
+from tunewise.data.pool import Pool, choose, choose_random, gate, items, load_pool, thin_classes
 from tunewise.data.split import class_labels
 from tunewise.errors import TunewiseError
 from tunewise.evaluate.baselines import embedding_lr_probabilities
@@ -61,7 +61,7 @@ def select_from_pool(
         pick = choose_random(local, probabilities, labels, budget, cfg.seed if seed is None else seed)
     else:
         pick = choose(probabilities, labels, vectors, local, deficits, budget)
-    sub_pool = type(pool)([pool.records[i] for i in allowed], [pool.row_ids[i] for i in allowed], pool.source)
+    sub_pool = Pool(candidates, [pool.row_ids[i] for i in allowed], pool.source)
     found = items(sub_pool, pick, probabilities, labels, task)
     plan = {
         "run": str(run.root),

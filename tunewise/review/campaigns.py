@@ -194,7 +194,10 @@ def view_of(campaign: Campaign, item: Item, assignment: Assignment) -> dict:
     if campaign.kind == "relabel":
         return {key: payload[key] for key in ("text", "label", "suggested_label", "labels")} | {"other": OTHER_LABEL}
     if campaign.kind == "label":  # the suggested classes in this reviewer's order; where they came from stays out
-        return {"text": payload["text"], "choices": list(assignment.order), "labels": payload["labels"]} | {
+        return {
+            "text": payload["text"],
+            "choices": list(assignment.order),
+            "labels": payload["labels"],
             "other": OTHER_LABEL,
             "none": NONE_OF_THESE,
             "unclear": UNCLEAR,
