@@ -57,6 +57,19 @@ def test_what_thin_classes_cannot_use_goes_to_the_least_certain_rows_and_no_word
     assert len({0, 1, 2, 3, 4, 5} & set(pick.rows)) <= 1  # one wording repeated six times is picked at most once
 
 
+def test_a_thin_classs_share_goes_to_its_least_sure_candidates_first():
+    probabilities, vectors, truth = synthetic_pool()
+    pick = choose(probabilities, LABELS, vectors, list(range(len(truth))), {"top_up": 10}, budget=10)
+    ordered = np.sort(probabilities, axis=1)
+    margins = ordered[:, -1] - ordered[:, -2]
+    top_up = LABELS.index("top_up")
+    members = [i for i in range(len(truth)) if top_up in np.argsort(-probabilities[i])[:3]]
+    assert set(pick.rows) <= set(members) and len(pick.rows) == 10
+    assert max(margins[pick.rows]) <= np.percentile(margins[members], 10)  # not its likeliest rows
+    likeliest = choose(probabilities, LABELS, vectors, list(range(len(truth))), {"top_up": 10}, 10, "probability")
+    assert min(probabilities[likeliest.rows, top_up]) > max(probabilities[pick.rows, top_up])
+
+
 def test_quotas_follow_the_deficits_and_never_exceed_them():
     assert quotas({"a": 10, "b": 30}, 100) == {"a": 10, "b": 30}
     assert quotas({"a": 10, "b": 30}, 20) == {"a": 5, "b": 15}
