@@ -209,6 +209,13 @@ def test_early_stopping_stops_when_validation_loss_stops_improving(tiny_model_di
     summary = run(cfg, tmp_path / "run")
     assert summary["train"]["stopped_early"] is True
     assert summary["train"]["steps"] < 60
+    # where the training's time went: one validation pass and one save per evaluation until it stopped
+    split = summary["train"]["time_split"]
+    evaluations = summary["train"]["steps"] // cfg.train.eval_steps
+    assert split["evaluation_count"] == split["checkpoints_count"] == evaluations >= 2
+    assert split["steps"] > 0 and split["step_median"] > 0
+    parts = split["steps"] + split["evaluation"] + split["checkpoints"] + split["other"]
+    assert parts == pytest.approx(summary["train"]["seconds"], abs=0.5 + 0.1 * summary["train"]["seconds"])
     assert "base" not in summary
     rows = [json.loads(line) for line in (tmp_path / "run" / "train" / "metrics.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in rows if r["split"] == "validation"]

@@ -120,6 +120,7 @@ def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process
                 "seconds",
                 "examples_per_second",
                 "tokens_per_second",
+                "time_split",
             )
         }
         | {"stopped": stop_reason(cfg.train, result)},

@@ -171,3 +171,45 @@ def test_the_projection_counts_the_runs_steps_and_its_validation_passes(tmp_path
     assert projected_train_seconds(capped, decoder, found, full_run) == 100 * 0.5 + 2 * 2.0
     baseline = parse_candidate("embedding_lr", "classification", "classify")  # its fit scales with the rows
     assert projected_train_seconds(cfg, baseline, {"examples": 100, "train_seconds": 4.0}, full_run) == 40.0
+
+
+def test_the_projection_prices_each_step_by_its_padded_tokens_batched_as_the_trainer_batches(tmp_path):
+    import torch
+
+    from tunewise.select.cost import StepTimer, mean_step_tokens, projected_train_seconds
+
+    # the timer matches batches to steps by position: accelerate's loader makes each batch one step early
+    timer = StepTimer()
+    collate = timer.counting(lambda rows: {"input_ids": torch.zeros(len(rows), max(rows))})
+    timer._accumulation = 1
+    for step, length in enumerate([40, 10, 10, 30, 10, 10, 30]):
+        collate([length] * 4)
+        timer.durations.append(0.1 + 0.01 * 4 * length + (0.3 if step == 0 else 0.0))  # the first pays set-up
+    assert timer.tokens == [160, 40, 40, 120, 40, 40, 120]
+    model = timer.step_model()
+    assert model["fixed"] == pytest.approx(0.1) and model["per_token"] == pytest.approx(0.01)
+    # length grouping: a mega-batch of 4 batches sorted by length puts the rare long rows into one batch of 4,
+    # where a random order pads most batches to some long row
+    counts = {"10": 90, "60": 10}
+    grouped = mean_step_tokens(counts, 4000, 8, 1, grouped=True, packed=False)
+    shuffled = mean_step_tokens(counts, 4000, 8, 1, grouped=False, packed=False)
+    packed = mean_step_tokens(counts, 4000, 8, 1, grouped=False, packed=True)
+    assert packed == pytest.approx(8 * 15, rel=0.05)  # the mean length 15, no padding
+    assert packed < grouped < 0.75 * shuffled
+    assert shuffled == pytest.approx(8 * (60 * (1 - 0.9**8) + 10 * 0.9**8), rel=0.1)  # any long row pads all
+    config = tmp_path / "c.yaml"
+    config.write_text("data:\n  path: d.jsonl\ntrain:\n  epochs: 1\n  batch_size: 8\n  eval_steps: 1000\n")
+    cfg = load_config(config)
+    decoder = parse_candidate("smollm2-135m-instruct", "classification", "classify")
+    found = {
+        "examples": 100,
+        "train_seconds": 9.0,
+        "step_seconds": 0.5,
+        "rows_per_second": 100.0,
+        "step_model": {"fixed": 0.1, "per_token": 0.01},
+        "length_counts": counts,
+    }
+    expected = 500 * (0.1 + 0.01 * mean_step_tokens(counts, 4000, 8, 1, grouped=True, packed=False, seed=cfg.seed))
+    assert projected_train_seconds(cfg, decoder, found, {"train_rows": 4000, "validation_rows": 10}) == (
+        pytest.approx(expected)
+    )

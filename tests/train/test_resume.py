@@ -71,7 +71,12 @@ def test_a_killed_run_resumes_and_ends_like_an_uninterrupted_one(tiny_model_dir,
     assert len(steps_taken) == 4, "steps 5-8 only: the first four come from the checkpoint"
     straight = run(cfg, tmp_path / "straight")
     assert resumed["train"]["steps"] == straight["train"]["steps"] == 8
-    timing = {"seconds", "examples_per_second", "tokens_per_second"}  # wall clock: a resumed run times its own part
+    timing = {
+        "seconds",
+        "examples_per_second",
+        "tokens_per_second",
+        "time_split",
+    }  # wall clock: a resumed run times its own part
     assert resumed["tuned"] == straight["tuned"]
     assert {k: v for k, v in resumed["train"].items() if k not in timing} == {
         k: v for k, v in straight["train"].items() if k not in timing

@@ -18,9 +18,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from tunewise.select.cost import StepTimer, disk_bytes, parameter_count, peak_memory_bytes
+from tunewise.select.cost import StepTimer, disk_bytes, length_counts, parameter_count, peak_memory_bytes
 
-VERSION = 5  # part of the cache key: raise it when a change here changes what is measured
+VERSION = 6  # part of the cache key: raise it when a change here changes what is measured
 # a baseline or an encoder has no text to score before tuning; a decoder's head keeps its prior's serving peak (the
 # same weights, answering as text), an encoder's is not measured apart from its training
 UNMEASURED = {"zero_shot": None, "few_shot": None, "bits_per_byte": None, "inference_peak_bytes": None}
@@ -119,6 +119,7 @@ def probe_fine_tune(cfg, model_path: str, data: dict) -> dict:
             include_num_input_tokens_seen="non_padding",
         )
         trainer.remove_callback(PrinterCallback)
+        trainer.data_collator = timer.counting(trainer.data_collator)
         started = time.perf_counter()
         trainer.train()
         train_seconds = time.perf_counter() - started
@@ -139,6 +140,8 @@ def probe_fine_tune(cfg, model_path: str, data: dict) -> dict:
         "train_tokens": int(state.num_input_tokens_seen),
         "train_tokens_per_second": int(state.num_input_tokens_seen) / timer.seconds if timer.seconds else None,
         "step_seconds": timer.steady_step_seconds(),
+        "step_model": timer.step_model(),
+        "length_counts": length_counts(train_set),
         "train_seconds": train_seconds,
         "train_peak_bytes": train_peak,
     }
@@ -245,6 +248,7 @@ def probe_head(cfg, model_path: str, data: dict) -> dict:
             callbacks=[RichProgress(), timer],
         )
         trainer.remove_callback(PrinterCallback)
+        trainer.data_collator = timer.counting(trainer.data_collator)
         started = time.perf_counter()
         trainer.train()
         train_seconds = time.perf_counter() - started
@@ -261,6 +265,7 @@ def probe_head(cfg, model_path: str, data: dict) -> dict:
         "examples": len(train_set),
         "truncated_rows": truncated,
         **_training_figures(state, timer, train_seconds, train_peak),
+        "length_counts": length_counts(train_set),
     }
 
 
@@ -375,6 +380,7 @@ def _training_figures(state, timer, train_seconds: float, train_peak) -> dict:
         "train_tokens": tokens,
         "train_tokens_per_second": tokens / timer.seconds if timer.seconds else None,
         "step_seconds": timer.steady_step_seconds(),
+        "step_model": timer.step_model(),
         "train_seconds": train_seconds,
         "train_peak_bytes": train_peak,
     }

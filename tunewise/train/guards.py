@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+import time
 from pathlib import Path
 
 from transformers import EarlyStoppingCallback, TrainerCallback
@@ -17,6 +19,57 @@ def early_stopping(train_cfg) -> list[TrainerCallback]:
     return [
         EarlyStoppingCallback(early_stopping_patience=train_cfg.patience, early_stopping_threshold=train_cfg.min_delta)
     ]
+
+
+class TimeSplit(TrainerCallback):
+    """Where a training's wall time went: optimizer steps, validation passes, checkpoint saves, and the rest
+    (batches fetched, logging, the best checkpoint reloaded at the end). The Trainer calls on_evaluate after a
+    validation pass and on_save after a save, both after the step's on_step_end, so each is timed from the event
+    before it. What a projection of the run's time must add up (summary.json: train.time_split)."""
+
+    def __init__(self):
+        self.seconds = {"steps": 0.0, "evaluation": 0.0, "checkpoints": 0.0}
+        self.counts = {"evaluation": 0, "checkpoints": 0}
+        self.steps: list[float] = []  # each optimizer step's seconds
+        self._mark: float | None = None
+        self._began = self._ended = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._began = time.perf_counter()
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._mark = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._mark is not None:
+            self.steps.append(time.perf_counter() - self._mark)
+        self._add("steps")
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        self._add("evaluation")
+
+    def on_save(self, args, state, control, **kwargs):
+        self._add("checkpoints")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._ended = time.perf_counter()
+
+    def _add(self, part: str) -> None:
+        now = time.perf_counter()
+        if self._mark is not None:
+            self.seconds[part] += now - self._mark
+            if part in self.counts:
+                self.counts[part] += 1
+        self._mark = now
+
+    def split(self) -> dict:
+        """Seconds per part (rounded), the rest of the wall time as `other`, and how many evaluations and saves."""
+        total = (self._ended or time.perf_counter()) - (self._began or time.perf_counter())
+        found = {part: round(seconds, 1) for part, seconds in self.seconds.items()}
+        found["other"] = round(max(0.0, total - sum(self.seconds.values())), 1)
+        if self.steps:
+            found["step_median"] = round(statistics.median(self.steps), 4)
+        return found | {f"{part}_count": count for part, count in self.counts.items()}
 
 
 class MetricsLog(TrainerCallback):

@@ -25,7 +25,7 @@ from tunewise.models.precision import resolve_precision
 from tunewise.models.prompts import Renderer, encode_example
 from tunewise.rundir import CHECKPOINT, CHECKPOINTS, TRAIN_LOG
 from tunewise.train.batching import answer_aligned_batch, answer_loss, pack_answer_batch
-from tunewise.train.guards import MetricsLog, RichProgress, early_stopping
+from tunewise.train.guards import MetricsLog, RichProgress, TimeSplit, early_stopping
 from tunewise.train.lora import apply_lora
 
 
@@ -41,6 +41,7 @@ class TrainResult:
     seconds: float | None = None  # the Trainer's train_runtime: optimizer steps and the validation passes between
     examples_per_second: float | None = None  # training examples per train_runtime second
     tokens_per_second: float | None = None  # examples/s times the training set's mean tokens per example
+    time_split: dict | None = None  # train_runtime by part: steps, evaluation, checkpoints, other (guards.TimeSplit)
 
 
 def encode_all(renderer: Renderer, conversations: list[tuple[list[dict], str]], max_length: int):
@@ -107,7 +108,12 @@ def guard_callbacks(train_cfg, out_dir: Path, resume: bool) -> tuple[list, Path 
     checkpoint to resume from (with ``resume``: the last complete one under out_dir/checkpoints)."""
     resume_from = last_complete_checkpoint(out_dir / CHECKPOINTS) if resume else None
     resumed_step = int(resume_from.name.rsplit("-", 1)[1]) if resume_from else None
-    callbacks = [MetricsLog(out_dir / TRAIN_LOG, resumed_step), RichProgress(), *early_stopping(train_cfg)]
+    callbacks = [
+        MetricsLog(out_dir / TRAIN_LOG, resumed_step),
+        RichProgress(),
+        TimeSplit(),
+        *early_stopping(train_cfg),
+    ]
     return callbacks, resume_from
 
 
@@ -138,6 +144,7 @@ def train_and_keep_best(
         seconds=round(seconds, 1) if seconds is not None else None,
         examples_per_second=round(per_second, 2) if per_second else None,
         tokens_per_second=round(tokens_per_second, 1) if tokens_per_second else None,
+        time_split=next((c.split() for c in trainer.callback_handler.callbacks if isinstance(c, TimeSplit)), None),
     )
 
 
