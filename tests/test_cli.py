@@ -12,6 +12,7 @@ COMMANDS = [
     [],
     ["init"],
     ["run"],
+    ["tune"],
     ["demo"],
     ["audit"],
     ["curate"],

@@ -13,6 +13,7 @@ PACKAGE = ROOT / "tunewise"
 # Top to bottom; a unit may import its own layer's siblings (acyclically) and anything below it.
 LAYERS = [
     {"cli", "__main__"},
+    {"tune"},
     {"pipeline"},
     {"select", "pool"},
     {"train", "evaluate", "data", "report", "review", "export", "serve"},

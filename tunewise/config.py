@@ -420,6 +420,85 @@ class SelectConfig(_Section):
     currency: str = Field("USD", description="Currency of price_per_hour.")
 
 
+# What `tunewise tune` may search: each key's kind ("float", "int" or "choice" where only a list makes sense)
+TUNABLE = {
+    "train.learning_rate": "float",
+    "train.epochs": "int",
+    "train.weight_decay": "float",
+    "train.warmup_ratio": "float",
+    "train.batch_size": "int",
+    "train.lora.r": "int",
+    "train.lora.alpha": "int",
+    "train.lora.dropout": "float",
+    "train.dpo_beta": "float",
+    "train.encoder.learning_rate": "float",
+    "train.encoder.epochs": "int",
+    "train.encoder.weight_decay": "float",
+    "train.encoder.batch_size": "int",
+}
+
+
+class SearchRange(_Section):
+    """One key's search range: ``low``/``high`` (log-scaled with ``log: true``), or a list of ``choices``."""
+
+    low: float | None = Field(None, description="Smallest value tried.")
+    high: float | None = Field(None, description="Largest value tried.")
+    log: StrictBool = Field(False, description="Sample on a log scale (learning rates).")
+    choices: list[float | int | str] | None = Field(None, description="The values tried, instead of a range.")
+
+    @model_validator(mode="after")
+    def _a_real_range(self) -> SearchRange:
+        if self.choices is not None:
+            if self.low is not None or self.high is not None:
+                raise ValueError("give low/high or choices, not both")
+            if not self.choices:
+                raise ValueError("choices is empty")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("give low and high (or choices)")
+        if not self.low < self.high:
+            raise ValueError(f"an empty or inverted range: low {self.low:g} is not below high {self.high:g}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0 (low is {self.low:g})")
+        return self
+
+
+class TuneConfig(_Section):
+    """`tunewise tune`: a hyperparameter search on the validation split (Optuna), then one run that opens the
+    test split once."""
+
+    trials: StrictInt = Field(12, ge=1, description="Trials to run (a resumed search counts the finished ones).")
+    budget_minutes: float | None = Field(None, gt=0, description="Stop starting trials after this many minutes.")
+    space: dict[str, SearchRange] = Field(
+        default_factory=dict,
+        description="Keys to search and their ranges, e.g. {train.learning_rate: {low: 1e-5, high: 1e-3, log: "
+        "true}}; empty: the method's defaults (docs/tune.md).",
+    )
+    prune: StrictBool = Field(True, description="Stop a trial whose validation loss trails the median trial's.")
+
+    @field_validator("space")
+    @classmethod
+    def _known_keys(cls, space: dict[str, SearchRange]) -> dict[str, SearchRange]:
+        for key, found in space.items():
+            if key not in TUNABLE:
+                raise ValueError(f"'{key}' cannot be tuned (tunable: {', '.join(TUNABLE)})")
+            kind = TUNABLE[key]
+            if kind == "int" and found.choices is None and (found.low % 1 or found.high % 1):
+                raise ValueError(f"'{key}' takes whole numbers: low and high must be integers")
+        return space
+
+
+class TrackingConfig(_Section):
+    """Where runs are tracked besides their folders."""
+
+    mlflow: str | None = Field(
+        None,
+        description="An MLflow tracking URI (e.g. sqlite:///mlflow.db or a folder): every run logs its config, "
+        "stage results, verdict and report there.",
+    )
+    experiment: str | None = Field(None, description="The MLflow experiment (default: the config's name).")
+
+
 class TunewiseConfig(_Section):
     """A tunewise project: data → split → model → train → eval."""
 
@@ -434,6 +513,8 @@ class TunewiseConfig(_Section):
     audit: AuditConfig = Field(default_factory=AuditConfig)
     curate: CurateConfig = Field(default_factory=CurateConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)
+    tune: TuneConfig = Field(default_factory=TuneConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     # Not a config key: the folder relative paths are resolved against.
     _base_dir: Path = Path(".")

@@ -77,14 +77,14 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) 
 def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process: bool) -> dict:
     """select → split → audit → train → evaluate into ``run_dir``; the summary (empty off the main process)."""
     start = time.perf_counter()
-    cfg, selection = _choose_model(cfg, run_dir.select)
+    cfg, selection = choose_model(cfg, run_dir.select)
     cfg = with_model_recipe(cfg)
     if resume:
         _check_same_config(run_dir, cfg.resolved())
     atomic_write_text(run_dir.config, yaml.safe_dump(cfg.resolved(), sort_keys=False))
     model_path, renderer = model_and_renderer(cfg)
     splits, task = write_split(cfg, run_dir.split, write=main_process)  # the same seed: the same split everywhere
-    _check_model_fits(cfg, task)
+    check_model_fits(cfg, task)
     if cfg.audit.in_run and main_process:
         audit_stage(cfg, model_path, run_dir.audit)
     precision = precision_facts(cfg.train.precision, cfg.eval.precision)
@@ -360,11 +360,11 @@ def learning_curve(cfg: TunewiseConfig, out: Path, fractions: list[float]) -> di
     budget per example) and score each on the same validation rows; writes out/curve.json and curve.png."""
     if not fractions or any(not 0 < f <= 1 for f in fractions) or len(set(fractions)) < 2:
         raise TunewiseError("--fractions: give at least two different fractions in (0, 1], e.g. 0.25 0.5 1")
-    cfg, _ = _choose_model(cfg, out / "select")
+    cfg, _ = choose_model(cfg, out / "select")
     cfg = with_model_recipe(cfg)
     model_path, renderer = model_and_renderer(cfg)
     splits, task = write_split(cfg, out / "split")
-    _check_model_fits(cfg, task)
+    check_model_fits(cfg, task)
     if task == "preference":
         raise TunewiseError("learning-curve: preference data is not supported yet (classification and generation are)")
     validation = sample_rows(splits["validation"], cfg.eval.max_rows, cfg.seed)
@@ -407,12 +407,12 @@ def with_model_recipe(cfg: TunewiseConfig) -> TunewiseConfig:
     return cfg.model_copy(update={"train": cfg.train.for_encoder()})
 
 
-def _check_model_fits(cfg: TunewiseConfig, task: str) -> None:
+def check_model_fits(cfg: TunewiseConfig, task: str) -> None:
     if is_encoder(cfg.model.name) and task != "classification":
         raise TunewiseError(f"config: model.name: {cfg.model.name} is an encoder: it classifies ({task} data here)")
 
 
-def _choose_model(cfg: TunewiseConfig, out: Path) -> tuple[TunewiseConfig, dict | None]:
+def choose_model(cfg: TunewiseConfig, out: Path) -> tuple[TunewiseConfig, dict | None]:
     """model.name: auto becomes the pick of the base-model selection (measured once, then cached). Under a
     distributed launch the main process selects first; the others then find every measurement cached."""
     if cfg.model.name != "auto":

@@ -127,6 +127,11 @@ class RunDir:
         return self.audit / AUDIT_HTML
 
     @property
+    def tune(self) -> Path:
+        """`tunewise tune`'s record of the search that chose this run's setting (tuning.json and its plots)."""
+        return self.root / "tune"
+
+    @property
     def train(self) -> Path:
         return self.root / "train"
 

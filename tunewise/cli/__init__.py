@@ -19,8 +19,9 @@ from pydantic import ValidationError
 from tunewise._progress import quiet_libraries
 from tunewise.errors import TunewiseError
 
-# modules that only the optional extras bring (pyproject.toml: review, serve)
+# modules that only the optional extras bring (pyproject.toml: review, serve, tune, track), and which extra
 EXTRA_MODULES = {"sqlalchemy", "alembic", "krippendorff", "choix", "multipart", "fastapi", "uvicorn", "starlette"}
+EXTRA_OF = {"optuna": "tune", "mlflow": "track"}
 EXIT_OK, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 3, 130, 143
 
 
@@ -37,6 +38,7 @@ COMMANDS = (
     "run",
     "demo",
     "learning_curve",
+    "tune",
     "select",
     "evaluate",
     "predict",
@@ -99,9 +101,10 @@ def _handle(args) -> int:
             print(f"error: {line}", file=sys.stderr)
         return exc.exit_code
     except ModuleNotFoundError as exc:  # an optional extra the command needs is not installed
-        if (exc.name or "").split(".")[0] not in EXTRA_MODULES or args.debug:
+        module = (exc.name or "").split(".")[0]
+        if module not in EXTRA_MODULES | EXTRA_OF.keys() or args.debug:
             raise
-        extra = "serve" if args.command == "serve" else "review"
+        extra = EXTRA_OF.get(module) or ("serve" if args.command == "serve" else "review")
         print(
             f"error: `tunewise {args.command}` needs the '{extra}' extra: pip install 'tunewise[{extra}]'",
             file=sys.stderr,

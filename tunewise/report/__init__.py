@@ -39,6 +39,7 @@ def _figures(data: dict) -> dict[str, bytes]:
     }
     if data["selection"]:
         figures["selection"] = plots.selection_plot(data["selection"])
+    figures |= {f"tune_{name}": png for name, png in data["tune_plots"].items()}  # Optuna's own plots
     if metrics:
         figures["metrics"] = plots.metric_bars(metrics, headline_keys(data["task"], short=True))
         figures["slices"] = plots.slice_bars(metrics.get("slices", []))

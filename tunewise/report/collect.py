@@ -27,10 +27,12 @@ def collect(run_dir: Path, shown_as: Path | None = None) -> dict:
         "train_result": read_json(run.train_result),
         "audit": _audit(run.findings),
         "selection": read_json(run.selection),  # when model.name was auto
+        "tuning": read_json(run.tune / "tuning.json"),  # when `tunewise tune` chose the setting
         "review": read_json(run.review_results),
         "review_campaign": read_json(run.review_campaign),  # created from this run's predictions
         "baseline": read_json(run.comparison),  # `tunewise compare RUN --baseline OTHER`
         "test_access": read_log(run_dir),
+        "tune_plots": {p.stem: p.read_bytes() for p in sorted(run.tune.glob("*.png"))},
     }
     found["decision"] = decide_run(cfg, run, task, metrics) if metrics and manifest else None
     if metrics and task == "classification":

@@ -4,12 +4,32 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from transformers import EarlyStoppingCallback, TrainerCallback
 
 from tunewise._io import atomic_write_jsonl, read_jsonl
 from tunewise._progress import progress_bar
+
+_WATCHERS: ContextVar[tuple[TrainerCallback, ...]] = ContextVar("watchers", default=())
+
+
+@contextmanager
+def watching(*callbacks: TrainerCallback) -> Iterator[None]:
+    """Every training started inside this block also runs ``callbacks`` (e.g. a search's trial reporting each
+    validation loss to Optuna), whichever objective trains."""
+    token = _WATCHERS.set(_WATCHERS.get() + callbacks)
+    try:
+        yield
+    finally:
+        _WATCHERS.reset(token)
+
+
+def watchers() -> list[TrainerCallback]:
+    return list(_WATCHERS.get())
 
 
 def early_stopping(train_cfg) -> list[TrainerCallback]:

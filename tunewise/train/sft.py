@@ -25,7 +25,7 @@ from tunewise.models.precision import resolve_precision
 from tunewise.models.prompts import Renderer, encode_example
 from tunewise.rundir import CHECKPOINT, CHECKPOINTS, TRAIN_LOG
 from tunewise.train.batching import answer_aligned_batch, answer_loss, pack_answer_batch
-from tunewise.train.guards import MetricsLog, RichProgress, TimeSplit, early_stopping
+from tunewise.train.guards import MetricsLog, RichProgress, TimeSplit, early_stopping, watchers
 from tunewise.train.lora import apply_lora
 
 
@@ -113,6 +113,7 @@ def guard_callbacks(train_cfg, out_dir: Path, resume: bool) -> tuple[list, Path 
         RichProgress(),
         TimeSplit(),
         *early_stopping(train_cfg),
+        *watchers(),
     ]
     return callbacks, resume_from
 

@@ -1,0 +1,164 @@
+"""`tunewise tune` on the tiny model: trials scored on validation only, one test read for the whole search, a
+killed search resumed without repeating a finished trial, the noise-aware choice, and bad search ranges."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from tests.conftest import classification_rows, write_jsonl
+from tests.test_pipeline import make_config
+from tunewise.cli import main
+from tunewise.config import load_config
+from tunewise.tune import tune
+from tunewise.tune.choose import choose
+
+SPACE = """tune:
+  trials: 3
+  space:
+    train.learning_rate: {low: 0.001, high: 0.03, log: true}
+    train.lora.r: {choices: [4, 8]}
+audit:
+  in_run: false
+"""
+
+
+def search_config(tmp_path, tiny_model_dir, extra: str = SPACE):
+    write_jsonl(tmp_path / "intents.jsonl", classification_rows())
+    return make_config(tmp_path, tiny_model_dir, "intents.jsonl", extra)
+
+
+def test_a_search_scores_trials_on_validation_and_opens_the_test_split_once(tiny_model_dir, tmp_path):
+    cfg = load_config(search_config(tmp_path, tiny_model_dir))
+    found = tune(cfg, tmp_path / "search")
+    trials = found["trials"]
+    assert len(trials) == 3 and trials[0]["default"]
+    assert trials[0]["values"] == {"train.learning_rate": 0.01, "train.lora.r": 16} or trials[0]["values"][
+        "train.learning_rate"
+    ] == pytest.approx(0.01)  # the config's own setting is trial 0
+    complete = [t for t in trials if t["state"] == "complete"]
+    assert complete and all(0 <= t["score"] <= 1 and t["minutes"] > 0 for t in complete)
+    assert found["decision"]["chosen"] in {t["number"] for t in complete}
+    assert found["decision"]["reason"]
+    search = tmp_path / "search"
+    # the trials never read the test split: one test read in all, by the final run
+    looks = [json.loads(line) for line in (search / "run" / "test_access.jsonl").read_text().splitlines()]
+    assert len(looks) == 1 and looks[0]["command"] == "run"
+    assert not list((search / "trials").rglob("test_access.jsonl"))
+    assert not list((search / "trials").rglob("checkpoint")), "a scored trial's weights are not kept"
+    chosen = json.loads((search / "tuning.json").read_text())["chosen_values"]
+    ran = load_config(search / "run" / "config.yaml")
+    assert ran.train.learning_rate == pytest.approx(chosen["train.learning_rate"])
+    assert ran.train.lora.r == chosen.get("train.lora.r", 16)
+    assert (search / "run" / "tune" / "tuning.json").is_file() and (search / "slice.png").is_file()
+    report = (search / "run" / "report" / "report.html").read_text()
+    assert "Hyperparameter search" in report and found["decision"]["reason"] in report
+
+
+KILLED_SEARCH = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    import tunewise.tune as tuning
+
+    score = tuning.tuned_answers
+    scored = []
+
+    def answers_then_die(*args, **kwargs):
+        found = score(*args, **kwargs)
+        scored.append(1)
+        if len(scored) == 2:  # the second trial trained and is being scored: killed before it is recorded
+            os.kill(os.getpid(), signal.SIGKILL)
+        return found
+
+    tuning.tuned_answers = answers_then_die
+    from tunewise.config import load_config
+
+    tuning.tune(load_config(Path(sys.argv[1])), Path(sys.argv[2]))
+    """
+)
+
+
+def study_trials(path):
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT number, state FROM trials ORDER BY number").fetchall()
+
+
+def test_a_killed_search_resumes_from_its_study_without_repeating_a_finished_trial(tiny_model_dir, tmp_path):
+    config = search_config(tmp_path, tiny_model_dir)
+    out = tmp_path / "search"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_SEARCH, str(config), str(out)], capture_output=True, text=True, timeout=600
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert study_trials(out / "study.db") == [(0, "COMPLETE"), (1, "RUNNING")]
+    first = out / "trials" / "000" / "validation_scores.json"
+    before = first.stat().st_mtime_ns
+    found = tune(load_config(config), out)
+    states = [t["state"] for t in found["trials"]]
+    assert states[0] == "complete" and states[1] == "fail", "the interrupted trial is marked failed"
+    assert states.count("complete") + states.count("pruned") == 3  # tune.trials finished trials in all
+    assert first.stat().st_mtime_ns == before, "trial 0 was not run again"
+
+
+def rows_scoring(share: float, n: int = 400, seed: int = 0) -> list[float]:
+    rng = np.random.default_rng(seed)
+    return [float(x) for x in (rng.random(n) < share)]
+
+
+def changed(scores: list[float], up: int, down: int, offset: int = 0) -> list[float]:
+    """``scores`` with ``up`` wrong rows made right and ``down`` right rows made wrong (spread over the rows)."""
+    found = list(scores)
+    wrong = [i for i, s in enumerate(found) if s == 0][offset:]
+    right = [i for i, s in enumerate(found) if s == 1][offset:]
+    for i in wrong[:: max(1, len(wrong) // up)][:up] if up else []:
+        found[i] = 1.0
+    for i in right[:: max(1, len(right) // down)][:down] if down else []:
+        found[i] = 0.0
+    return found
+
+
+def test_the_best_is_kept_only_beyond_the_noise_of_the_default_and_of_cheaper_settings():
+    base = rows_scoring(0.70)
+    close = changed(base, up=12, down=8)  # +4 rows of 400, with rows lost and won: noise
+    far = changed(base, up=50, down=5)  # +45 rows: real
+    trials = [
+        {"number": 0, "values": {"train.epochs": 3}, "score": np.mean(base), "minutes": 2.0, "default": True},
+        {"number": 1, "values": {"train.epochs": 3}, "score": np.mean(close), "minutes": 2.0},
+    ]
+    kept = choose("classification", trials, {0: base, 1: close})
+    assert kept["best"] == 1 and kept["chosen"] == 0 and "default is kept" in kept["reason"]
+    trials.append({"number": 2, "values": {"train.epochs": 3}, "score": np.mean(far), "minutes": 2.0})
+    beaten = choose("classification", trials, {0: base, 1: close, 2: far})
+    assert beaten["chosen"] == 2 and "over the default" in beaten["reason"]
+    cheaper = changed(far, up=6, down=10, offset=3)  # 4 rows below `far`, with rows lost and won
+    trials.append({"number": 3, "values": {"train.epochs": 1}, "score": np.mean(cheaper), "minutes": 0.7})
+    thrifty = choose("classification", trials, {0: base, 1: close, 2: far, 3: cheaper})
+    assert thrifty["best"] == 2 and thrifty["chosen"] == 3 and "cheaper setting is kept" in thrifty["reason"]
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        ("train.learning_rate: {low: 0.1, high: 0.001}", "tune.space.train.learning_rate: Value error, an empty or"),
+        ("train.learning_rate: {low: 0.0, high: 0.1, log: true}", "a log range needs low > 0"),
+        ("train.lora.r: {choices: []}", "tune.space.train.lora.r: Value error, choices is empty"),
+        ("train.colour: {low: 1, high: 2}", "'train.colour' cannot be tuned (tunable: train.learning_rate"),
+        ("train.epochs: {low: 1.5, high: 3}", "'train.epochs' takes whole numbers"),
+    ],
+)
+def test_a_bad_search_range_is_a_one_line_config_error_naming_the_key(tmp_path, capsys, space, message):
+    write_jsonl(tmp_path / "d.jsonl", classification_rows())
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data:\n  path: d.jsonl\ntune:\n  space:\n    {space}\n")
+    assert main(["tune", str(config), "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "s").exists()
