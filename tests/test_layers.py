@@ -16,7 +16,7 @@ LAYERS = [
     {"tune"},
     {"pipeline"},
     {"select", "pool"},
-    {"train", "evaluate", "data", "report", "review", "export", "serve"},
+    {"train", "evaluate", "data", "report", "review", "export", "serve", "track"},
     {"models"},
     {"config", "rundir", "_io", "_http", "_progress", "_format", "errors", "resources"},
 ]

@@ -71,7 +71,23 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) 
     if main_process:
         write_report(partial.root, shown_as=final)
         replace_dir(partial.root, final.resolve())
+        track(cfg, final)
     return summary
+
+
+def track(cfg: TunewiseConfig, run_dir: Path) -> None:
+    """The finished run in the tracking store, where one is configured; a store that fails is a warning, not a
+    failed run (the run's folder is complete either way)."""
+    if not cfg.tracking.mlflow:
+        return
+    from tunewise.track import log_run
+
+    try:
+        log_run(cfg, run_dir)
+    except Exception as exc:  # noqa: BLE001 - any failure of the store: the run itself has finished
+        console.print(
+            f"[yellow]warning[/] tracking: MLflow at {cfg.tracking.mlflow} failed ({type(exc).__name__}: {exc})"
+        )
 
 
 def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process: bool) -> dict:

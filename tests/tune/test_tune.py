@@ -36,7 +36,8 @@ def search_config(tmp_path, tiny_model_dir, extra: str = SPACE):
 
 
 def test_a_search_scores_trials_on_validation_and_opens_the_test_split_once(tiny_model_dir, tmp_path):
-    cfg = load_config(search_config(tmp_path, tiny_model_dir))
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = load_config(search_config(tmp_path, tiny_model_dir, SPACE + f"tracking:\n  mlflow: {store}\n"))
     found = tune(cfg, tmp_path / "search")
     trials = found["trials"]
     assert len(trials) == 3 and trials[0]["default"]
@@ -60,6 +61,17 @@ def test_a_search_scores_trials_on_validation_and_opens_the_test_split_once(tiny
     assert (search / "run" / "tune" / "tuning.json").is_file() and (search / "slice.png").is_file()
     report = (search / "run" / "report" / "report.html").read_text()
     assert "Hyperparameter search" in report and found["decision"]["reason"] in report
+    # the search in MLflow: a parent run, each trial nested under it, and the final run too
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=store)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert parent.data.tags["chosen_trial"] == str(found["decision"]["chosen"])
+    nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sorted(r.info.run_name for r in nested) == ["run", "trial 0", "trial 1", "trial 2"]
+    final = next(r for r in nested if r.info.run_name == "run")
+    assert final.data.tags["verdict"] == found["run"]["verdict"]
 
 
 KILLED_SEARCH = textwrap.dedent(

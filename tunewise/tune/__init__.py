@@ -151,9 +151,18 @@ def tune(cfg: TunewiseConfig, out: Path, trials: int | None = None, budget_minut
         "chosen_values": chosen["values"],
         "search_minutes": round(sum(t.get("minutes") or 0 for t in finished), 2),
     }
-    final = run(with_values(cfg, chosen["values"]), out / "run")  # the one step that reads the test split
-    summary["run"] = {"folder": str(out / "run"), "verdict": final["decision"]["verdict"], "tuned": final.get("tuned")}
+    final_cfg = with_values(cfg, chosen["values"])
+    final_cfg.tracking.mlflow = None  # tracked below, nested under the search
+    final = run(final_cfg, out / "run")  # the one step that reads the test split
+    headline = {
+        k: v for k, v in (final.get("tuned") or {}).items() if isinstance(v, int | float | list) and k != "per_class"
+    }
+    summary["run"] = {"folder": str(out / "run"), "verdict": final["decision"]["verdict"], "tuned": headline}
     _write_tuning(study, summary, out)
+    if cfg.tracking.mlflow:
+        from tunewise.track import log_search
+
+        log_search(cfg, out, summary)
     return summary
 
 
