@@ -9,6 +9,8 @@ Usage:
       `tunewise select`: the base-model selection's ranking, probe scores and measured costs.
   .venv/bin/python benchmarks/pipeline_runs.py learning-curve NAME CONFIG [OVERRIDE ...] [--out runs/NAME]
       `tunewise learning-curve`: validation score against training rows, and its reading.
+  .venv/bin/python benchmarks/pipeline_runs.py tune NAME CONFIG [OVERRIDE ...] [--out runs/NAME]
+      `tunewise tune`: the search's trials, its choice and the final run (tune.trials=12 sets the trials).
   .venv/bin/python benchmarks/pipeline_runs.py run NAME CONFIG [OVERRIDE ...] [--out runs/NAME]
       `tunewise run CONFIG OVERRIDE ... --out runs/NAME`, e.g. `run banking77-classify configs/classify/banking77.yaml`.
 The command runs in its own process; wall time and the peak resident memory of its largest process are measured
@@ -206,7 +208,30 @@ def curve_figures(out: Path) -> dict:
     }
 
 
-COMMANDS = {"run": run_figures, "select": selection_figures, "learning-curve": curve_figures}  # tunewise COMMAND
+def tune_figures(out: Path) -> dict:
+    """`tunewise tune`: every trial, the choice and why, the final run's figures and its test reads."""
+    tuning = read_json(out / "tuning.json")
+    trials = {
+        f"trial {t['number']}" + (" (default)" if t["default"] else ""): {
+            **{key.removeprefix("train."): rounded(value) for key, value in t["values"].items()},
+            tuning["metric"]: rounded(t["score"]),
+            "state": t["state"],
+            "minutes": t["minutes"],
+        }
+        for t in tuning["trials"]
+    }
+    looks = read_jsonl(RunDir(out / "run").test_access, missing_ok=True)
+    return {
+        "validation rows": tuning["validation_rows"],
+        "trials": trials,
+        "chosen": f"trial {tuning['decision']['chosen']}: {tuning['decision']['reason']}",
+        "minutes in trials": tuning["search_minutes"],
+        "test reads in the whole search": len(looks),
+        "final run": run_figures(out / "run"),
+    }
+
+
+COMMANDS = {"run": run_figures, "select": selection_figures, "learning-curve": curve_figures, "tune": tune_figures}
 
 
 def main() -> None:
