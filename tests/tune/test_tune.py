@@ -20,6 +20,8 @@ from tunewise.config import load_config
 from tunewise.tune import tune
 from tunewise.tune.choose import choose
 
+optuna = pytest.importorskip("optuna")  # the 'tune' extra
+
 SPACE = """tune:
   trials: 3
   space:
@@ -41,9 +43,9 @@ def test_a_search_scores_trials_on_validation_and_opens_the_test_split_once(tiny
     found = tune(cfg, tmp_path / "search")
     trials = found["trials"]
     assert len(trials) == 3 and trials[0]["default"]
-    assert trials[0]["values"] == {"train.learning_rate": 0.01, "train.lora.r": 16} or trials[0]["values"][
-        "train.learning_rate"
-    ] == pytest.approx(0.01)  # the config's own setting is trial 0
+    # the config's own setting is trial 0 (r 16 is added to the choices to hold it)
+    assert trials[0]["values"]["train.learning_rate"] == pytest.approx(0.01)
+    assert trials[0]["values"]["train.lora.r"] == 16
     complete = [t for t in trials if t["state"] == "complete"]
     assert complete and all(0 <= t["score"] <= 1 and t["minutes"] > 0 for t in complete)
     assert found["decision"]["chosen"] in {t["number"] for t in complete}
@@ -120,6 +122,29 @@ def test_a_killed_search_resumes_from_its_study_without_repeating_a_finished_tri
     assert first.stat().st_mtime_ns == before, "trial 0 was not run again"
 
 
+def test_a_trial_trailing_the_median_stops_training_and_ends_pruned():
+    from transformers import TrainerControl, TrainerState
+
+    from tunewise.tune import ReportToTrial
+
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.MedianPruner(n_startup_trials=1))
+    state = TrainerState()
+    for losses in ([0.5, 0.4], [0.45, 0.35]):  # two earlier trials set the median at each step
+        trial = study.ask()
+        for step, loss in enumerate(losses, 1):
+            state.global_step = step
+            ReportToTrial(trial).on_evaluate(None, state, TrainerControl(), metrics={"eval_loss": loss})
+        study.tell(trial, -losses[-1])
+    state.global_step = 1
+    leading, control = ReportToTrial(study.ask()), TrainerControl()
+    leading.on_evaluate(None, state, control, metrics={"eval_loss": 0.3})
+    assert leading.pruned_at is None and not control.should_training_stop
+    study.tell(leading.trial, -0.3)
+    lagging, control = ReportToTrial(study.ask()), TrainerControl()
+    lagging.on_evaluate(None, state, control, metrics={"eval_loss": 2.0})
+    assert lagging.pruned_at == 1 and control.should_training_stop  # the Trainer stops at this step
+
+
 def rows_scoring(share: float, n: int = 400, seed: int = 0) -> list[float]:
     rng = np.random.default_rng(seed)
     return [float(x) for x in (rng.random(n) < share)]
@@ -164,13 +189,32 @@ def test_the_best_is_kept_only_beyond_the_noise_of_the_default_and_of_cheaper_se
         ("train.lora.r: {choices: []}", "tune.space.train.lora.r: Value error, choices is empty"),
         ("train.colour: {low: 1, high: 2}", "'train.colour' cannot be tuned (tunable: train.learning_rate"),
         ("train.epochs: {low: 1.5, high: 3}", "'train.epochs' takes whole numbers"),
+        ("train.warmup_ratio: {low: 0.0, high: 1.0}", "tune.space.train.warmup_ratio: 1.0 is not a valid value"),
+        ("train.encoder.learning_rate: {low: 1.0e-5, high: 1.0e-4}", "applies only to an encoder"),
     ],
 )
 def test_a_bad_search_range_is_a_one_line_config_error_naming_the_key(tmp_path, capsys, space, message):
     write_jsonl(tmp_path / "d.jsonl", classification_rows())
     config = tmp_path / "c.yaml"
-    config.write_text(f"data:\n  path: d.jsonl\ntune:\n  space:\n    {space}\n")
+    config.write_text(f"data:\n  path: d.jsonl\nmodel:\n  name: smollm2-135m-instruct\ntune:\n  space:\n    {space}\n")
     assert main(["tune", str(config), "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "s").exists()
+
+
+def test_a_generation_search_is_scored_by_rouge_l_on_validation(tiny_model_dir, tmp_path):
+    words = ["card", "pin", "rate", "loan", "euro", "phone", "branch", "limit", "fee", "cash"]
+    rows = [
+        {"dialogue": f"#Person1#: my {a} and my {b}?\n#Person2#: ok {a}", "summary": f"they talk about {a} and {b}"}
+        for a, b in ((words[i % 10], words[(i * 3 + 1) % 10]) for i in range(30))
+    ]
+    write_jsonl(tmp_path / "dialogues.jsonl", rows)
+    extra = "split:\n  test: 0.2\ntune:\n  trials: 2\n  space:\n    train.learning_rate: {low: 0.0005, high: 0.01}\n"
+    config = make_config(tmp_path, tiny_model_dir, "dialogues.jsonl", extra + "audit:\n  in_run: false\n")
+    cfg = load_config(config, ["data.columns={prompt: dialogue, completion: summary}", "eval.compare_base=false"])
+    found = tune(cfg, tmp_path / "search")
+    assert found["metric"] == "rougeL" and found["task"] == "completion"
+    scored = [t["score"] for t in found["trials"] if t["state"] == "complete"]
+    assert scored and all(0 <= score <= 1 for score in scored)
+    assert found["run"]["tuned"]["rougeL"] >= 0 and "rougeL_ci" in found["run"]["tuned"]

@@ -127,7 +127,7 @@ class StepTimer(TrainerCallback):
             per_token, fixed = np.polyfit(tokens, seconds, 1)
             if per_token > 0 and fixed >= 0:
                 return {"fixed": float(fixed), "per_token": float(per_token)}
-        return {"fixed": 0.0, "per_token": float(seconds.sum() / tokens.sum())}
+        return {"fixed": 0.0, "per_token": float(seconds.sum() / tokens.sum())} if tokens.sum() else None
 
 
 def length_counts(examples: list[dict]) -> dict[str, int]:
@@ -153,7 +153,7 @@ def mean_step_tokens(
     if grouped:
         mega = max(1, min(rows // (batch * 4), 50)) * batch
         order = np.concatenate([sorted(order[i : i + mega], key=lambda j: -drawn[j]) for i in range(0, rows, mega)])
-    padded = [len(chunk) * int(drawn[chunk].max()) for chunk in np.array_split(order, math.ceil(rows / batch))]
+    padded = [len(chunk) * int(drawn[chunk].max()) for chunk in (order[i : i + batch] for i in range(0, rows, batch))]
     return float(np.mean(padded)) * accumulation
 
 

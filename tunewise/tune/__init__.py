@@ -1,11 +1,11 @@
-"""`tunewise tune`: a hyperparameter search on the validation split with Optuna, a noise-aware choice, then one
-run with the chosen setting, the only step that opens the test split.
+"""`tunewise tune`: a hyperparameter search on the validation split with Optuna, a noise-aware choice, then one run
+with the chosen setting, the only step that opens the test split.
 
 The study lives in OUT/study.db (SQLite), so a killed search resumes where it stopped: finished and pruned trials
-are kept, a trial the kill interrupted is marked failed and run again. Trials run one at a time; each trains
-through the run's own training stage (early stopping, metrics.jsonl) and reports every validation loss to Optuna,
-which prunes a trial trailing the median. A trial's score is the task metric (accuracy, ROUGE-L, preference
-accuracy) on the same validation rows for every trial; its checkpoint is deleted once scored."""
+are kept, a trial the kill interrupted is marked failed and its setting run again. Trials run one at a time; each
+trains through the run's own training stage (early stopping, metrics.jsonl) and reports every validation loss to
+Optuna, which prunes a trial trailing the median. A trial's score is the task metric (accuracy or ROUGE-L) on the
+same validation rows for every trial; its checkpoint is deleted once scored."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from tunewise.rundir import read_json
 from tunewise.train.guards import watching
 from tunewise.train.stage import train_stage
 from tunewise.tune.choose import choose
-from tunewise.tune.space import current_values, default_space, holding, suggest, with_values
+from tunewise.tune.space import check_space, current_values, default_space, holding, suggest, with_values
 
 STUDY = "tunewise"
 
@@ -61,33 +61,43 @@ def tune(cfg: TunewiseConfig, out: Path, trials: int | None = None, budget_minut
     section). Returns the tuning summary."""
     import optuna
 
+    if cfg.tracking.mlflow:
+        import mlflow  # noqa: F401 - a missing 'track' extra is said now, not after the search
     trials = trials or cfg.tune.trials
     budget_minutes = budget_minutes or cfg.tune.budget_minutes
+    if cfg.data.task == "preference":
+        raise TunewiseError("tune: preference data is not supported yet (classification and generation are)")
+    searched = cfg.tune.space or None
+    check_space(cfg, searched)  # every end of every range is valid (and, for a named model, every key applies)
     out.mkdir(parents=True, exist_ok=True)
     cfg, _ = choose_model(cfg, out / "select")  # model.name: auto: the selection's pick, once
     trained_cfg = with_model_recipe(cfg)
+    check_space(cfg, searched)  # every key applies to the model auto picked
     model_path, renderer = model_and_renderer(trained_cfg)
     splits, task = write_split(trained_cfg, out / "split")  # the test split is split off and never read here
     check_model_fits(trained_cfg, task)
     if task == "preference":
         raise TunewiseError("tune: preference data is not supported yet (classification and generation are)")
-    defaults = current_values(cfg, cfg.tune.space or default_space(cfg, task))
-    space = holding(cfg.tune.space or default_space(cfg, task), defaults)
+    defaults = current_values(cfg, searched or default_space(cfg, task))
+    space = holding(searched or default_space(cfg, task), defaults)
     validation = sample_rows(splits["validation"], cfg.eval.max_rows, cfg.seed)
     references = reference_answers(cfg, validation, task)
     labels = class_labels(cfg, splits) if task == "classification" else None
     metric = headline_keys(task)[0]
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a trial's failure is said once, as tunewise's own error
+    storage = f"sqlite:///{(out / 'study.db').resolve()}"
     study = optuna.create_study(
         study_name=STUDY,
-        storage=f"sqlite:///{(out / 'study.db').resolve()}",
+        storage=storage,
         direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=cfg.seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3) if cfg.tune.prune else optuna.pruners.NopPruner(),
         load_if_exists=True,
     )
-    _fail_interrupted(study)
+    _same_search(study, cfg, out)
+    # seeded, but not the same draws again after a resume; random for the first third, then TPE's model
+    study.sampler = optuna.samplers.TPESampler(seed=cfg.seed + len(study.trials), n_startup_trials=max(3, trials // 3))
+    _rerun_interrupted(study)
     if not study.trials:
         study.enqueue_trial(defaults, user_attrs={"default": True})
     done = _finished(study)
@@ -106,7 +116,7 @@ def tune(cfg: TunewiseConfig, out: Path, trials: int | None = None, budget_minut
         with watching(reporter):
             result = train_stage(trial_cfg, model_path, renderer, splits, task, folder / "train")
         minutes = (time.perf_counter() - started) / 60
-        trial.set_user_attr("minutes", round(minutes, 2))
+        trial.set_user_attr("minutes", round(minutes, 4))
         trial.set_user_attr("steps", result.steps)
         trial.set_user_attr("best_val_loss", result.best_val_loss)
         if reporter.pruned_at is not None:
@@ -129,12 +139,12 @@ def tune(cfg: TunewiseConfig, out: Path, trials: int | None = None, budget_minut
 
     finished = _trial_records(study)
     complete = [t for t in finished if t["state"] == "complete"]
-    if not complete:
-        raise TunewiseError(f"tune: no trial finished ({len(finished)} pruned or failed); see {out / 'trials'}")
     scores = {
         t["number"]: read_json(out / "trials" / f"{t['number']:03d}" / "validation_scores.json") for t in complete
     }
     complete = [t for t in complete if scores[t["number"]] is not None]
+    if not complete:
+        raise TunewiseError(f"tune: no trial finished ({len(finished)} pruned or failed); see {out / 'trials'}")
     decision = choose(task, complete, scores)
     chosen = next(t for t in complete if t["number"] == decision["chosen"])
     console.print(f"tune: trial {chosen['number']} chosen: {decision['reason']}")
@@ -153,7 +163,12 @@ def tune(cfg: TunewiseConfig, out: Path, trials: int | None = None, budget_minut
     }
     final_cfg = with_values(cfg, chosen["values"])
     final_cfg.tracking.mlflow = None  # tracked below, nested under the search
-    final = run(final_cfg, out / "run")  # the one step that reads the test split
+    earlier = read_json(out / "tuning.json")
+    if earlier and earlier["chosen_values"] == chosen["values"] and (out / "run" / "summary.json").is_file():
+        console.print(f"tune: {out / 'run'} already holds the chosen setting's run: the test split is not read again")
+        final = read_json(out / "run" / "summary.json")
+    else:
+        final = run(final_cfg, out / "run")  # the one step that reads the test split
     headline = {
         k: v for k, v in (final.get("tuned") or {}).items() if isinstance(v, int | float | list) and k != "per_class"
     }
@@ -162,16 +177,41 @@ def tune(cfg: TunewiseConfig, out: Path, trials: int | None = None, budget_minut
     if cfg.tracking.mlflow:
         from tunewise.track import log_search
 
-        log_search(cfg, out, summary)
+        try:
+            log_search(cfg, out, summary)
+        except Exception as exc:  # noqa: BLE001 - any failure of the store: the search itself has finished
+            console.print(
+                f"[yellow]warning[/] tracking: MLflow at {cfg.tracking.mlflow} failed ({type(exc).__name__}: {exc})"
+            )
     return summary
 
 
-def _fail_interrupted(study) -> None:
-    """A trial still 'running' in the study was stopped by a kill (one search at a time holds the study)."""
+def _same_search(study, cfg: TunewiseConfig, out: Path) -> None:
+    """A study resumes only the search that started it: the same config (data, model, space, seed, rows)."""
+    import hashlib
+    import json
+
+    resolved = {k: v for k, v in cfg.resolved().items() if k not in ("tune", "tracking", "name", "output_dir")}
+    resolved["space"] = {key: found.model_dump() for key, found in cfg.tune.space.items()}
+    fingerprint = hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    started = study.user_attrs.get("config")
+    if started is None:
+        study.set_user_attr("config", fingerprint)
+    elif started != fingerprint:
+        raise TunewiseError(
+            f"{out / 'study.db'}: this search was started with another config (data, model, settings or "
+            "tune.space differ); use another --out, or delete the folder to start over"
+        )
+
+
+def _rerun_interrupted(study) -> None:
+    """A trial still 'running' in the study was stopped by a kill (one search at a time holds the study): it is
+    marked failed, and its setting queued again (the default setting included)."""
     from optuna.trial import TrialState
 
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study.tell(trial.number, state=TrialState.FAIL)
+        study.enqueue_trial(dict(trial.params), user_attrs=dict(trial.user_attrs))
 
 
 def _finished(study) -> list:
@@ -189,7 +229,7 @@ def _trial_records(study) -> list[dict]:
                 "number": trial.number,
                 "state": trial.state.name.lower(),
                 "values": dict(trial.params),
-                "score": trial.value,
+                "score": trial.value if trial.state.name == "COMPLETE" else None,  # a pruned one keeps a loss
                 "minutes": trial.user_attrs.get("minutes"),
                 "steps": trial.user_attrs.get("steps"),
                 "best_val_loss": trial.user_attrs.get("best_val_loss"),

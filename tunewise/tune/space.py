@@ -4,6 +4,7 @@ config a trial trains with."""
 from __future__ import annotations
 
 from tunewise.config import TUNABLE, SearchRange, TunewiseConfig, apply_override, validate_config
+from tunewise.errors import TunewiseError
 from tunewise.models.registry import is_encoder
 
 LEARNING_RATES = {  # log ranges around each method's default rate
@@ -41,6 +42,35 @@ def default_space(cfg: TunewiseConfig, task: str) -> dict[str, SearchRange]:
     if task == "preference":
         space["train.dpo_beta"] = SearchRange(low=0.05, high=0.5, log=True)
     return space
+
+
+def check_space(cfg: TunewiseConfig, space: dict[str, SearchRange] | None) -> None:
+    """Before any trial: both ends of every range (every choice) make a valid config, and, once the model is
+    known (not auto), every key of tune.space changes what it trains. A one-line error naming the key otherwise."""
+    for key, limits in (space or {}).items():
+        if cfg.model.name != "auto":
+            _applies(cfg, key)
+        ends = limits.choices if limits.choices is not None else [limits.low, limits.high]
+        for value in ends:
+            value = int(value) if TUNABLE[key] == "int" and float(value).is_integer() else value
+            try:
+                with_values(cfg, {key: value})
+            except TunewiseError as exc:
+                reason = str(exc).splitlines()[0].split(": ", 2)[-1]
+                raise TunewiseError(f"tune.space.{key}: {value!r} is not a valid value ({reason})") from None
+
+
+def _applies(cfg: TunewiseConfig, key: str) -> None:
+    encoder = is_encoder(cfg.model.name)
+    if encoder and key.startswith("train.") and key.split(".")[1] not in ("encoder", "warmup_ratio"):
+        raise TunewiseError(
+            f"tune.space.{key}: {cfg.model.name} is an encoder, trained with train.encoder's settings: search "
+            f"train.encoder.{key.split('.')[-1]} (or train.warmup_ratio)"
+        )
+    if not encoder and key.startswith("train.encoder."):
+        raise TunewiseError(f"tune.space.{key}: applies only to an encoder; {cfg.model.name} is not one")
+    if key.startswith("train.lora.") and not encoder and cfg.train.method != "lora":
+        raise TunewiseError(f"tune.space.{key}: train.method is {cfg.train.method}, not lora")
 
 
 def suggest(trial, space: dict[str, SearchRange]) -> dict:
