@@ -198,6 +198,18 @@ class TrainConfig(_Section):
     early_stopping: StrictBool = Field(True, description="Stop when validation loss stops improving.")
     patience: StrictInt = Field(3, ge=1, description="Evaluations without improvement before stopping.")
     min_delta: float = Field(0.0, ge=0, description="Smallest decrease in validation loss that counts as improvement.")
+    gradient_checkpointing: StrictBool = Field(
+        False,
+        description="Recompute activations in the backward pass instead of keeping them: less memory for a long "
+        "sequence or a big batch, about a third more time (transformers' activation checkpointing).",
+    )
+    optimizer: Literal["adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "adafactor"] | None = (
+        Field(
+            None,
+            description="The Trainer's optimizer (default: transformers' AdamW); the 8-bit and paged ones need "
+            "bitsandbytes, adafactor keeps less state.",
+        )
+    )
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto",
         description="auto: bf16 where the hardware computes it natively (CUDA, AVX-512 BF16 CPUs), fp32 otherwise. "

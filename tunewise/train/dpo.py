@@ -102,7 +102,6 @@ def preference_tune(
         DPOConfig,
         beta=train_cfg.dpo_beta,
         max_length=max_length,
-        gradient_checkpointing=False,  # TRL turns it on; a small model has the memory, and it costs a third
     )
     trainer = DPOTrainer(
         model=load_trainable_model(model_path, train_cfg, precision),

@@ -221,6 +221,7 @@ def training_arguments(train_cfg, seed: int, work: Path, precision: str, args_cl
     """The arguments every tunewise training shares (validation cadence, early-stopping bookkeeping, precision,
     tracking); ``args_class`` may be a TRL config, ``specific`` adds or replaces arguments."""
     check_trackers(train_cfg.report_to)
+    check_optimizer(train_cfg.optimizer)
     shared = dict(
         output_dir=str(work),
         per_device_train_batch_size=train_cfg.batch_size,
@@ -251,5 +252,18 @@ def training_arguments(train_cfg, seed: int, work: Path, precision: str, args_cl
         use_cpu=not torch.cuda.is_available(),  # transformers refuses bf16 without a GPU unless told
         bf16=precision == "bf16",
         fp16=precision == "fp16",
+        activation_checkpointing=train_cfg.gradient_checkpointing,
+        **({"optim": train_cfg.optimizer} if train_cfg.optimizer else {}),
     )
     return args_class(**{**shared, **specific})
+
+
+def check_optimizer(optimizer: str | None) -> None:
+    """An 8-bit optimizer needs bitsandbytes: said before any work, in one line."""
+    import importlib.util
+
+    if optimizer and "8bit" in optimizer and importlib.util.find_spec("bitsandbytes") is None:
+        raise TunewiseError(
+            f"train.optimizer: {optimizer} needs bitsandbytes, which is not installed (pip install bitsandbytes; "
+            "it runs on CUDA GPUs and, in recent versions, on some CPUs)"
+        )
