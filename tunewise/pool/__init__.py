@@ -68,7 +68,9 @@ def select_from_pool(
         "pool": {"path": str(pool_path), "rows": len(pool.records), "candidates": len(allowed), "held_back": held},
         "budget": budget,
         "picked": len(found),
-        "rule": "random" if random_pick else "thin classes, then uncertain rows, diverse within each class",
+        "rule": "random"
+        if random_pick
+        else "thin classes (their least sure rows first), then the least sure rows, diverse",
         "scored_by": scored_by,
         "thin_below": thin_below,
         "thin_below_from": "curate.upsample_to" if cfg.curate.upsample_to else "half the median distinct inputs",
