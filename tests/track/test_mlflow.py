@@ -43,13 +43,13 @@ def test_a_tracked_run_logs_config_stage_figures_curve_verdict_and_report(tiny_m
     )
 
 
-def test_a_store_that_fails_is_a_warning_and_the_run_still_finishes(tiny_model_dir, tmp_path, capsys):
-    write_jsonl(tmp_path / "intents.jsonl", classification_rows())
+def test_a_store_that_fails_is_a_warning_and_the_run_is_left_as_it_is(finished_runs, tmp_path, capsys):
+    from tunewise.pipeline import track
+
     (tmp_path / "blocked").write_text("a file where the store's folder should be")
-    store = f"sqlite:///{tmp_path / 'blocked' / 'mlflow.db'}"
-    config = make_config(
-        tmp_path, tiny_model_dir, "intents.jsonl", f"tracking:\n  mlflow: {store}\naudit:\n  in_run: false\n"
-    )
-    summary = run(load_config(config), tmp_path / "run")
-    assert summary["decision"]["verdict"] and (tmp_path / "run" / "summary.json").is_file()
+    run_dir = finished_runs["classify"]
+    cfg = load_config(run_dir / "config.yaml", [f"tracking.mlflow=sqlite:///{tmp_path / 'blocked' / 'mlflow.db'}"])
+    before = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.is_file()}
+    track(cfg, run_dir)  # what `run` calls once the run is in place
     assert "warning tracking: MLflow" in " ".join(capsys.readouterr().err.split())
+    assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.is_file()} == before
