@@ -179,6 +179,14 @@ def test_the_best_is_kept_only_beyond_the_noise_of_the_default_and_of_cheaper_se
     trials.append({"number": 3, "values": {"train.epochs": 1}, "score": np.mean(cheaper), "minutes": 0.7})
     thrifty = choose("classification", trials, {0: base, 1: close, 2: far, 3: cheaper})
     assert thrifty["best"] == 2 and thrifty["chosen"] == 3 and "cheaper setting is kept" in thrifty["reason"]
+    # the default scored best: a cheaper setting within its noise, but below it, is not kept
+    lower = changed(base, up=8, down=12, offset=5)
+    alone = [
+        {"number": 0, "values": {"train.epochs": 3}, "score": np.mean(base), "minutes": 2.0, "default": True},
+        {"number": 1, "values": {"train.epochs": 1}, "score": np.mean(lower), "minutes": 0.7},
+    ]
+    held = choose("classification", alone, {0: base, 1: lower})
+    assert held["chosen"] == 0 and held["reason"] == "the default setting scored best on validation"
 
 
 @pytest.mark.parametrize(

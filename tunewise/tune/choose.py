@@ -1,5 +1,6 @@
 """The noise-aware choice among a search's finished trials: the best validation score is kept only where it
-beats, beyond the noise of the validation rows, the default setting and every cheaper setting."""
+beats, beyond the noise of the validation rows, the default setting and every cheaper setting that scored at
+least as well as the default (a cheaper setting is never kept below the default's own score)."""
 
 from __future__ import annotations
 
@@ -37,10 +38,13 @@ def choose(task: str, trials: list[dict], scores: dict[int, list[float]]) -> dic
                 f"{_gain(against_default)}: within the noise of {against_default['n']} validation rows, so the "
                 "default is kept",
             }
+    floor = default["score"] if default is not None else float("-inf")  # never below what would have run anyway
     cheaper = [
         t
         for t in trials
-        if t is not best and (cost_order(t["values"]), t["minutes"]) < (cost_order(best["values"]), best["minutes"])
+        if t is not best
+        and t["score"] >= floor
+        and (cost_order(t["values"]), t["minutes"]) < (cost_order(best["values"]), best["minutes"])
     ]
     level = [t for t in cheaper if within_noise(versus(t))]
     if level:
