@@ -50,6 +50,15 @@ def _figures(data: dict) -> dict[str, bytes]:
     return {name: png for name, png in figures.items() if png}
 
 
+def _setting(value) -> str:
+    """A hyperparameter as a person writes it: 2 (not 2.0000), 5e-05, 0.073."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "n/a" if value is None else str(value)
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.1e}" if abs(value) < 1e-3 else f"{value:.3g}"
+
+
 def _render(template: str, data: dict, images: dict[str, str], audit_link: str) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -62,6 +71,7 @@ def _render(template: str, data: dict, images: dict[str, str], audit_link: str) 
     environment.filters["md"] = _markdown_cell
     environment.filters["pct"] = lambda value: f"{100 * value:.1f} %"
     environment.filters["num"] = lambda value, digits=3: f"{value:.{digits}f}" if value is not None else "n/a"
+    environment.filters["setting"] = _setting
     keys = headline_keys(data["task"]) if data["task"] else []
     return environment.get_template(template).render(**data, images=images, audit_link=audit_link, metric_keys=keys)
 

@@ -110,6 +110,14 @@ def read_json_yaml(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {} if path.is_file() else {}
 
 
+def artifact_root(uri: str) -> str | None:
+    """Where a new experiment keeps its artifacts: beside a SQLite store (MLflow's own default is ./mlruns in
+    whatever folder the command ran from); a folder store or a server decides for itself."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
+    return None
+
+
 def _use_store(cfg) -> None:
     import logging
 
@@ -117,5 +125,8 @@ def _use_store(cfg) -> None:
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # its INFO lines about migrations and new experiments
     mlflow.set_tracking_uri(cfg.tracking.mlflow)
-    mlflow.set_experiment(cfg.tracking.experiment or cfg.name)
+    name = cfg.tracking.experiment or cfg.name
+    if mlflow.get_experiment_by_name(name) is None:
+        mlflow.create_experiment(name, artifact_location=artifact_root(cfg.tracking.mlflow))
+    mlflow.set_experiment(name)
     console.print(f"tracking: MLflow at {cfg.tracking.mlflow}, experiment {cfg.tracking.experiment or cfg.name}")

@@ -287,7 +287,7 @@ def _plots(study) -> dict[str, bytes]:
         except (ValueError, RuntimeError):  # e.g. every trial scored the same: no importance to compute
             continue
         figure = (axes.flat[0] if hasattr(axes, "flat") else axes).get_figure()
-        figure.set_size_inches(max(6.0, 3.0 * len(complete[0].params)), 4.0)
+        figure.set_size_inches(max(6.0, 4.5 * len(complete[0].params)), 4.0)
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
         plt.close(figure)
