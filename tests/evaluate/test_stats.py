@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tunewise.evaluate.stats import mcnemar, mean_ci, metric_ci, paired_difference
+from tunewise.evaluate.stats import macro_f1_ci, mcnemar, mean_ci, metric_ci, paired_difference
 
 
 def test_mean_ci_brackets_the_mean_and_shrinks_with_more_rows():
@@ -19,6 +19,22 @@ def test_metric_ci_recomputes_the_metric():
     preds = ["a", "b"] * 40 + ["b", "a"] * 10
     low, high = metric_ci(lambda r, p: float(np.mean(np.array(r) == np.array(p))), refs, preds)
     assert low < 0.8 < high
+
+
+@pytest.mark.parametrize("classes, rows", [(3, 40), (12, 90), (40, 60)])  # 40 classes in 60 rows: many absent
+def test_macro_f1_ci_is_metric_ci_of_sklearns_f1_score_on_the_same_resamples(classes, rows):
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(classes)
+    refs = [f"c{i}" for i in rng.integers(0, classes, rows)]
+    preds = [r if rng.random() < 0.6 else f"c{rng.integers(0, classes + 2)}" for r in refs]  # and unseen labels
+
+    def sklearn_macro_f1(r, p):
+        return float(f1_score(r, p, average="macro", zero_division=0))
+
+    expected = metric_ci(sklearn_macro_f1, refs, preds, rounds=200, seed=3)
+    assert macro_f1_ci(refs, preds, rounds=200, seed=3) == pytest.approx(expected, abs=1e-12)
+    assert expected[0] < expected[1]
 
 
 def test_mcnemar_counts_discordant_rows_and_tests_them():

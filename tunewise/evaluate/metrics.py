@@ -10,7 +10,14 @@ from collections.abc import Callable
 import numpy as np
 
 from tunewise.errors import TunewiseError
-from tunewise.evaluate.stats import mcnemar, mean_ci, metric_ci, minimum_detectable_effect, paired_difference
+from tunewise.evaluate.stats import (
+    macro_f1_ci,
+    mcnemar,
+    mean_ci,
+    metric_ci,
+    minimum_detectable_effect,
+    paired_difference,
+)
 
 References = list[str] | list[list[str]]
 
@@ -44,7 +51,7 @@ def classification_metrics(references: list[str], predictions: list[str]) -> dic
         "accuracy": sum(correct) / len(correct),
         "accuracy_ci": mean_ci(correct),
         "macro_f1": _macro_f1(references, predictions),
-        "macro_f1_ci": metric_ci(_macro_f1, references, predictions),
+        "macro_f1_ci": macro_f1_ci(references, predictions),
         "n": len(references),
         "majority_share": Counter(references).most_common(1)[0][1] / len(references),
         "per_class": [

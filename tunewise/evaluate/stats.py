@@ -33,6 +33,26 @@ def metric_ci(
     return _interval(np.asarray(samples))
 
 
+def macro_f1_ci(references: list, predictions: list, rounds: int = 500, seed: int = 0) -> list[float]:
+    """``metric_ci`` of scikit-learn's macro-F1 (``f1_score(average="macro", zero_division=0)``: the labels present in
+    each resample's references or predictions), on the same resamples, computed for all resamples at once from
+    per-class counts. Calling f1_score 500 times took 3.5 s of a 14 s run of a small model, per metric table
+    (benchmarks/macro_f1_bootstrap.py); tests/evaluate/test_stats.py checks it equals f1_score on every resample."""
+    labels = {label: i for i, label in enumerate(sorted(set(references) | set(predictions)))}
+    truth = np.asarray([labels[r] for r in references])
+    guess = np.asarray([labels[p] for p in predictions])
+    k = len(labels)
+    picks = _resamples(len(truth), rounds, seed)
+    offset = np.arange(rounds)[:, None] * k
+    t, g = (truth[picks] + offset).ravel(), (guess[picks] + offset).ravel()
+    counted = rounds * k
+    hits = np.bincount(t[t == g], minlength=counted).reshape(rounds, k)
+    either = (np.bincount(t, minlength=counted) + np.bincount(g, minlength=counted)).reshape(rounds, k)
+    present = either > 0
+    f1 = np.divide(2 * hits, either, out=np.zeros(either.shape), where=present)
+    return _interval(f1.sum(axis=1) / present.sum(axis=1))
+
+
 def mcnemar(correct_a: list[bool], correct_b: list[bool]) -> dict:
     """McNemar's exact test: do systems A and B err on the same rows as often as chance would allow?"""
     from scipy.stats import binomtest
