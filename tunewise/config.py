@@ -203,6 +203,11 @@ class TrainConfig(_Section):
         description="Recompute activations in the backward pass instead of keeping them: less memory for a long "
         "sequence or a big batch, about a third more time (transformers' activation checkpointing).",
     )
+    check_memory: StrictBool = Field(
+        True,
+        description="Refuse a training that the memory plan (`tunewise plan`) says cannot fit in the device's "
+        "memory, naming the method that would.",
+    )
     optimizer: Literal["adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "adafactor"] | None = (
         Field(
             None,

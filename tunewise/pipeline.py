@@ -101,6 +101,7 @@ def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process
     model_path, renderer = model_and_renderer(cfg)
     splits, task = write_split(cfg, run_dir.split, write=main_process)  # the same seed: the same split everywhere
     check_model_fits(cfg, task)
+    memory = memory_plan(cfg, model_path, renderer, splits, task)
     if cfg.audit.in_run and main_process:
         audit_stage(cfg, model_path, run_dir.audit)
     precision = precision_facts(cfg.train.precision, cfg.eval.precision)
@@ -137,13 +138,39 @@ def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process
                 "examples_per_second",
                 "tokens_per_second",
                 "time_split",
+                "peak_memory",
             )
         }
-        | {"stopped": stop_reason(cfg.train, result)},
+        | {"stopped": stop_reason(cfg.train, result), "memory_plan": memory and memory["plan"]},
         "seconds": round(time.perf_counter() - start, 1),
     }
     atomic_write_json(run_dir.summary, summary)
     return summary
+
+
+def memory_plan(cfg: TunewiseConfig, model_path: str, renderer, splits: dict, task: str) -> dict | None:
+    """The training's memory plan (recorded beside its measured peak); with train.check_memory, a training that
+    cannot fit is refused before it starts. A model whose config the plan cannot read trains unplanned."""
+    from tunewise.train.plan import check_fits, plan_run
+
+    try:
+        found = plan_run(cfg, model_path, renderer, splits, task)
+    except (AttributeError, KeyError, ValueError, TypeError) as exc:
+        console.print(f"[yellow]note[/] no memory plan for {cfg.model.name} ({type(exc).__name__}: {exc})")
+        return None
+    if cfg.train.check_memory:
+        check_fits(found)
+    return found
+
+
+def plan_training(cfg: TunewiseConfig) -> dict:
+    """`tunewise plan`: the memory the run's training would need on this device, and what fits (train.plan)."""
+    from tunewise.train.plan import plan_run
+
+    cfg = with_model_recipe(cfg)
+    model_path, renderer = model_and_renderer(cfg)
+    splits, task = write_split(cfg, RunDir(cfg.run_dir()).split, write=False)  # the folder only names the rejects
+    return plan_run(cfg, model_path, renderer, splits, task)
 
 
 def stop_reason(train_cfg, result) -> str:

@@ -247,8 +247,8 @@ def test_generation_tasks_are_scored_by_rouge(tiny_model_dir, tmp_path):
 
 def test_a_measurement_process_reports_its_own_peak_not_its_parents():
     """Linux carries ru_maxrss over fork and exec: a big test process once made both candidates report its peak."""
-    from tunewise.select.cost import peak_memory_bytes
     from tunewise.select.measure import isolated
+    from tunewise.train.plan import peak_memory_bytes
 
     ballast = bytearray(1_500_000_000)
     ballast[::4096] = b"\x01" * len(range(0, len(ballast), 4096))  # touch every page so it is resident

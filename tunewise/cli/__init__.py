@@ -40,6 +40,7 @@ COMMANDS = (
     "learning_curve",
     "tune",
     "select",
+    "plan",
     "evaluate",
     "predict",
     "export",

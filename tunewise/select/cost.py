@@ -4,7 +4,6 @@ price per 1,000 requests that follows from its measured throughput."""
 from __future__ import annotations
 
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -24,34 +23,6 @@ def disk_bytes(model_path: str) -> int | None:
     if not folder.is_dir():
         return None
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
-
-
-def peak_memory_bytes() -> int | None:
-    """This process's peak so far: GPU memory allocated by torch on CUDA, the resident set size on a CPU.
-
-    Candidates are measured in a fresh process each, so the peak is theirs (plus the Python and torch runtime,
-    about 0.5 GB on a CPU)."""
-    import torch
-
-    if torch.cuda.is_available():
-        return int(torch.cuda.max_memory_allocated())
-    if sys.platform.startswith("linux"):
-        return _linux_high_water_mark()
-    try:
-        import resource
-    except ImportError:  # Windows
-        return None
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # macOS reports bytes
-
-
-def _linux_high_water_mark() -> int:
-    """VmHWM: the peak resident set of this process image only. Linux carries ``ru_maxrss`` over fork and exec,
-    so a spawned child of a 6 GB parent would report the parent's 6 GB."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024  # kB
-    raise RuntimeError("/proc/self/status has no VmHWM line")
 
 
 def seconds_per_1k(rows_per_second: float) -> float:

@@ -18,7 +18,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from tunewise.select.cost import StepTimer, disk_bytes, length_counts, parameter_count, peak_memory_bytes
+from tunewise.select.cost import StepTimer, disk_bytes, length_counts, parameter_count
+from tunewise.train.plan import peak_memory_bytes
 
 VERSION = 6  # part of the cache key: raise it when a change here changes what is measured
 # a baseline or an encoder has no text to score before tuning; a decoder's head keeps its prior's serving peak (the

@@ -27,6 +27,7 @@ from tunewise.rundir import CHECKPOINT, CHECKPOINTS, TRAIN_LOG
 from tunewise.train.batching import answer_aligned_batch, answer_loss, pack_answer_batch
 from tunewise.train.guards import MetricsLog, RichProgress, TimeSplit, early_stopping, watchers
 from tunewise.train.lora import apply_lora
+from tunewise.train.plan import peak_memory_bytes
 
 
 @dataclass
@@ -42,6 +43,7 @@ class TrainResult:
     examples_per_second: float | None = None  # training examples per train_runtime second
     tokens_per_second: float | None = None  # examples/s times the training set's mean tokens per example
     time_split: dict | None = None  # train_runtime by part: steps, evaluation, checkpoints, other (guards.TimeSplit)
+    peak_memory: dict | None = None  # the training's measured peak (peak_memory()), to check train.plan's estimate
 
 
 def encode_all(renderer: Renderer, conversations: list[tuple[list[dict], str]], max_length: int):
@@ -146,7 +148,14 @@ def train_and_keep_best(
         examples_per_second=round(per_second, 2) if per_second else None,
         tokens_per_second=round(tokens_per_second, 1) if tokens_per_second else None,
         time_split=next((c.split() for c in trainer.callback_handler.callbacks if isinstance(c, TimeSplit)), None),
+        peak_memory=peak_memory(),
     )
+
+
+def peak_memory() -> dict:
+    """The training process's peak memory so far (plan.peak_memory_bytes), and what measured it."""
+    measure = "torch.cuda.max_memory_allocated" if torch.cuda.is_available() else "peak resident set (VmHWM)"
+    return {"bytes": peak_memory_bytes(), "measure": measure}
 
 
 def save_best(trainer: Trainer, tokenizer, out_dir: Path, work: Path) -> Path:
