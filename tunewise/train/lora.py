@@ -1,11 +1,50 @@
-"""LoRA adapters through PEFT."""
+"""LoRA adapters through PEFT, over a full-precision base or (QLoRA) a 4-bit NF4 one through bitsandbytes."""
 
 from __future__ import annotations
 
+import importlib.util
+
 from peft import LoraConfig as PeftLoraConfig
-from peft import get_peft_model
+from peft import get_peft_model, prepare_model_for_kbit_training
 
 from tunewise.errors import TunewiseError
+
+NOT_QUANTISED = ["lm_head", "score", "classifier"]  # the output layers and heads stay in full precision
+
+
+def check_quantisation(train_cfg) -> None:
+    """train.method: qlora needs bitsandbytes; said before any work."""
+    if train_cfg.method == "qlora" and importlib.util.find_spec("bitsandbytes") is None:
+        raise TunewiseError("train.method: qlora needs bitsandbytes: pip install 'tunewise[qlora]'")
+
+
+def base_options(train_cfg, precision: str) -> dict:
+    """The from_pretrained options of the frozen base: for QLoRA, bitsandbytes' 4-bit NF4 weights (double
+    quantisation, the QLoRA paper's setting) computing in the training precision, on this process's device."""
+    if train_cfg.method != "qlora":
+        return {}
+    import torch
+    from accelerate import PartialState
+    from transformers import BitsAndBytesConfig
+
+    check_quantisation(train_cfg)
+    compute = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
+    quantisation = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute,
+        llm_int8_skip_modules=NOT_QUANTISED,
+    )
+    return {"quantization_config": quantisation, "device_map": {"": PartialState().device}}
+
+
+def with_adapters(model, train_cfg, task_type: str = "CAUSAL_LM"):
+    """LoRA adapters on ``model``; a 4-bit base is first made trainable as PEFT prescribes (norms in fp32, input
+    gradients on; its own checkpointing only where train.gradient_checkpointing asks for it)."""
+    if train_cfg.method == "qlora":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=train_cfg.gradient_checkpointing)
+    return apply_lora(model, train_cfg.lora, task_type)
 
 
 def apply_lora(model, lora_cfg, task_type: str = "CAUSAL_LM"):

@@ -26,7 +26,7 @@ from tunewise.models.prompts import Renderer, encode_example
 from tunewise.rundir import CHECKPOINT, CHECKPOINTS, TRAIN_LOG
 from tunewise.train.batching import answer_aligned_batch, answer_loss, pack_answer_batch
 from tunewise.train.guards import MetricsLog, RichProgress, TimeSplit, early_stopping, watchers
-from tunewise.train.lora import apply_lora
+from tunewise.train.lora import base_options, with_adapters
 from tunewise.train.plan import peak_memory_bytes
 
 
@@ -65,16 +65,18 @@ def resolve_attention(attention: str) -> str:
 
 def load_trainable_model(model_path: str, train_cfg, precision: str):
     """The model to train: LoRA keeps its frozen base in bf16 when training in bf16 (half the memory, no
-    per-step weight casts) while PEFT keeps the adapter weights in fp32; full fine-tuning keeps fp32
-    master weights under autocast."""
+    per-step weight casts) and QLoRA in 4-bit NF4, while PEFT keeps the adapter weights in fp32; full fine-tuning
+    keeps fp32 master weights under autocast."""
     attention = resolve_attention(train_cfg.attention)
-    base_dtype = torch.bfloat16 if precision == "bf16" and train_cfg.method == "lora" else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=base_dtype, attn_implementation=attention)
+    base_dtype = torch.bfloat16 if precision == "bf16" and train_cfg.adapters else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(
+        model_path, dtype=base_dtype, attn_implementation=attention, **base_options(train_cfg, precision)
+    )
     model.config.use_cache = False  # training needs no KV cache, and packed rows are only recognised without one
     # Answer-aligned batches keep a strided slice of the last positions; a strided 3-D input sends the output
     # layer to a batched matmul that copies its 49k-row weight per example (measured: 3x slower steps).
     model.get_output_embeddings().register_forward_pre_hook(lambda _, args: (args[0].contiguous(), *args[1:]))
-    return apply_lora(model, train_cfg.lora) if train_cfg.method == "lora" else model
+    return with_adapters(model, train_cfg) if train_cfg.adapters else model
 
 
 def last_complete_checkpoint(work: Path) -> Path | None:

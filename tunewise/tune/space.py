@@ -26,14 +26,14 @@ def default_space(cfg: TunewiseConfig, task: str) -> dict[str, SearchRange]:
             "train.encoder.weight_decay": SearchRange(low=0.0, high=0.1),
             "train.warmup_ratio": SearchRange(low=0.0, high=0.2),
         }
-    low, high = LEARNING_RATES[cfg.train.method]
+    low, high = LEARNING_RATES["lora" if cfg.train.adapters else "full"]
     space = {
         "train.learning_rate": SearchRange(low=low, high=high, log=True),
         "train.epochs": SearchRange(low=1, high=4),
         "train.weight_decay": SearchRange(low=0.0, high=0.1),
         "train.warmup_ratio": SearchRange(low=0.0, high=0.2),
     }
-    if cfg.train.method == "lora":
+    if cfg.train.adapters:
         space |= {
             "train.lora.r": SearchRange(choices=[8, 16, 32]),
             "train.lora.alpha": SearchRange(choices=[16, 32, 64]),
@@ -69,8 +69,8 @@ def _applies(cfg: TunewiseConfig, key: str) -> None:
         )
     if not encoder and key.startswith("train.encoder."):
         raise TunewiseError(f"tune.space.{key}: applies only to an encoder; {cfg.model.name} is not one")
-    if key.startswith("train.lora.") and not encoder and cfg.train.method != "lora":
-        raise TunewiseError(f"tune.space.{key}: train.method is {cfg.train.method}, not lora")
+    if key.startswith("train.lora.") and not encoder and not cfg.train.adapters:
+        raise TunewiseError(f"tune.space.{key}: train.method is {cfg.train.method}, not lora or qlora")
 
 
 def suggest(trial, space: dict[str, SearchRange]) -> dict:
