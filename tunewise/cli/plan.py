@@ -9,7 +9,16 @@ from rich.table import Table
 from tunewise.cli.output import add_config_arguments, results, size
 from tunewise.config import load_config
 
-PARTS = ("weights", "reference model", "gradients", "optimizer state", "activations", "logits", "runtime")
+PARTS = (
+    "weights",
+    "reference model",
+    "gradients",
+    "optimizer state",
+    "activations",
+    "logits",
+    "runtime",
+    "freed, still resident",
+)
 
 
 def add_parser(commands) -> None:

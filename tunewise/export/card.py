@@ -34,6 +34,7 @@ def model_card(run: dict, export: dict) -> str:
         f"{cfg.model.name} ({KIND_WORDS[export['kind']]}), fine-tuned by tunewise ({cfg.train.method}) "
         f"on {summary['task']} data; exported as `{export['format']}` in {export['dtype']}.",
         "",
+        *_base_weights_lines(cfg.model.name),
         *_verdict_lines(summary),
         *_metric_lines(summary),
         *_data_lines(run["manifest"], summary, run["audit"]),
@@ -132,3 +133,9 @@ def _usage_lines(kind: str, cfg) -> list[str]:
         f"max_length={cfg.model.max_length})",
         "label = model.config.id2label[int(model(**inputs).logits.argmax())]",
     ]
+
+
+def _base_weights_lines(name: str) -> list[str]:
+    """Where a registry model's weights come from: the decoders are dequantised 4-bit GGUF files (lossy)."""
+    spec = MODELS.get(name)
+    return [f"Base weights: {spec.source}.", ""] if spec is not None else []

