@@ -233,10 +233,10 @@ class TrainConfig(_Section):
     group_by_length: StrictBool = Field(
         True, description="Batch examples of similar length together (less padding; not used by packed)."
     )
-    attention: Literal["auto", "eager", "sdpa"] = Field(
+    attention: Literal["auto", "eager", "sdpa", "flash_attention_2"] = Field(
         "auto",
         description="Attention kernel; auto: eager on a CPU (measured faster for rows of 40-340 tokens), "
-        "sdpa on a GPU.",
+        "sdpa on a GPU; flash_attention_2 on a CUDA GPU with the flash-attn package installed.",
     )
     neftune_alpha: float | None = Field(
         None, gt=0, description="NEFTune noise on input embeddings (e.g. 5); off by default."

@@ -46,6 +46,7 @@ from tunewise.rundir import RunDir, partial_dir, read_json, versions
 from tunewise.select import with_selected_model
 from tunewise.train.curve import nested_subsets, read_curve
 from tunewise.train.lora import check_quantisation
+from tunewise.train.sft import check_attention
 from tunewise.train.stage import resumable, train_stage
 
 
@@ -58,6 +59,7 @@ def run(cfg: TunewiseConfig, run_dir: Path | None = None, resume: bool = False) 
     partial = RunDir(partial_dir(final.resolve()))
     check_settings(cfg.audit)  # before any work: a misspelt check name is a config error
     check_quantisation(cfg.train)
+    check_attention(cfg.train)
     main_process = _is_main_process()
     if main_process:
         _prepare_partial_run(final, partial, resume)

@@ -56,6 +56,18 @@ def encode_all(renderer: Renderer, conversations: list[tuple[list[dict], str]], 
     return examples, truncated
 
 
+def check_attention(train_cfg) -> None:
+    """train.attention: flash_attention_2 needs a CUDA GPU and the flash-attn package; said before any work."""
+    if train_cfg.attention != "flash_attention_2":
+        return
+    import importlib.util
+
+    if not torch.cuda.is_available():
+        raise TunewiseError("train.attention: flash_attention_2 needs a CUDA GPU (use auto, eager or sdpa here)")
+    if importlib.util.find_spec("flash_attn") is None:
+        raise TunewiseError("train.attention: flash_attention_2 needs the flash-attn package: pip install flash-attn")
+
+
 def resolve_attention(attention: str) -> str:
     """'auto' becomes sdpa on a GPU and eager on a CPU (measured faster there for rows of 40-340 tokens)."""
     if attention == "auto":
