@@ -85,8 +85,8 @@ class TimeSplit(TrainerCallback):
     def split(self) -> dict:
         """Seconds per part (rounded), the rest of the wall time as `other`, and how many evaluations and saves."""
         total = (self._ended or time.perf_counter()) - (self._began or time.perf_counter())
-        found = {part: round(seconds, 1) for part, seconds in self.seconds.items()}
-        found["other"] = round(max(0.0, total - sum(self.seconds.values())), 1)
+        found = {part: round(seconds, 3) for part, seconds in self.seconds.items()}
+        found["other"] = round(max(0.0, total - sum(self.seconds.values())), 3)
         if self.steps:
             found["step_median"] = round(statistics.median(self.steps), 4)
         return found | {f"{part}_count": count for part, count in self.counts.items()}
