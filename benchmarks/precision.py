@@ -14,7 +14,8 @@ Two kinds:
 Usage:
   .venv/bin/python benchmarks/precision.py fixture [--seeds 7 1 2] [--rates 0.02 0.005]
   .venv/bin/python benchmarks/precision.py tasks [--only demo banking77 dpo] [--rows N] [--steps N] [--test-rows N]
-Writes benchmarks/results/precision-KIND.json (scripts/figures.py puts it in docs/figures.md).
+Writes benchmarks/results/precision-KIND.json, or precision-tasks-NAME.json for a task run alone with its own caps
+(scripts/figures.py puts them in docs/figures.md).
 """
 
 from __future__ import annotations
@@ -161,7 +162,10 @@ def main() -> None:
         caps += [f"eval.max_rows={args.test_rows}"] if args.test_rows else []
         figures = tasks(args.only, caps)
         note = f"overrides {' '.join(caps) or 'none'}; each arm its own `tunewise run`"
-    record(f"precision-{args.kind}", figures, note=f"{machine_line()}; {note}")
+    name = f"precision-{args.kind}"
+    if args.kind == "tasks" and sorted(args.only) != sorted(TASKS):
+        name += "-" + "-".join(args.only)  # a task run alone (its own caps) keeps its own record
+    record(name, figures, note=f"{machine_line()}; {note}")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,9 @@ TASK_FIELD_NAMES = ("text", "label", "prompt", "completion", "messages", "chosen
 class DataConfig(_Section):
     """Where the examples come from and what shape they have."""
 
-    path: str | None = Field(None, description="JSONL, CSV or Parquet file with the examples.")
+    path: str | None = Field(
+        None, description="JSONL, JSON (array or lines), CSV or Parquet file, or a `datasets` save_to_disk folder."
+    )
     task: TaskName = Field(
         "auto",
         description="classification (text, label), completion (prompt, completion), chat (messages) or "
@@ -74,7 +76,7 @@ class DataConfig(_Section):
     )
     pool: str | None = Field(
         None,
-        description="An unlabelled pool (JSONL, CSV or Parquet of inputs, no label) that `tunewise pool select` "
+        description="An unlabelled pool (JSONL, JSON, CSV or Parquet of inputs, no label) that `tunewise pool select` "
         "picks rows to label from; a label column in it is warned about and not used.",
     )
     skip_invalid: StrictBool = Field(False, description="Skip invalid rows (each one reported) instead of stopping.")

@@ -226,6 +226,8 @@ def _pool_figures(out: Path, raw: float, clean: float) -> dict:
         }
         if skewed
         else None,
+        # every intent's distinct inputs in the curated data without and with the labels (curate's manifest)
+        "distinct_inputs_by_class": manifest.get("distinct_inputs"),
         "labelled_accuracy": round(labelled, 4),
         "labelled_ci": [round(v, 4) for v in accuracy["run"]["ci"]] if accuracy["run"].get("ci") else None,
         "recovered": round((labelled - raw) / (clean - raw), 3) if clean > raw else None,

@@ -182,6 +182,7 @@ def test_labelled_pool_rows_are_added_audited_and_logged_and_an_unknown_label_na
     assert {"row": len(rows) + 1, "reason": "leakage"} in [{"row": c["row"], "reason": c["reason"]} for c in changes]
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert manifest["input"]["rows"] == len(rows)
+    distinct = manifest["added_labelled"].pop("distinct_inputs")
     assert manifest["added_labelled"] | {"source": None} == {
         "source": None,
         "labelled": 2,
@@ -190,6 +191,10 @@ def test_labelled_pool_rows_are_added_audited_and_logged_and_an_unknown_label_na
         "kept_out": {"none_of_these": 1, "unclear": 1},
     }
     assert "my card never came in the post" in (tmp_path / "o" / "curated.jsonl").read_text()
+    curated = read(tmp_path / "o" / "curated.jsonl")
+    for label in {r["label"] for r in curated}:  # per label: distinct inputs without and with the added row
+        after = len({r["text"].lower() for r in curated if r["label"] == label})
+        assert distinct[label] == [after - (label == rows[0]["label"]), after]
     labels[0]["label"] = "card_stolen"
     write_jsonl(exported, labels)
     capsys.readouterr()

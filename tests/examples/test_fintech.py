@@ -70,6 +70,9 @@ def test_the_fintech_story_runs_end_to_end(tiny_model_dir, tmp_path):
     assert 0 <= pool["suggestion_accuracy"] <= 1 and pool["ci_low"] <= pool["gain_over_random"] <= pool["ci_high"]
     before, after = (pool["skewed_distinct_inputs"][run]["median"] for run in ("curated", "labelled"))
     assert after > before  # new wordings of the thin intents reached the training split
+    by_class = pool["distinct_inputs_by_class"]  # every intent: distinct inputs without and with the labels
+    assert all(0 <= was <= now for was, now in by_class.values())
+    assert 0 < sum(now - was for was, now in by_class.values()) <= pool["added"]
     items = [json.loads(line) for line in (out / "pool" / "labelled.items.jsonl").read_text().splitlines()]
     test_inputs = {" ".join(row["text"].lower().split()) for row in map(json.loads, (out / "test.jsonl").open())}
     assert not {" ".join(item["text"].lower().split()) for item in items} & test_inputs  # the leakage gate
@@ -129,5 +132,6 @@ def test_the_fintech_story_runs_end_to_end(tiny_model_dir, tmp_path):
         "Labelled pool rows:" in final_page
         and "took the suggested label" in final_page
         and "Most new rows:" in final_page
+        and "Distinct training inputs before → after, thinnest first:" in final_page
     )
     assert (out / "audit" / "audit.html").exists() and (out / "curated" / "changelog.jsonl").exists()

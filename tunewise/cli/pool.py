@@ -13,7 +13,7 @@ def add_parser(commands) -> None:
     parser = commands.add_parser(
         "pool",
         help="an unlabelled pool: pick the rows worth labelling where the data is thin or the model unsure",
-        description="Work with an unlabelled pool (data.pool: JSONL, CSV or Parquet of inputs, no label) for a "
+        description="Work with an unlabelled pool (data.pool: JSONL, JSON, CSV or Parquet of inputs, no label) for a "
         "finished classification run.",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")

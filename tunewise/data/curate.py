@@ -11,6 +11,7 @@ from pathlib import Path
 from tunewise._io import atomic_dir, atomic_write_json, atomic_write_jsonl, read_jsonl_objects, sha256_file
 from tunewise.data.audit import AuditContext, AuditResult
 from tunewise.data.audit.checks.duplicates import answer_key
+from tunewise.data.formats import input_text, normalize
 from tunewise.errors import TunewiseError, where
 
 
@@ -110,7 +111,9 @@ def curate(
         "actions": dict(Counter(f"{c['action']}:{c['reason']}" for c in changes)),
         "relabel_queue": len(queue),
         "relabel_patch": {"path": str(relabel_patch), "rows": len(reviewed)} if relabel_patch else None,
-        "added_labelled": _added_summary(ctx, removed, index_of_row) if ctx.added or ctx.added_counts else None,
+        "added_labelled": _added_summary(ctx, records, removed, index_of_row)
+        if ctx.added or ctx.added_counts
+        else None,
         "plan": plan.model_dump(),
         "seed": seed,
     }
@@ -124,15 +127,30 @@ def curate(
     return manifest
 
 
-def _added_summary(ctx, removed: set[int], index_of_row: dict) -> dict:
-    """What became of a label export's rows: added, dropped by a curation step, kept out by the reviewers."""
+def _added_summary(ctx, records: list[dict], removed: set[int], index_of_row: dict) -> dict:
+    """What became of a label export's rows: added, dropped by a curation step, kept out by the reviewers, and
+    each label's distinct inputs in the curated data without and with the added rows (classification)."""
     dropped = sum(index_of_row[row] in removed for row in ctx.added)
+    added = {index_of_row[row] for row in ctx.added}
+    before: dict[str, set[str]] = {}
+    after: dict[str, set[str]] = {}
+    if ctx.task == "classification":
+        for i, record in enumerate(records):
+            if i in removed:
+                continue
+            label, text = str(record.get("label")), normalize(input_text(record, "classification"))
+            after.setdefault(label, set()).add(text)
+            if i not in added:
+                before.setdefault(label, set()).add(text)
     return {
         "source": next((origin["file"] for origin in ctx.added.values()), None),
         "labelled": len(ctx.added),
         "added": len(ctx.added) - dropped,
         "dropped_by_curation": dropped,
         "kept_out": {status: n for status, n in ctx.added_counts.items() if status != "labelled"},
+        # label -> [distinct inputs before the added rows, after them]; upsampled copies add no new wording
+        "distinct_inputs": {label: [len(before.get(label, ())), len(inputs)] for label, inputs in sorted(after.items())}
+        or None,
     }
 
 

@@ -1,6 +1,6 @@
 """An unlabelled pool and the rule that picks which of its rows a person should label.
 
-The rule is fixed here, before any result is seen (docs/pool.md says why each part is there):
+The rule is fixed here (docs/pool.md says why each part is there, and how it was revised once, on CLINC150):
 
 1. The gate. A pool row whose input repeats, or nearly repeats, a labelled row or a test row is never offered (the
    leakage gate's test: the same normalised input, or character 3-gram Jaccard ≥ audit.leakage_threshold), and of

@@ -134,9 +134,18 @@ def _labelled_pool(folder: Path, added: dict | None) -> dict | None:
     changes = read_jsonl(folder / "changelog.jsonl")
     per_label = Counter(label_of.get(str(c["detail"].get("id")), "?") for c in changes if c["reason"] == "pool_label")
     taken = sum(row.get("label") == row.get("suggested_label") for row in answered)
+    gained = sorted(
+        (
+            (label, pair[0], pair[1])
+            for label, pair in (added.get("distinct_inputs") or {}).items()
+            if pair[1] > pair[0]
+        ),
+        key=lambda g: (g[1], g[0]),
+    )
     return added | {
         "asked": len(exported) or None,
         "suggestion_taken": round(taken / len(answered), 4) if answered else None,
         "labels_given": len(per_label),
         "most_added": per_label.most_common(10),
+        "gained": gained,  # (label, distinct inputs before, after) for every label that gained, thinnest first
     }

@@ -1,5 +1,5 @@
 """`tunewise pool select`: which rows of an unlabelled pool a person should label next, for a finished
-classification run. The rule lives in ``tunewise.data.pool`` (fixed before any result is seen); this module
+classification run. The rule lives in ``tunewise.data.pool`` (revised once, on CLINC150: docs/pool.md); this module
 scores the pool with the run's model and the embedding baseline, applies the rule and writes the items of a
 `label` review campaign."""
 
