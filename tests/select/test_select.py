@@ -269,3 +269,34 @@ def test_auto_refuses_a_run_projected_beyond_the_training_budget(selected, tmp_p
     assert not out.exists() and not any(tmp_path.glob(".run*"))  # refused before any training: nothing left
     selection = json.loads((folder / "out" / "selection.json").read_text())
     assert all(c["projected_train_seconds"] > 0 for c in selection["candidates"])
+
+
+def test_a_pick_over_the_training_budget_is_refused_naming_the_best_candidate_that_fits(tmp_path):
+    from tunewise.errors import TunewiseError
+    from tunewise.select import check_train_budget
+
+    config = tmp_path / "config.yaml"
+    config.write_text("data: {path: data.jsonl, task: classification}\nmodel: {name: auto}\n")
+    cfg = load_config(config, ["select.max_train_minutes=10"])
+
+    def candidate(name, kind, score, seconds):
+        return {"name": name, "model": f"{name}-model", "kind": kind, "probe": {"score": score}}, seconds
+
+    rows = [
+        candidate("big-decoder", "decoder", 0.91, 3600.0),
+        candidate("small-encoder", "encoder", 0.89, 300.0),
+        candidate("tiny-encoder", "encoder", 0.80, 30.0),
+        candidate("embedding_lr", "baseline", 0.85, 10.0),
+    ]
+    candidates = [c | {"projected_train_seconds": s} for c, s in rows]
+    selection = {"pick": "big-decoder", "candidates": candidates}
+    with pytest.raises(TunewiseError) as refused:
+        check_train_budget(cfg, selection, candidates[0])
+    message = str(refused.value)
+    assert message.startswith("select.max_train_minutes: 10: big-decoder is projected to train for 60.0 min; ")
+    # the best-scoring candidate that trains within the limit, never the baseline (it needs no fine-tune)
+    assert "small-encoder is projected at 5.0 min (validation 0.890 against 0.910)" in message
+    assert message.endswith("set model.name: small-encoder-model") and "\n" not in message
+    check_train_budget(cfg, selection, candidates[1])  # a pick within the limit passes
+    with pytest.raises(TunewiseError, match="embedding_lr needs no fine-tune and is the pick: ship it"):
+        check_train_budget(cfg, selection | {"pick": "embedding_lr"}, candidates[0])
