@@ -114,3 +114,80 @@ def test_a_dataset_saved_to_disk_is_read_and_another_folder_is_refused(tmp_path)
     (tmp_path / "other").mkdir()
     with pytest.raises(TunewiseError, match="not a dataset saved with datasets' save_to_disk"):
         load_records(tmp_path / "other")
+
+
+GOOD_ROW = {
+    "alpaca": {"instruction": "a", "input": "", "output": "b"},
+    "preference": {
+        "conversations": [{"from": "human", "value": "q"}],
+        "chosen": {"from": "gpt", "value": "a"},
+        "rejected": {"from": "gpt", "value": "b"},
+    },
+    "messages": {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]},
+}
+HI, OK = {"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "row", "expected"),
+    [
+        ("alpaca", {"instruction": "a", "input": "x"}, "field 'output': missing or empty (must be text) (alpaca row)"),
+        ("alpaca", {"instruction": 5, "output": "y"}, "field 'instruction': missing or empty (must be text)"),
+        ("alpaca", {"instruction": "a", "output": "  "}, "field 'output': missing or empty"),
+        ("alpaca", {"instruction": "a", "output": "b", "history": [["one"]]}, "field 'history[0]': must be a"),
+        (
+            "preference",
+            {"conversations": [{"from": "human", "value": "q"}], "chosen": {"from": "gpt", "value": "a"}},
+            "field 'rejected': expected a {from, value} turn (sharegpt_preference row)",
+        ),
+        (
+            "preference",
+            {
+                "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}],
+                "chosen": {"from": "gpt", "value": "a"},
+                "rejected": {"from": "gpt", "value": "b"},
+            },
+            "field 'conversations': a preference row's prompt must be one user turn",
+        ),
+        (
+            "messages",
+            {"messages": [HI, {"role": "tool", "content": "{}"}, OK]},
+            "field 'messages[1].role': the tool-call role 'tool' is not supported (remove the row)",
+        ),
+        (
+            "messages",
+            {"messages": [HI, {"role": "robot", "content": "beep"}, OK]},
+            "field 'messages[1].role': unknown role 'robot' (known: system, user, assistant)",
+        ),
+        (
+            "messages",
+            {"messages": [HI, {"role": "assistant", "content": "", "tool_calls": [{"id": "1"}]}, OK]},
+            "field 'messages[1].role': a tool call is not supported (remove the row)",
+        ),
+        (
+            "messages",
+            {"messages": [HI, OK], "tools": [{"name": "get_balance"}]},
+            "field 'tools': tool definitions: tool-call training is not supported (remove the column)",
+        ),
+    ],
+)
+def test_a_bad_row_of_each_format_is_one_error_naming_the_file_line_and_field(tmp_path, kind, row, expected):
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps(GOOD_ROW[kind]) + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(TunewiseError) as bad:
+        load_records(path)
+    assert str(bad.value).startswith(f"{path}:2: {expected}")
+    assert "\n" not in str(bad.value)
+    skipped = load_records(path, skip_invalid=True)
+    assert len(skipped.records) == 1 and len(skipped.problems) == 1  # listed, never dropped silently
+
+
+@pytest.mark.parametrize("kind", ["parquet", "saved"])
+def test_a_bad_row_of_a_parquet_file_or_a_saved_dataset_names_its_row(tmp_path, kind):
+    import datasets
+
+    rows = datasets.Dataset.from_list([{"text": "lost card", "label": "card_lost"}, {"text": "  ", "label": "x"}])
+    path = tmp_path / ("rows.parquet" if kind == "parquet" else "saved")
+    rows.to_parquet(str(path)) if kind == "parquet" else rows.save_to_disk(str(path))
+    with pytest.raises(TunewiseError, match=rf"^{path}:row 2: field 'text': empty$"):
+        load_records(path)

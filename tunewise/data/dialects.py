@@ -16,7 +16,8 @@ An unknown role or an empty turn is an error naming the row and the turn, never 
 from __future__ import annotations
 
 ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
-TOOL_ROLES = ("function_call", "observation", "tool", "function", "tool_call", "tool_response")
+# the tool-use roles of OpenAI, ShareGPT, LLaMA-Factory and Llama 3 data (refused in every chat format)
+TOOL_ROLES = ("function_call", "observation", "tool", "function", "tool_call", "tool_response", "ipython")
 DIALECTS = ("alpaca", "sharegpt", "sharegpt_preference")
 
 
@@ -102,7 +103,7 @@ def _preference(row: dict, turns: list[dict]) -> dict:
         )
     found = {"prompt": users[0]["content"]}
     for side in ("chosen", "rejected"):
-        value = row[side]
+        value = row.get(side)
         found[side] = value if isinstance(value, str) else _turn(value, side)["content"]
         if not found[side].strip():
             raise DialectError(side, "empty answer")

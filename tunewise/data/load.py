@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tunewise.data.dialects import TOOL_ROLES
 from tunewise.errors import TunewiseError, where
+
+CHAT_ROLES = ("system", "user", "assistant")
 
 TASK_FIELDS: dict[str, tuple[str, ...]] = {
     "preference": ("prompt", "chosen", "rejected"),
@@ -431,6 +434,8 @@ def _to_record(
 ) -> dict:
     fields = INPUT_FIELDS[task] if inputs_only else TASK_FIELDS[task]
     record: dict[str, Any] = {}
+    if task == "chat" and row.get("tools") not in (None, "", [], "[]"):  # kept as meta, it would be ignored
+        raise _RowError("tools", "tool definitions: tool-call training is not supported (remove the column)")
     for name in fields:
         column = columns.get(name, name)
         if column not in row or row[column] is None:
@@ -490,6 +495,12 @@ def _check_messages(column: str, value: Any, open_ended: bool = False) -> list[d
     for index, message in enumerate(value):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise _RowError(f"{column}[{index}].role", "missing or not text")
+        role = message["role"]
+        if role in TOOL_ROLES or message.get("tool_calls") or message.get("function_call"):
+            what = f"the tool-call role '{role}'" if role in TOOL_ROLES else "a tool call"
+            raise _RowError(f"{column}[{index}].role", f"{what} is not supported (remove the row)")
+        if role not in CHAT_ROLES:
+            raise _RowError(f"{column}[{index}].role", f"unknown role {role!r} (known: {', '.join(CHAT_ROLES)})")
         if not isinstance(message.get("content"), str):
             raise _RowError(f"{column}[{index}].content", "missing or not text")
         _check_text(f"{column}[{index}].content", message["content"])
