@@ -74,3 +74,14 @@ def test_a_file_that_does_not_say_its_task_is_one_line_naming_its_columns(tmp_pa
     error = capsys.readouterr().err.strip()
     assert "cannot tell the task from columns ['a', 'b']" in error and "\n" not in error
     assert not (tmp_path / "cfg.yaml").exists()
+
+
+def test_classification_data_with_a_decoder_shows_what_its_head_reads_not_a_chat(tmp_path, tiny_model_dir, capsys):
+    rows = [(f"where is my card number {n}", "card_arrival" if n % 2 else "lost_card") for n in range(30)]
+    data = write_csv(tmp_path / "train.csv", ["text", "category"], rows)
+    argv = ["init", str(tmp_path / "cfg.yaml"), "--data", str(data), "--model", str(tiny_model_dir)]
+    assert main(argv) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "with a classification head reads the text and learns its label:" in out
+    assert "where is my card number 0 → lost_card" in out
+    assert "── example" not in out and "<|im_start|>" not in out  # no chat prompt: the head never sees one

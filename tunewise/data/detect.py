@@ -136,8 +136,12 @@ def as_seen(config_path: Path, found: Detected) -> list[str]:
     from tunewise.data.formats import classifier_text, to_conversation
 
     cfg = load_config(config_path)
-    if found.task == "classification" and cfg.model.name in ("auto", "minilm-l6"):
-        lines = ["The classifier reads the text and learns its label (auto also tries decoders with a head):"]
+    if found.task == "classification" and cfg.train.objective_for(found.task) == "classify":
+        reader = {
+            "auto": "The classifier reads the text and learns its label (auto also tries decoders with a head):",
+            "minilm-l6": "The encoder reads the text and learns its label:",
+        }.get(cfg.model.name, f"{cfg.model.name} with a classification head reads the text and learns its label:")
+        lines = [reader]
         for record in found.records[:SHOWN]:
             lines.append(f"  [dim]{escape(classifier_text(record))}[/]  [bold green]→ {escape(record['label'])}[/]")
         return lines
