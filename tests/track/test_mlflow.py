@@ -3,6 +3,8 @@ stage's figures as metrics, the validation curve by step, the verdict as a tag a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import classification_rows, write_jsonl
@@ -36,7 +38,11 @@ def test_a_tracked_run_logs_config_stage_figures_curve_verdict_and_report(tiny_m
     artifacts = {a.path for a in client.list_artifacts(tracked.info.run_id)} | {
         a.path for a in client.list_artifacts(tracked.info.run_id, "report")
     }
-    assert {"report/report.html", "report/report.md", "summary.json", "config.yaml"} <= artifacts
+    assert {"report/report.html", "report/report.md", "summary.json", "config.yaml", "model_card.md"} <= artifacts
+    card = client.download_artifacts(tracked.info.run_id, "model_card.md", str(tmp_path / "card"))
+    card = Path(card).read_text()
+    assert "with a sequence-classification head" in card and "not exported yet" in card
+    assert f"{accuracy:.3f}" in card and "Checked after export" not in card  # no export, no export check
     assert any(
         path.endswith("findings.json")
         for path in artifacts | {a.path for a in client.list_artifacts(tracked.info.run_id, "audit")}

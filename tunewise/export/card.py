@@ -15,29 +15,39 @@ KIND_WORDS = {
 }
 
 
-def model_card(run: dict, export: dict) -> str:
+def model_card(run: dict, export: dict | None = None) -> str:
     """Markdown with a metadata header. ``run``: config, summary, manifest, audit summary (or None);
-    ``export``: format, dtype, kind, agreement and rows checked, the tunewise version."""
+    ``export``: format, dtype, kind, agreement and rows checked, the tunewise version. Without ``export`` (a run
+    logged to a tracker before any export) the card says so and leaves out the export's check and loading."""
     cfg, summary = run["config"], run["summary"]
     spec = MODELS.get(cfg.model.name)
     licence = spec.license if spec else "see the base model"
+    kind = export["kind"] if export else _kind(cfg, summary["task"])
+    if export:
+        what = f"exported as `{export['format']}` in {export['dtype']}."
+    else:
+        what = "not exported yet (`tunewise export RUN --format merged` writes the files, checks and this card)."
     lines = [
         "---",
         f"license: {licence}",
         f"base_model: {cfg.model.name}",
         "library_name: transformers",
-        "tags: [tunewise, " + ("text-classification" if export["kind"] != "generate" else "text-generation") + "]",
+        "tags: [tunewise, " + ("text-classification" if kind != "generate" else "text-generation") + "]",
         "---",
         "",
         f"# {cfg.name}",
         "",
-        f"{cfg.model.name} ({KIND_WORDS[export['kind']]}), fine-tuned by tunewise ({cfg.train.method}) "
-        f"on {summary['task']} data; exported as `{export['format']}` in {export['dtype']}.",
+        f"{cfg.model.name} ({KIND_WORDS[kind]}), fine-tuned by tunewise ({cfg.train.method}) "
+        f"on {summary['task']} data; {what}",
         "",
         *_base_weights_lines(cfg.model.name),
         *_verdict_lines(summary),
         *_metric_lines(summary),
         *_data_lines(run["manifest"], summary, run["audit"]),
+    ]
+    if export is None:
+        return "\n".join(lines)
+    lines += [
         "## Checked after export",
         "",
         f"Loaded back from these files and run on {export['rows']} test rows: the same answer as the run's own "
@@ -51,6 +61,12 @@ def model_card(run: dict, export: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _kind(cfg, task: str) -> str:
+    from tunewise.models.registry import is_encoder
+
+    return "encoder" if is_encoder(cfg.model.name) else cfg.train.objective_for(task)
 
 
 def _verdict_lines(summary: dict) -> list[str]:

@@ -35,7 +35,21 @@ def log_run(cfg, run_dir: Path, parent: str | None = None) -> str | None:
         for path in (run.report / "report.html", run.report / "report.md", run.findings, run.summary, run.config):
             if path.is_file():
                 mlflow.log_artifact(str(path), artifact_path=path.parent.name if path.parent != run.root else None)
+        if summary.get("task"):  # the model card, as an export would write it (without the export's own check)
+            mlflow.log_text(_card(cfg, run, summary), "model_card.md")
         return active.info.run_id
+
+
+def _card(cfg, run: RunDir, summary: dict) -> str:
+    from tunewise.export.card import model_card
+
+    facts = {
+        "config": cfg,
+        "summary": summary,
+        "manifest": read_json(run.manifest) or {},
+        "audit": (read_json(run.findings) or {}).get("summary"),
+    }
+    return model_card(facts)
 
 
 def log_search(cfg, out: Path, tuning: dict) -> str | None:
