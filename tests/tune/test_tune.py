@@ -175,6 +175,12 @@ def test_the_best_is_kept_only_beyond_the_noise_of_the_default_and_of_cheaper_se
     trials.append({"number": 2, "values": {"train.epochs": 3}, "score": np.mean(far), "minutes": 2.0})
     beaten = choose("classification", trials, {0: base, 1: close, 2: far})
     assert beaten["chosen"] == 2 and "over the default" in beaten["reason"]
+    lead = beaten["comparisons"][str(beaten["runner_up"])]
+    assert beaten["runner_up"] == 1 and lead["ci_low"] <= lead["gain"] <= lead["ci_high"]
+    assert beaten["reason"].endswith(
+        f"the best leads the runner-up (trial 1) by {lead['gain']:+.3f} "
+        f"(95 % CI {lead['ci_low']:+.3f} to {lead['ci_high']:+.3f}, {lead['metric']})"
+    )
     cheaper = changed(far, up=6, down=10, offset=3)  # 4 rows below `far`, with rows lost and won
     trials.append({"number": 3, "values": {"train.epochs": 1}, "score": np.mean(cheaper), "minutes": 0.7})
     thrifty = choose("classification", trials, {0: base, 1: close, 2: far, 3: cheaper})
@@ -186,7 +192,7 @@ def test_the_best_is_kept_only_beyond_the_noise_of_the_default_and_of_cheaper_se
         {"number": 1, "values": {"train.epochs": 1}, "score": np.mean(lower), "minutes": 0.7},
     ]
     held = choose("classification", alone, {0: base, 1: lower})
-    assert held["chosen"] == 0 and held["reason"] == "the default setting scored best on validation"
+    assert held["chosen"] == 0 and held["reason"].startswith("the default setting scored best on validation; ")
 
 
 @pytest.mark.parametrize(

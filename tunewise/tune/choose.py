@@ -15,8 +15,19 @@ def within_noise(comparison: dict) -> bool:
 
 def choose(task: str, trials: list[dict], scores: dict[int, list[float]]) -> dict:
     """``trials``: the finished ones ({number, values, score, minutes, default}); ``scores``: each one's per-row
-    validation scores (the same rows, in the same order). Returns the chosen trial's number, why, and the paired
-    comparisons behind it (best vs default, best vs runner-up, the cheaper settings within noise of the best)."""
+    validation scores (the same rows, in the same order). Returns the chosen trial's number, why (the best's lead
+    over the runner-up, with its interval, included), and the paired comparisons behind it (best vs default, best
+    vs runner-up, the cheaper settings within noise of the best)."""
+    found = _choose(task, trials, scores)
+    ranked = sorted(trials, key=lambda t: (-t["score"], t["number"]))
+    if len(ranked) > 1:
+        lead = found["comparisons"][str(ranked[1]["number"])]
+        found["runner_up"] = ranked[1]["number"]
+        found["reason"] += f"; the best leads the runner-up (trial {ranked[1]['number']}) by {_gain(lead)}"
+    return found
+
+
+def _choose(task: str, trials: list[dict], scores: dict[int, list[float]]) -> dict:
     ranked = sorted(trials, key=lambda t: (-t["score"], t["number"]))
     best = ranked[0]
     default = next((t for t in trials if t.get("default")), None)
