@@ -221,7 +221,12 @@ def tune_figures(out: Path) -> dict:
         for t in tuning["trials"]
     }
     looks = read_jsonl(RunDir(out / "run").test_access, missing_ok=True)
+    tuned, metric = read_json(RunDir(out / "run").summary)["tuned"], tuning["metric"]
+    low, high = tuned.get(f"{metric}_ci") or (None, None)
     return {
+        f"final run's test {metric} (95 % CI)": f"{tuned[metric]:.4f}"
+        + (f" [{low:.4f}, {high:.4f}]" if low is not None else "")
+        + f" on {tuned.get('n', '?')} rows",
         "validation rows": tuning["validation_rows"],
         "trials": trials,
         "chosen": f"trial {tuning['decision']['chosen']}: {tuning['decision']['reason']}",
