@@ -128,6 +128,16 @@ class ModelConfig(_Section):
         None,
         description="Where prepared (dequantised) models are cached; default $TUNEWISE_CACHE or ~/.cache/tunewise.",
     )
+    revision: str | None = Field(
+        None,
+        description="A hub id's branch, tag or commit to load (default: its main branch). The files are fetched once "
+        "into the Hugging Face cache; the run records the commit they came from.",
+    )
+    trust_remote_code: StrictBool = Field(
+        False,
+        description="Run the Python code a model folder or hub repository ships (its config.json's auto_map). Off: "
+        "such a model is refused in one line naming the code; read it before turning this on.",
+    )
     prompt_format: Literal["auto", "chat", "plain"] = Field(
         "auto", description="chat uses the model's chat template; plain a '### Input/### Response' layout."
     )

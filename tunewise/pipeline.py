@@ -39,7 +39,7 @@ from tunewise.evaluate.stats import mean_ci
 from tunewise.evaluate.verdict import decide_run
 from tunewise.models.loading import model_and_renderer
 from tunewise.models.precision import precision_facts, resolve_eval_precision
-from tunewise.models.registry import is_encoder
+from tunewise.models.registry import hub_commit, is_encoder
 from tunewise.report import write_report
 from tunewise.report.plots import learning_curve_plot
 from tunewise.rundir import RunDir, partial_dir, read_json, versions
@@ -109,6 +109,10 @@ def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process
     if cfg.audit.in_run and main_process:
         audit_stage(cfg, model_path, run_dir.audit)
     precision = precision_facts(cfg.train.precision, cfg.eval.precision)
+    if main_process and hub_commit(model_path):
+        console.print(
+            f"model: {cfg.model.name} at commit {hub_commit(model_path)} (model.revision: {cfg.model.revision})"
+        )
     if main_process:  # said before training starts, once the data has been read and checked
         console.print(
             f"precision: trains in {precision['train']}, evaluates in {precision['eval']} on "
@@ -122,6 +126,7 @@ def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process
     summary = {
         "task": task,
         "model": cfg.model.name,
+        **({"model_commit": hub_commit(model_path)} if hub_commit(model_path) else {}),  # a hub id's files
         "method": cfg.train.method,
         "precision": precision,
         "split": {name: len(rows) for name, rows in splits.items()},

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tunewise.errors import TunewiseError
 from tunewise.models.prompts import make_renderer
-from tunewise.models.registry import MODELS, is_encoder, resolve_model
+from tunewise.models.registry import MODELS, code_options, is_encoder, resolve_model
 
 
 def model_and_renderer(cfg, name: str | None = None, system_prompt: str | None = None):
@@ -16,9 +16,15 @@ def model_and_renderer(cfg, name: str | None = None, system_prompt: str | None =
     given = name or cfg.model.name
     local = cfg.resolve_path(given)
     resolved = str(local) if given not in MODELS and local is not None and local.is_dir() else given
-    model_path = resolve_model(resolved, cfg.resolve_path(cfg.model.cache_dir))
+    own = given == cfg.model.name  # model.revision and model.trust_remote_code are the config's model's
+    model_path = resolve_model(
+        resolved,
+        cfg.resolve_path(cfg.model.cache_dir),
+        cfg.model.revision if own else None,
+        cfg.model.trust_remote_code and own,
+    )
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        tokenizer = AutoTokenizer.from_pretrained(model_path, **code_options(model_path))
     except (OSError, ValueError) as exc:
         raise TunewiseError(f"model '{given}': cannot load its tokenizer ({str(exc).splitlines()[0]})") from None
     if tokenizer.pad_token is None:
@@ -89,8 +95,8 @@ def load_for_eval(model_path: str, checkpoint: Path | None, cfg):
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = eval_dtype(cfg, device)
     if checkpoint is not None and cfg.train.method == "full":
-        return AutoModelForCausalLM.from_pretrained(checkpoint, dtype=dtype).to(device)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+        return AutoModelForCausalLM.from_pretrained(checkpoint, dtype=dtype, **code_options(checkpoint)).to(device)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32, **code_options(model_path))
     if checkpoint is not None:
         from peft import PeftModel
 
@@ -109,6 +115,7 @@ def classifier_from_base(model_path: str, labels: list[str], dtype, model_class=
         id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)},
         dtype=dtype,
+        **code_options(model_path),
         **options,
     )
 
@@ -128,7 +135,9 @@ def load_classifier(model_path: str, checkpoint: Path, cfg, labels: list[str], p
             MeanPoolingClassifier.from_pretrained(checkpoint, dtype=torch.float32).to(device=device, dtype=dtype).eval()
         )
     if cfg.train.method == "full":
-        model = AutoModelForSequenceClassification.from_pretrained(checkpoint, dtype=torch.float32)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            checkpoint, dtype=torch.float32, **code_options(checkpoint)
+        )
     else:
         from peft import PeftModel
 

@@ -133,24 +133,101 @@ def list_models(cache_dir: Path | None = None) -> list[dict]:
     ]
 
 
-def resolve_model(name: str, cache_dir: Path | None = None) -> str:
-    """Turn a model name into what ``from_pretrained`` loads: a prepared cache folder, a local folder or a hub id."""
-    if name in MODELS:
-        return str(prepare_model(name, cache_dir))
+HUB_FILES = ["*.json", "*.safetensors", "*.py", "*.model", "*.txt", "*.jinja", "*.tiktoken"]  # what a load reads
+
+
+def resolve_model(
+    name: str, cache_dir: Path | None = None, revision: str | None = None, trust_remote_code: bool = False
+) -> str:
+    """Turn a model name into the folder ``from_pretrained`` loads: a prepared cache folder, a local folder, or a hub
+    id's snapshot (at ``revision``: a branch, tag or commit) in the Hugging Face cache, fetched once. A folder whose
+    config maps to the repository's own Python code (``auto_map``) is refused unless ``trust_remote_code``."""
     if name == "auto":
         raise TunewiseError(
             "model.name: auto is chosen by `tunewise select` (and by `tunewise run`); this command needs a model name"
         )
     local = Path(name).expanduser()
+    if revision is not None and (name in MODELS or local.is_dir()):
+        where = "a registry model" if name in MODELS else "a local folder"
+        raise TunewiseError(f"model.revision: {revision!r} is for a hub id; '{name}' is {where}, without revisions")
+    if name in MODELS:
+        return str(prepare_model(name, cache_dir))
     if local.is_dir():
         if not (local / "config.json").is_file():
             raise TunewiseError(f"model folder {local} has no config.json (not a Hugging Face model folder)")
-        return str(local)
+        return _checked_code(local, name, trust_remote_code)
     if "/" in name and not name.startswith((".", "/", "~")) and name.count("/") == 1:
-        return name  # a hub id; transformers reports clearly when no hub is reachable
+        return _checked_code(_hub_snapshot(name, revision), name, trust_remote_code)
     raise TunewiseError(
         f"unknown model '{name}': not in the registry ({', '.join(MODELS)}), not a local model folder, not a hub id"
     )
+
+
+def _hub_snapshot(repo_id: str, revision: str | None) -> Path:
+    """The hub model's files at ``revision`` in the Hugging Face cache (HF_HUB_CACHE); downloaded once, read from
+    the cache after that and whenever the hub is unreachable or HF_HUB_OFFLINE is set. Safetensors weights where
+    the repository has them, else its .bin files. The folder's name is the commit it resolved to."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    at = f" at revision {revision!r}" if revision else ""
+    try:
+        with console.status(f"fetching {repo_id}{at} from the Hugging Face hub (once; then from its cache)"):
+            folder = Path(snapshot_download(repo_id, revision=revision, allow_patterns=HUB_FILES))
+            if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
+                folder = Path(snapshot_download(repo_id, revision=revision, allow_patterns=[*HUB_FILES, "*.bin"]))
+    except LocalEntryNotFoundError:
+        raise TunewiseError(
+            f"model.name: {repo_id}{at}: not in the Hugging Face cache and the hub cannot be reached "
+            "(download it once where it can, or give a local model folder)"
+        ) from None
+    except (HfHubHTTPError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TunewiseError(f"model.name: {repo_id}{at}: {first}") from None
+    if not (folder / "config.json").is_file():
+        raise TunewiseError(f"model.name: {repo_id}{at}: no config.json (not a transformers model repository)")
+    return folder
+
+
+def hub_commit(model_path: str) -> str | None:
+    """The commit a hub snapshot folder holds (its name in the Hugging Face cache), or None for other folders."""
+    path = Path(model_path)
+    return path.name if path.parent.name == "snapshots" and len(path.name) == 40 else None
+
+
+def remote_code(model_path: str | Path) -> dict | None:
+    """The ``auto_map`` of a model folder's config: which of its own Python classes transformers would import."""
+    config = Path(model_path) / "config.json"
+    try:
+        found = json.loads(config.read_text(encoding="utf-8")) if config.is_file() else {}
+    except (OSError, ValueError):
+        return None
+    return found.get("auto_map") or None
+
+
+def code_options(model_path) -> dict:
+    """``trust_remote_code=True`` for a folder whose config maps to its own code (resolve_model let it through only
+    with model.trust_remote_code set, and a run's checkpoints inherit it); nothing otherwise, so transformers never
+    stops to ask on stdin."""
+    return {"trust_remote_code": True} if model_path is not None and remote_code(model_path) else {}
+
+
+def _checked_code(folder: Path, name: str, trust_remote_code: bool) -> str:
+    code = remote_code(folder)
+    if code and not trust_remote_code:
+        modules = sorted({str(ref).split(".")[0] + ".py" for ref in _flat(code.values())})
+        raise TunewiseError(
+            f"model '{name}': its config maps to the repository's own code ({', '.join(modules)}); read it, then set "
+            "model.trust_remote_code: true to run it (it runs with your rights)"
+        )
+    return str(folder)
+
+
+def _flat(values) -> list:
+    found = []
+    for value in values:  # auto_map values are "module.Class", or [slow, fast] pairs for tokenizers
+        found += _flat(value) if isinstance(value, list | tuple) else [value] if value else []
+    return found
 
 
 def prepare_model(name: str, cache_dir: Path | None = None, force: bool = False) -> Path:

@@ -66,7 +66,9 @@ def model_shape(model_path: str, objective: str, labels: int = 2) -> Shape:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    config = AutoConfig.from_pretrained(model_path)
+    from tunewise.models.registry import code_options
+
+    config = AutoConfig.from_pretrained(model_path, **code_options(model_path))
     text = getattr(config, "text_config", None) or config
     if objective == "classify":
         config.num_labels = labels

@@ -23,6 +23,7 @@ from tunewise._io import replace_dir
 from tunewise.errors import TunewiseError
 from tunewise.models.precision import resolve_precision
 from tunewise.models.prompts import Renderer, encode_example
+from tunewise.models.registry import code_options
 from tunewise.rundir import CHECKPOINT, CHECKPOINTS, TRAIN_LOG
 from tunewise.train.batching import answer_aligned_batch, answer_loss, pack_answer_batch
 from tunewise.train.guards import MetricsLog, RichProgress, TimeSplit, early_stopping, watchers
@@ -82,7 +83,11 @@ def load_trainable_model(model_path: str, train_cfg, precision: str):
     attention = resolve_attention(train_cfg.attention)
     base_dtype = torch.bfloat16 if precision == "bf16" and train_cfg.adapters else torch.float32
     model = AutoModelForCausalLM.from_pretrained(
-        model_path, dtype=base_dtype, attn_implementation=attention, **base_options(train_cfg, precision)
+        model_path,
+        dtype=base_dtype,
+        attn_implementation=attention,
+        **base_options(train_cfg, precision),
+        **code_options(model_path),
     )
     model.config.use_cache = False  # training needs no KV cache, and packed rows are only recognised without one
     # Answer-aligned batches keep a strided slice of the last positions; a strided 3-D input sends the output

@@ -23,7 +23,9 @@ class Length(Check):
 
         if ctx.model_path is None:
             return self.finding(ctx, [], {"skipped_reason": "no base model tokenizer available"})
-        tokenizer = AutoTokenizer.from_pretrained(ctx.model_path)
+        from tunewise.models.registry import code_options
+
+        tokenizer = AutoTokenizer.from_pretrained(ctx.model_path, **code_options(ctx.model_path))
         renderer = make_renderer(tokenizer)
         lengths = []
         for record in ctx.records:
