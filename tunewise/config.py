@@ -224,6 +224,11 @@ class TrainConfig(_Section):
         description="Refuse a training that the memory plan (`tunewise plan`) says cannot fit in the device's "
         "memory, naming the method that would.",
     )
+    liger: StrictBool = Field(
+        False,
+        description="Liger's fused Triton kernels (RMSNorm, RoPE, SwiGLU, fused linear cross-entropy) through "
+        "transformers' use_liger_kernel: less memory and faster steps on a CUDA GPU with liger-kernel installed.",
+    )
     optimizer: Literal["adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "adafactor"] | None = (
         Field(
             None,
@@ -233,8 +238,9 @@ class TrainConfig(_Section):
     )
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto",
-        description="auto: bf16 where the hardware computes it natively (CUDA, AVX-512 BF16 CPUs), fp32 otherwise. "
-        "With LoRA the frozen base weights are held in bf16; trainable weights always stay fp32.",
+        description="auto: bf16 where the hardware computes it natively (CUDA, AVX-512 BF16 CPUs), fp16 on a GPU "
+        "with fp16 but not bf16, fp32 otherwise. With LoRA the frozen base weights are held in bf16 or fp16; "
+        "trainable weights always stay fp32.",
     )
     batching: Literal["aligned", "packed", "padded"] = Field(
         "aligned",

@@ -58,8 +58,15 @@ def test_gradient_checkpointing_gives_the_same_losses(tmp_path):
 def test_each_precision_learns_the_demo(tmp_path, precision):
     if precision == "bf16" and not torch.cuda.is_bf16_supported(including_emulation=False):
         pytest.skip("this GPU has no native bf16")
-    summary = _run(tmp_path, precision, DEMO, [*SHORT, f"train.precision={precision}", f"eval.precision={precision}"])
+    evaluation = "fp32" if precision == "fp16" else precision  # eval.precision has no fp16 (no scaler there)
+    summary = _run(tmp_path, precision, DEMO, [*SHORT, f"train.precision={precision}", f"eval.precision={evaluation}"])
     assert summary["precision"]["train"] == precision
+    assert summary["tuned"]["accuracy"] > 0.6 and summary["tuned"]["accuracy"] > summary["base"]["accuracy"] + 0.2
+
+
+def test_liger_kernels_train_the_demo_as_well(tmp_path):
+    pytest.importorskip("liger_kernel")
+    summary = _run(tmp_path, "liger", DEMO, [*SHORT, "train.liger=true"])
     assert summary["tuned"]["accuracy"] > 0.6 and summary["tuned"]["accuracy"] > summary["base"]["accuracy"] + 0.2
 
 

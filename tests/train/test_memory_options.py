@@ -71,3 +71,36 @@ def test_flash_attention_without_a_gpu_is_a_one_line_error_before_any_work(tiny_
     with pytest.raises(TunewiseError, match="train.attention: flash_attention_2 needs a CUDA GPU"):
         run(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_liger_without_a_gpu_is_a_one_line_error_before_any_work(tiny_model_dir, tmp_path):
+    from tunewise.pipeline import run
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: tests/gpu covers it")
+    write_jsonl(tmp_path / "intents.jsonl", classification_rows())
+    cfg = load_config(make_config(tmp_path, tiny_model_dir, "intents.jsonl"), ["train.liger=true"])
+    with pytest.raises(TunewiseError, match="^train.liger: Liger's kernels are Triton kernels for CUDA GPUs"):
+        run(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("precision", "dtype"), [("bf16", torch.bfloat16), ("fp16", torch.float16)])
+@pytest.mark.parametrize("objective", ["generate", "classify"])
+def test_a_lora_base_is_held_in_the_trainings_half_precision_and_its_adapters_in_fp32(
+    tiny_model_dir, tmp_path, precision, dtype, objective
+):
+    from tunewise.train.classify import load_classifier_for_training
+    from tunewise.train.sft import load_trainable_model
+
+    cfg = load_config(make_config(tmp_path, tiny_model_dir, "intents.jsonl"), ["train.method=lora"])
+    model_path, renderer = model_and_renderer(cfg)
+    if objective == "generate":
+        model = load_trainable_model(model_path, cfg.train, precision)
+    else:
+        model = load_classifier_for_training(model_path, renderer.tokenizer, ["a", "b"], cfg.train, precision)
+    frozen = {p.dtype for p in model.parameters() if not p.requires_grad}
+    trained = {p.dtype for p in model.parameters() if p.requires_grad}
+    assert frozen == {dtype} and trained == {torch.float32}  # fp16 too: the scaler steps fp32 weights only
+    full = load_config(make_config(tmp_path, tiny_model_dir, "intents.jsonl"), ["train.method=full"])
+    assert {p.dtype for p in load_trainable_model(model_path, full.train, precision).parameters()} == {torch.float32}

@@ -26,6 +26,7 @@ from tunewise.rundir import CHECKPOINTS, HEAD_LABELS
 from tunewise.train.lora import base_options, with_adapters
 from tunewise.train.sft import (
     TrainResult,
+    frozen_base_dtype,
     guard_callbacks,
     resolve_attention,
     train_and_keep_best,
@@ -91,14 +92,13 @@ def encode_rows(tokenizer, rows: list[tuple[str, str]], index: dict[str, int], m
 
 
 def load_classifier_for_training(model_path: str, tokenizer, labels: list[str], train_cfg, precision: str):
-    """The base model with a new head of len(labels) outputs. LoRA keeps the frozen base in bf16 when training in
-    bf16, as the generative path does; the head and the adapters are trainable and kept in fp32, and the head
-    computes the logits in fp32 under autocast."""
-    frozen_bf16 = precision == "bf16" and train_cfg.adapters
+    """The base model with a new head of len(labels) outputs. LoRA keeps the frozen base in the training's half
+    precision, as the generative path does (`frozen_base_dtype`); the head and the adapters are trainable and kept
+    in fp32, and the head computes the logits in fp32 under autocast."""
     model = classifier_from_base(
         model_path,
         labels,
-        torch.bfloat16 if frozen_bf16 else torch.float32,
+        frozen_base_dtype(train_cfg, precision),
         attn_implementation=resolve_attention(train_cfg.attention),
         **base_options(train_cfg, precision),
     )

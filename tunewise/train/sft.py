@@ -58,15 +58,21 @@ def encode_all(renderer: Renderer, conversations: list[tuple[list[dict], str]], 
 
 
 def check_attention(train_cfg) -> None:
-    """train.attention: flash_attention_2 needs a CUDA GPU and the flash-attn package; said before any work."""
-    if train_cfg.attention != "flash_attention_2":
-        return
+    """train.attention: flash_attention_2 and train.liger need a CUDA GPU and their package; said before any work."""
     import importlib.util
 
-    if not torch.cuda.is_available():
-        raise TunewiseError("train.attention: flash_attention_2 needs a CUDA GPU (use auto, eager or sdpa here)")
-    if importlib.util.find_spec("flash_attn") is None:
-        raise TunewiseError("train.attention: flash_attention_2 needs the flash-attn package: pip install flash-attn")
+    if train_cfg.attention == "flash_attention_2":
+        if not torch.cuda.is_available():
+            raise TunewiseError("train.attention: flash_attention_2 needs a CUDA GPU (use auto, eager or sdpa here)")
+        if importlib.util.find_spec("flash_attn") is None:
+            raise TunewiseError(
+                "train.attention: flash_attention_2 needs the flash-attn package: pip install flash-attn"
+            )
+    if train_cfg.liger:
+        if not torch.cuda.is_available():
+            raise TunewiseError("train.liger: Liger's kernels are Triton kernels for CUDA GPUs (set it false here)")
+        if importlib.util.find_spec("liger_kernel") is None:
+            raise TunewiseError("train.liger: needs the liger-kernel package: pip install liger-kernel")
 
 
 def resolve_attention(attention: str) -> str:
@@ -76,15 +82,22 @@ def resolve_attention(attention: str) -> str:
     return attention
 
 
+def frozen_base_dtype(train_cfg, precision: str) -> torch.dtype:
+    """The dtype a base is loaded in: with adapters (LoRA) the frozen base is held in the training's half precision
+    (bf16, or fp16 on a GPU without bf16: half the memory, no per-step casts); full fine-tuning keeps fp32 master
+    weights under autocast. QLoRA's 4-bit base comes from base_options instead."""
+    half = {"bf16": torch.bfloat16, "fp16": torch.float16}
+    return half.get(precision, torch.float32) if train_cfg.adapters else torch.float32
+
+
 def load_trainable_model(model_path: str, train_cfg, precision: str):
-    """The model to train: LoRA keeps its frozen base in bf16 when training in bf16 (half the memory, no
+    """The model to train: LoRA keeps its frozen base in bf16 or fp16 when training in it (half the memory, no
     per-step weight casts) and QLoRA in 4-bit NF4, while PEFT keeps the adapter weights in fp32; full fine-tuning
     keeps fp32 master weights under autocast."""
     attention = resolve_attention(train_cfg.attention)
-    base_dtype = torch.bfloat16 if precision == "bf16" and train_cfg.adapters else torch.float32
     model = AutoModelForCausalLM.from_pretrained(
         model_path,
-        dtype=base_dtype,
+        dtype=frozen_base_dtype(train_cfg, precision),
         attn_implementation=attention,
         **base_options(train_cfg, precision),
         **code_options(model_path),
@@ -281,6 +294,7 @@ def training_arguments(train_cfg, seed: int, work: Path, precision: str, args_cl
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         activation_checkpointing=train_cfg.gradient_checkpointing,
+        use_liger_kernel=train_cfg.liger,
         **({"optim": train_cfg.optimizer} if train_cfg.optimizer else {}),
     )
     return args_class(**{**shared, **specific})
