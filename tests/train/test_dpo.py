@@ -95,3 +95,13 @@ def test_long_preference_rows_are_cut_to_fit_not_dropped(tiny_model_dir):
     answer_ids = renderer.answer_ids([{"role": "user", "content": fitted["prompt"]}], fitted["chosen"])
     assert len(prompt_ids) <= 32 and len(prompt_ids) + len(answer_ids) <= 64
     assert fitted["rejected"] == "pin"
+
+
+def test_trls_tokenising_bars_are_silenced_for_the_trainer_and_restored_after(capfd):
+    import datasets
+
+    from tunewise.train.dpo import _quiet_datasets
+
+    with _quiet_datasets():
+        datasets.Dataset.from_list([{"a": i} for i in range(50)]).map(lambda row: row, desc="Tokenizing train dataset")
+    assert "Tokenizing" not in capfd.readouterr().err and datasets.is_progress_bar_enabled()

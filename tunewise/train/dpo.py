@@ -5,6 +5,7 @@ metrics.jsonl, resume. With LoRA the reference model is the base with the adapte
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from transformers import set_seed
@@ -103,12 +104,26 @@ def preference_tune(
         beta=train_cfg.dpo_beta,
         max_length=max_length,
     )
-    trainer = DPOTrainer(
-        model=load_trainable_model(model_path, train_cfg, precision),
-        args=args,
-        train_dataset=Dataset.from_list(train_set),
-        eval_dataset=Dataset.from_list(val_set),
-        processing_class=renderer.tokenizer,
-        callbacks=callbacks,
-    )
+    with _quiet_datasets():  # TRL tokenises through datasets.map: four bars for a second's work, in every log
+        trainer = DPOTrainer(
+            model=load_trainable_model(model_path, train_cfg, precision),
+            args=args,
+            train_dataset=Dataset.from_list(train_set),
+            eval_dataset=Dataset.from_list(val_set),
+            processing_class=renderer.tokenizer,
+            callbacks=callbacks,
+        )
     return train_and_keep_best(trainer, renderer.tokenizer, out_dir, resume_from, cut, train_tokens=None)
+
+
+@contextlib.contextmanager
+def _quiet_datasets():
+    import datasets
+
+    shown = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if shown:
+            datasets.enable_progress_bars()
