@@ -22,6 +22,13 @@ learning rate (2e-4), with the loss on the answer only. Each arm runs in its own
 Real tokens/s = tokens of the examples (no padding) / wall time of `trainer.train()`.
 Validation loss = mean answer-token NLL on the same held-out rows, computed the same way for every arm (fp32).
 
+The machine's own limit, measured in the same run: the matmul throughput of the model's own linear layers (each
+layer's [tokens of a step x in] @ [in x out], at the tunewise arm's mean tokens per step, in the precision it
+trains in), divided by the work per token (4 FLOP per linear parameter: 2 forward, 2 for the activations' gradient;
+the frozen weights get no gradient). tunewise's real tokens/s is reported as a share of that limit. Attention's own
+matmuls, the norms and the adapters are left out of the work, so the share is an upper bound on how busy the
+multipliers are (benchmarks/train_profile.py profiles where the rest of a step goes).
+
 Ablations (the tunewise arm only): --attention eager|sdpa, --lora-dropout P, --batching aligned|packed|padded.
 
 Usage: .venv/bin/python benchmarks/train_throughput.py [--examples 800] [--validation 200] [--arms ...]
@@ -220,9 +227,52 @@ def main() -> None:
                 ratio = results["tunewise"]["tokens_per_second"] / results[baseline]["tokens_per_second"]
                 figures[f"tunewise_vs_{baseline}"] = round(ratio, 2)
                 print(f"tunewise vs {baseline}: {ratio:.2f}x")
+    if "tunewise" in results:
+        found = results["tunewise"]
+        limit = machine_limit(round(found["tokens"] / found["steps"]), PRECISION)
+        figures.update({f"machine limit: {key}": value for key, value in limit.items()})
+        share = found["tokens_per_second"] / limit["limit (tokens/s)"]
+        figures["tunewise share of the limit"] = round(share, 3)
+        print(
+            f"limit of this machine on {MODEL}'s shapes in {PRECISION}: {limit['limit (tokens/s)']:.0f} tok/s "
+            f"({limit['matmul GFLOP/s']:.1f} GFLOP/s); tunewise reaches {share:.0%} of it"
+        )
     defaults = args.attention == "auto" and args.lora_dropout == 0.0 and args.batching == "aligned"
     variant = "" if defaults else f"-attention-{args.attention}-dropout-{args.lora_dropout}-{args.batching}"
     record(f"train_throughput{variant}", figures)
+
+
+def machine_limit(tokens_per_step: int, precision: str, repeats: int = 5) -> dict:
+    """Tokens/s this machine could train at if every linear layer's matmuls ran at the rate it measures for the
+    model's own shapes (see the docstring): GFLOP/s of those matmuls, in the training's precision."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(resolve_model(MODEL))
+    hidden, inner, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    head = getattr(config, "head_dim", None) or hidden // config.num_attention_heads
+    kv = config.num_key_value_heads * head
+    shapes = [(hidden, hidden), (hidden, kv), (hidden, kv), (hidden, hidden), (hidden, inner), (hidden, inner)]
+    shapes.append((inner, hidden))  # q k v o, gate up down: one decoder layer
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
+    torch.manual_seed(0)
+    pairs = [(torch.randn(tokens_per_step, k, dtype=dtype), torch.randn(k, n, dtype=dtype)) for k, n in shapes]
+    for a, b in pairs:  # warm-up
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for a, b in pairs:
+            a @ b
+    seconds = (time.perf_counter() - start) / repeats
+    flop = sum(2 * tokens_per_step * k * n for k, n in shapes)
+    per_token = layers * sum(k * n for k, n in shapes)  # linear parameters a token passes through
+    gflops = flop / seconds / 1e9
+    return {
+        "tokens per step": tokens_per_step,
+        "precision": precision,
+        "matmul GFLOP/s": round(gflops, 1),
+        "linear parameters per token": per_token,
+        "limit (tokens/s)": round(gflops * 1e9 / (4 * per_token), 1),
+    }
 
 
 if __name__ == "__main__":
