@@ -26,8 +26,9 @@ The machine's own limit, measured in the same run: the matmul throughput of the 
 layer's [tokens of a step x in] @ [in x out], at the tunewise arm's mean tokens per step, in the precision it
 trains in), divided by the work per token (4 FLOP per linear parameter: 2 forward, 2 for the activations' gradient;
 the frozen weights get no gradient). tunewise's real tokens/s is reported as a share of that limit. Attention's own
-matmuls, the norms and the adapters are left out of the work, so the share is an upper bound on how busy the
-multipliers are (benchmarks/train_profile.py profiles where the rest of a step goes).
+matmuls, the output layer, the norms and the adapters are left out of the work, so the limit is generous and the
+share a lower bound (benchmarks/train_profile.py profiles where the rest of a step goes). On a GPU the matmuls run
+there, synchronised.
 
 Ablations (the tunewise arm only): --attention eager|sdpa, --lora-dropout P, --batching aligned|packed|padded.
 
@@ -254,14 +255,22 @@ def machine_limit(tokens_per_step: int, precision: str, repeats: int = 5) -> dic
     shapes = [(hidden, hidden), (hidden, kv), (hidden, kv), (hidden, hidden), (hidden, inner), (hidden, inner)]
     shapes.append((inner, hidden))  # q k v o, gate up down: one decoder layer
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # where the arms trained
     torch.manual_seed(0)
-    pairs = [(torch.randn(tokens_per_step, k, dtype=dtype), torch.randn(k, n, dtype=dtype)) for k, n in shapes]
+    pairs = [
+        (torch.randn(tokens_per_step, k, dtype=dtype, device=device), torch.randn(k, n, dtype=dtype, device=device))
+        for k, n in shapes
+    ]
     for a, b in pairs:  # warm-up
         a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
     for _ in range(repeats):
         for a, b in pairs:
             a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     seconds = (time.perf_counter() - start) / repeats
     flop = sum(2 * tokens_per_step * k * n for k, n in shapes)
     per_token = layers * sum(k * n for k, n in shapes)  # linear parameters a token passes through

@@ -66,7 +66,13 @@ def _find(source: Path, *names: str) -> Path:
     raise PrepareError(f"{source}: none of {', '.join(names)} found (nor a datasets save_to_disk folder)")
 
 
+def _folder(source: Path, needs: str) -> None:
+    if source.is_file():  # one file cannot be both splits: a test copy of the training rows would leak silently
+        raise PrepareError(f"{source}: give the folder that holds {needs}, not one file")
+
+
 def banking77(source: Path, out: Path) -> dict:
+    _folder(source, "train.csv and test.csv")
     hf, counts = _hf(source), {}
     for split in ("train", "test"):
         if hf is not None:
@@ -99,6 +105,7 @@ def clinc150(source: Path, out: Path) -> dict:
 
 
 def dialogsum(source: Path, out: Path) -> dict:
+    _folder(source, "the dev and test files")
     hf = _hf(source)
     if hf is None:
         dev = [json.loads(line) for line in _find(source, "dialogsum.dev.jsonl", "dev.jsonl").open() if line.strip()]
@@ -146,7 +153,7 @@ def prepare(name: str, source: Path, out_root: Path, force: bool = False) -> dic
     partial.mkdir()
     try:
         counts = DATASETS[name](source, partial)
-    except (KeyError, ValueError, OSError) as error:
+    except (KeyError, ValueError, OSError, IndexError, TypeError) as error:
         shutil.rmtree(partial, ignore_errors=True)
         raise PrepareError(f"{source}: not a {name} copy this script knows ({type(error).__name__}: {error})") from None
     except PrepareError:

@@ -37,7 +37,7 @@ from tunewise.evaluate.stage import (
 )
 from tunewise.evaluate.stats import mean_ci
 from tunewise.evaluate.verdict import decide_run
-from tunewise.models.loading import model_and_renderer
+from tunewise.models.loading import model_and_renderer, pin_hub_revision
 from tunewise.models.precision import precision_facts, resolve_eval_precision
 from tunewise.models.registry import hub_commit, is_encoder
 from tunewise.report import write_report
@@ -99,6 +99,10 @@ def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process
     start = time.perf_counter()
     cfg, selection = choose_model(cfg, run_dir.select)
     cfg = with_model_recipe(cfg)
+    asked = cfg.model.revision
+    cfg, commit = pin_hub_revision(cfg)  # config.yaml names the commit: every later load reads the same files
+    if commit and main_process:
+        console.print(f"model: {cfg.model.name} at commit {commit} (model.revision: {asked or 'main'})")
     if resume:
         _check_same_config(run_dir, cfg.resolved())
     atomic_write_text(run_dir.config, yaml.safe_dump(cfg.resolved(), sort_keys=False))
@@ -109,10 +113,6 @@ def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process
     if cfg.audit.in_run and main_process:
         audit_stage(cfg, model_path, run_dir.audit)
     precision = precision_facts(cfg.train.precision, cfg.eval.precision)
-    if main_process and hub_commit(model_path):
-        console.print(
-            f"model: {cfg.model.name} at commit {hub_commit(model_path)} (model.revision: {cfg.model.revision})"
-        )
     if main_process:  # said before training starts, once the data has been read and checked
         console.print(
             f"precision: trains in {precision['train']}, evaluates in {precision['eval']} on "

@@ -105,3 +105,10 @@ def test_a_source_that_is_not_the_data_set_is_one_line_and_exit_2(tmp_path, caps
     error = capsys.readouterr().err.strip()
     assert error.startswith(f"error: {tmp_path / 'notes'}: none of train.csv found") and "\n" not in error
     assert not (tmp_path / "out" / "banking77").exists() and not list((tmp_path / "out").glob(".*"))
+
+
+def test_one_file_cannot_stand_for_both_splits(tmp_path, capsys):
+    (tmp_path / "train.csv").write_text("text,category\nwhere is my card,card_arrival\n")
+    assert main(["banking77", "--source", str(tmp_path / "train.csv"), "--out", str(tmp_path / "out")]) == 2
+    assert "give the folder that holds train.csv and test.csv, not one file" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "banking77").exists()

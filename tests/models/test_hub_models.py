@@ -63,7 +63,7 @@ def test_a_run_on_a_hub_id_records_the_commit_it_trained(hub_cache, tmp_path):
 
     summary = run(load_config(tmp_path / "tunewise.yaml"), tmp_path / "run")
     assert summary["model"] == "acme/tiny" and summary["model_commit"] == TAGGED
-    assert "revision: v1" in (tmp_path / "run" / "config.yaml").read_text()
+    assert f"revision: '{TAGGED}'" in (tmp_path / "run" / "config.yaml").read_text()  # pinned: v1 may move
 
 
 CUSTOM_CONFIG = """from transformers import LlamaConfig
@@ -109,10 +109,27 @@ def test_a_model_with_its_own_code_is_refused_unless_trusted_and_then_trains(tin
     config = make_config(tmp_path, model, "rows.jsonl", "audit:\n  in_run: false\n")
     assert main(["run", str(config), "--out", str(tmp_path / "refused")]) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.startswith(f"error: model '{model}': its config maps to the repository's own code ")
+    assert error.startswith(f"error: model '{model}': it needs the repository's own code ")
     assert "(configuration_tiny.py, modeling_tiny.py)" in error and "model.trust_remote_code: true" in error
     assert not (tmp_path / "refused").exists()
     argv = ["run", str(config), "model.trust_remote_code=true", "eval.compare_base=false", "--out", str(tmp_path / "r")]
     assert main(argv) == 0
     trained = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert trained["train"]["steps"] == 6 and "rougeL" in trained["tuned"]
+    assert trained["train"]["memory_plan"]  # the plan built the custom model too (no stdin prompt, no skipped plan)
+
+
+def test_an_auto_map_onto_an_architecture_transformers_has_needs_no_trust(tiny_model_dir, tmp_path):
+    from tunewise.models.registry import code_options
+
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "phi-style")
+    config = json.loads((folder / "config.json").read_text())  # a Llama, mapped to code it does not need
+    config["auto_map"] = {"AutoModelForCausalLM": "modeling_llama_copy.LlamaForCausalLM"}
+    (folder / "config.json").write_text(json.dumps(config))
+    assert resolve_model(str(folder)) == str(folder) and code_options(folder) == {}
+    tokenizer_config = json.loads((folder / "tokenizer_config.json").read_text())
+    tokenizer_config["auto_map"] = {"AutoTokenizer": ["tokenization_acme.AcmeTokenizer", None]}
+    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
+    with pytest.raises(TunewiseError, match=r"it needs the repository's own code \(tokenization_acme.py\)"):
+        resolve_model(str(folder))
+    assert code_options(folder) == {"trust_remote_code": True}

@@ -270,7 +270,9 @@ def tokenizer_model(cfg) -> str | None:
     from tunewise.models.registry import resolve_model
 
     try:
-        return resolve_model(cfg.model.name, cfg.resolve_path(cfg.model.cache_dir))
+        return resolve_model(
+            cfg.model.name, cfg.resolve_path(cfg.model.cache_dir), cfg.model.revision, cfg.model.trust_remote_code
+        )
     except TunewiseError as exc:
         console.print(f"[yellow]warning[/] length check skipped: {exc}")
         return None

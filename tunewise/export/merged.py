@@ -10,7 +10,7 @@ import torch
 from tunewise.errors import TunewiseError
 from tunewise.evaluate.stage import load_tuned
 from tunewise.models.loading import eval_dtype
-from tunewise.models.registry import is_encoder
+from tunewise.models.registry import code_options, is_encoder
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -60,7 +60,7 @@ def load_merged(folder: Path, kind: str, dtype: str):
     else:
         loader = AutoModelForSequenceClassification if kind == "classify" else AutoModelForCausalLM
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return loader.from_pretrained(folder, dtype=DTYPES[dtype]).to(device).eval()
+    return loader.from_pretrained(folder, dtype=DTYPES[dtype], **code_options(folder)).to(device).eval()
 
 
 def write_model_files(folder: Path, fmt: str, model, tokenizer, dtype: str, quant: str, kind: str):
@@ -74,7 +74,7 @@ def write_model_files(folder: Path, fmt: str, model, tokenizer, dtype: str, quan
     if fmt == "merged":
         save_merged(model, tokenizer, folder, dtype)
         del model  # the caller passes it without keeping a reference: one model in memory at a time
-        return load_merged(folder, kind, dtype), AutoTokenizer.from_pretrained(folder)
+        return load_merged(folder, kind, dtype), AutoTokenizer.from_pretrained(folder, **code_options(folder))
     staged = folder / ".merged"  # the converter reads a merged fp32 folder; it does not stay in the export
     save_merged(model, tokenizer, staged, "fp32")
     del model

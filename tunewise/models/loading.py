@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tunewise.errors import TunewiseError
 from tunewise.models.prompts import make_renderer
-from tunewise.models.registry import MODELS, code_options, is_encoder, resolve_model
+from tunewise.models.registry import MODELS, code_options, hub_commit, is_encoder, resolve_model
 
 
 def model_and_renderer(cfg, name: str | None = None, system_prompt: str | None = None):
@@ -35,6 +35,21 @@ def model_and_renderer(cfg, name: str | None = None, system_prompt: str | None =
     if name is not None or is_encoder(given):  # an encoder reads the text itself: no chat template
         return model_path, make_renderer(tokenizer, "auto", system_prompt)
     return model_path, make_renderer(tokenizer, cfg.model.prompt_format, cfg.model.system_prompt)
+
+
+def pin_hub_revision(cfg):
+    """The config with model.revision set to the commit a hub id resolves to (a branch or tag can move; every later
+    load of the run, by eval, export, serve or pool, then reads the same files), and that commit; the config
+    unchanged and None for a registry model or a local folder."""
+    name = cfg.model.name
+    local = cfg.resolve_path(name)
+    if name in MODELS or name == "auto" or "/" not in name or (local is not None and local.is_dir()):
+        return cfg, None
+    path = resolve_model(name, cfg.resolve_path(cfg.model.cache_dir), cfg.model.revision, cfg.model.trust_remote_code)
+    commit = hub_commit(path)
+    if commit is None:
+        return cfg, None
+    return cfg.model_copy(update={"model": cfg.model.model_copy(update={"revision": commit})}), commit
 
 
 NAMED_TEMPLATES = {  # model.chat_template by name: the layouts of the families people fine-tune most

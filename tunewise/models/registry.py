@@ -181,12 +181,24 @@ def _hub_snapshot(repo_id: str, revision: str | None) -> Path:
             f"model.name: {repo_id}{at}: not in the Hugging Face cache and the hub cannot be reached "
             "(download it once where it can, or give a local model folder)"
         ) from None
-    except (HfHubHTTPError, OSError, ValueError) as exc:
+    except (HfHubHTTPError, OSError, ValueError, *_http_errors()) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TunewiseError(f"model.name: {repo_id}{at}: {first}") from None
     if not (folder / "config.json").is_file():
         raise TunewiseError(f"model.name: {repo_id}{at}: no config.json (not a transformers model repository)")
     return folder
+
+
+def _http_errors() -> tuple[type, ...]:
+    """The HTTP client's own errors (timeouts, proxies), whichever client this huggingface_hub uses."""
+    import importlib
+
+    for name in ("httpx2", "httpx"):
+        try:
+            return (importlib.import_module(name).HTTPError,)
+        except (ImportError, AttributeError):
+            continue
+    return ()
 
 
 def hub_commit(model_path: str) -> str | None:
@@ -196,13 +208,28 @@ def hub_commit(model_path: str) -> str | None:
 
 
 def remote_code(model_path: str | Path) -> dict | None:
-    """The ``auto_map`` of a model folder's config: which of its own Python classes transformers would import."""
-    config = Path(model_path) / "config.json"
+    """The folder's own Python classes that transformers would have to import to load it: its config's ``auto_map``
+    when its model_type is not one transformers implements (a repository that maps a supported architecture, such
+    as Phi-3's, loads with transformers' own code), and its tokenizer config's ``auto_map``. None when there are
+    none."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    found = {}
+    config = _json_file(Path(model_path) / "config.json")
+    if config.get("auto_map") and config.get("model_type") not in CONFIG_MAPPING_NAMES:
+        found |= config["auto_map"]
+    tokenizer = _json_file(Path(model_path) / "tokenizer_config.json")
+    if isinstance(tokenizer.get("auto_map"), dict):
+        found |= {f"tokenizer {key}": value for key, value in tokenizer["auto_map"].items()}
+    return found or None
+
+
+def _json_file(path: Path) -> dict:
     try:
-        found = json.loads(config.read_text(encoding="utf-8")) if config.is_file() else {}
+        found = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     except (OSError, ValueError):
-        return None
-    return found.get("auto_map") or None
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def code_options(model_path) -> dict:
@@ -217,7 +244,7 @@ def _checked_code(folder: Path, name: str, trust_remote_code: bool) -> str:
     if code and not trust_remote_code:
         modules = sorted({str(ref).split(".")[0] + ".py" for ref in _flat(code.values())})
         raise TunewiseError(
-            f"model '{name}': its config maps to the repository's own code ({', '.join(modules)}); read it, then set "
+            f"model '{name}': it needs the repository's own code ({', '.join(modules)}); read it, then set "
             "model.trust_remote_code: true to run it (it runs with your rights)"
         )
     return str(folder)

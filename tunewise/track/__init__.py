@@ -44,7 +44,7 @@ def _card(cfg, run: RunDir, summary: dict) -> str:
     from tunewise.export.card import model_card
 
     facts = {
-        "config": cfg,
+        "config": run.load_config() if run.config.is_file() else cfg,  # the model trained, not model.name: auto
         "summary": summary,
         "manifest": read_json(run.manifest) or {},
         "audit": (read_json(run.findings) or {}).get("summary"),

@@ -74,7 +74,7 @@ def model_shape(model_path: str, objective: str, labels: int = 2) -> Shape:
         config.num_labels = labels
     loader = AutoModelForSequenceClassification if objective == "classify" else AutoModelForCausalLM
     with torch.device("meta"):
-        model = loader.from_config(config)
+        model = loader.from_config(config, **code_options(model_path))
     output = model.get_output_embeddings() if objective != "classify" else None
     linear = [
         (module.in_features, module.out_features)
