@@ -112,7 +112,7 @@ def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process
     memory = memory_plan(cfg, model_path, renderer, splits, task)
     if cfg.audit.in_run and main_process:
         audit_stage(cfg, model_path, run_dir.audit)
-    precision = precision_facts(cfg.train.precision, cfg.eval.precision)
+    precision = precision_facts(cfg.train.precision, cfg.eval.precision, task)
     if main_process:  # said before training starts, once the data has been read and checked
         console.print(
             f"precision: trains in {precision['train']}, evaluates in {precision['eval']} on "
@@ -393,7 +393,7 @@ def evaluate_run(run_dir: Path, split: str = "test", compare_base: bool | None =
     summary = read_json(run_dir.summary) or {}
     update = {"task": task, "model": cfg.model.name, "method": cfg.train.method, **_headline(metrics)}
     if "precision" in summary:  # this evaluation's precision, on this machine
-        update["precision"] = {**summary["precision"], "eval": resolve_eval_precision(cfg.eval.precision)}
+        update["precision"] = {**summary["precision"], "eval": resolve_eval_precision(cfg.eval.precision, task=task)}
     if split != "test":  # the summary's test figures and decision do not describe this split
         kept = {key: value for key, value in summary.items() if key not in (*HEADLINE, "decision")}
         seconds = round(time.perf_counter() - start, 1)

@@ -68,3 +68,17 @@ def test_a_heads_logits_are_fp32_under_bf16_autocast(tiny_model_dir):
         assert head_in_fp32(model)(input_ids=ids).logits.dtype == torch.float32
     assert model(input_ids=ids).logits.dtype == torch.float32  # outside autocast nothing changes
     assert head_in_fp32(model) is model  # applying it twice wraps once
+
+
+def test_auto_evaluates_preference_pairs_in_fp32_even_where_bf16_is_native_and_says_why(monkeypatch):
+    import tunewise.models.precision as precision
+
+    native = cpu_machine("Sapphire Rapids", SKYLAKE_X | {"amx_bf16"})
+    assert resolve_eval_precision("auto", found=native, task="classification") == "bf16"
+    assert resolve_eval_precision("auto", found=native, task="preference") == "fp32"
+    assert resolve_eval_precision("bf16", found=native, task="preference") == "bf16"  # asked for: kept
+    monkeypatch.setattr(precision, "machine", lambda device_type=None: native)
+    facts = precision.precision_facts("auto", "auto", "preference")
+    assert facts["train"] == "bf16" and facts["eval"] == "fp32"
+    assert "evaluates in fp32: preference accuracy compares DPO's implicit rewards" in facts["reason"]
+    assert precision.precision_facts("auto", "auto", "classification")["eval"] == "bf16"

@@ -77,6 +77,7 @@ def test_dpo_raises_preference_accuracy_above_the_base_models(dpo_learning_run):
     base, tuned = metrics["base"]["preference_accuracy"], metrics["tuned"]["preference_accuracy"]
     assert metrics["tuned"]["n"] >= 50 and tuned >= base + 0.3 and tuned >= 0.85, (base, tuned)
     assert summary["precision"]["train"] == precision
+    assert summary["precision"]["eval"] == "fp32"  # eval.precision auto: implicit rewards are scored in fp32
     assert metrics["comparison"]["metric"] == "preference_accuracy"
     assert summary["decision"]["verdict"] in {"go", "no-go"}
     assert (run_dir / "report" / "report.html").read_text().count("preference_accuracy") >= 1

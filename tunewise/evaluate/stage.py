@@ -190,6 +190,8 @@ def evaluate_preference(cfg, model_path, renderer, rows: list[dict], checkpoint:
     from tunewise.train.dpo import fit_preference_row
 
     rows = [fit_preference_row(renderer, r, cfg.model.max_length)[0] for r in rows]  # as DPO saw them
+    if cfg.eval.precision == "auto":  # implicit rewards are too fine for bf16 weights (FP32_EVALUATION)
+        cfg = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"precision": "fp32"})})
     base_model, tuned_model = load_for_eval(model_path, None, cfg), load_for_eval(model_path, checkpoint, cfg)
     base = pair_logprobs(base_model, renderer, rows, cfg.eval.batch_size)
     tuned = pair_logprobs(tuned_model, renderer, rows, cfg.eval.batch_size)
