@@ -39,7 +39,7 @@ from tunewise.evaluate.stats import mean_ci
 from tunewise.evaluate.verdict import decide_run
 from tunewise.models.loading import model_and_renderer, pin_hub_revision
 from tunewise.models.precision import precision_facts, resolve_eval_precision
-from tunewise.models.registry import hub_commit, is_encoder
+from tunewise.models.registry import is_encoder
 from tunewise.report import write_report
 from tunewise.report.plots import learning_curve_plot
 from tunewise.rundir import RunDir, partial_dir, read_json, versions
@@ -126,7 +126,7 @@ def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process
     summary = {
         "task": task,
         "model": cfg.model.name,
-        **({"model_commit": hub_commit(model_path)} if hub_commit(model_path) else {}),  # a hub id's files
+        **({"model_commit": commit} if commit else {}),  # the commit of a hub id's files
         "method": cfg.train.method,
         "precision": precision,
         "split": {name: len(rows) for name, rows in splits.items()},

@@ -61,26 +61,21 @@ def test_the_optimizer_is_the_trainers_own_and_an_8_bit_one_needs_bitsandbytes(t
             train(tmp_path, tiny_model_dir, "8bit", ["train.optimizer=adamw_8bit"])
 
 
-def test_flash_attention_without_a_gpu_is_a_one_line_error_before_any_work(tiny_model_dir, tmp_path):
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.attention=flash_attention_2", "^train.attention: flash_attention_2 needs a CUDA GPU"),
+        ("train.liger=true", "^train.liger: Liger's kernels are Triton kernels for CUDA GPUs"),
+    ],
+)
+def test_a_gpu_kernel_without_a_gpu_is_a_one_line_error_before_any_work(tiny_model_dir, tmp_path, override, message):
     from tunewise.pipeline import run
 
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present: tests/gpu covers it")
     write_jsonl(tmp_path / "intents.jsonl", classification_rows())
-    cfg = load_config(make_config(tmp_path, tiny_model_dir, "intents.jsonl"), ["train.attention=flash_attention_2"])
-    with pytest.raises(TunewiseError, match="train.attention: flash_attention_2 needs a CUDA GPU"):
-        run(cfg, tmp_path / "run")
-    assert not (tmp_path / "run").exists()
-
-
-def test_liger_without_a_gpu_is_a_one_line_error_before_any_work(tiny_model_dir, tmp_path):
-    from tunewise.pipeline import run
-
-    if torch.cuda.is_available():
-        pytest.skip("a CUDA device is present: tests/gpu covers it")
-    write_jsonl(tmp_path / "intents.jsonl", classification_rows())
-    cfg = load_config(make_config(tmp_path, tiny_model_dir, "intents.jsonl"), ["train.liger=true"])
-    with pytest.raises(TunewiseError, match="^train.liger: Liger's kernels are Triton kernels for CUDA GPUs"):
+    cfg = load_config(make_config(tmp_path, tiny_model_dir, "intents.jsonl"), [override])
+    with pytest.raises(TunewiseError, match=message):
         run(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()
 

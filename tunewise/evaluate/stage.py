@@ -29,6 +29,7 @@ from tunewise.evaluate.preference import accuracy_of, compare_preference, pair_l
 from tunewise.evaluate.slices import slice_fields, slice_metrics
 from tunewise.evaluate.verdict import evidence_warnings
 from tunewise.models.loading import load_classifier, load_for_eval, model_and_renderer
+from tunewise.models.precision import resolve_eval_precision
 from tunewise.models.registry import is_encoder, run_cache_dir
 from tunewise.rundir import HEAD_LABELS, METRICS, PREDICTIONS
 
@@ -190,8 +191,8 @@ def evaluate_preference(cfg, model_path, renderer, rows: list[dict], checkpoint:
     from tunewise.train.dpo import fit_preference_row
 
     rows = [fit_preference_row(renderer, r, cfg.model.max_length)[0] for r in rows]  # as DPO saw them
-    if cfg.eval.precision == "auto":  # implicit rewards are too fine for bf16 weights (FP32_EVALUATION)
-        cfg = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"precision": "fp32"})})
+    scored_in = resolve_eval_precision(cfg.eval.precision, task="preference")  # fp32 under auto: FP32_EVALUATION
+    cfg = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"precision": scored_in})})
     base_model, tuned_model = load_for_eval(model_path, None, cfg), load_for_eval(model_path, checkpoint, cfg)
     base = pair_logprobs(base_model, renderer, rows, cfg.eval.batch_size)
     tuned = pair_logprobs(tuned_model, renderer, rows, cfg.eval.batch_size)

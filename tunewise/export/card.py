@@ -22,7 +22,12 @@ def model_card(run: dict, export: dict | None = None) -> str:
     cfg, summary = run["config"], run["summary"]
     spec = MODELS.get(cfg.model.name)
     licence = spec.license if spec else "see the base model"
-    kind = export["kind"] if export else _kind(cfg, summary["task"])
+    if export:
+        kind = export["kind"]
+    else:
+        from tunewise.export.merged import model_kind
+
+        kind = model_kind(cfg, summary["task"])
     if export:
         what = f"exported as `{export['format']}` in {export['dtype']}."
     else:
@@ -61,12 +66,6 @@ def model_card(run: dict, export: dict | None = None) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def _kind(cfg, task: str) -> str:
-    from tunewise.models.registry import is_encoder
-
-    return "encoder" if is_encoder(cfg.model.name) else cfg.train.objective_for(task)
 
 
 def _verdict_lines(summary: dict) -> list[str]:
