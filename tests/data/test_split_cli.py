@@ -80,3 +80,57 @@ def test_an_empty_split_from_near_duplicate_grouping_says_so(tmp_path, capsys):
     data = write_jsonl(tmp_path / "d.jsonl", rows)
     assert main(["split", str(data), "--out", str(tmp_path / "s")]) == 2
     assert "8 rows in 1 groups of duplicates/near duplicates" in " ".join(capsys.readouterr().err.split())
+
+
+def chat(*turns: str) -> dict:
+    roles = ["user", "assistant"] * (len(turns) // 2)
+    return {"messages": [{"role": role, "content": text} for role, text in zip(roles, turns, strict=True)]}
+
+
+def test_a_training_chat_that_opens_with_a_test_chat_is_kept_out_turn_by_turn():
+    from tunewise.data.split import without_test_inputs
+
+    opens = chat("how do I freeze my card", "Open the app and tap Freeze.", "and unfreeze it?", "Tap it again.")
+    other = chat("what is the exchange rate", "It changes daily.", "today?", "1.08")
+    test = [chat("how do I freeze my card", "In the app, tap Freeze.")]
+    kept, dropped = without_test_inputs([opens, other], test, "chat")
+    assert kept == [other] and dropped == [opens]
+    # the whole-chat input alone ("how do I freeze my card / Open the app ... / and unfreeze it?") does not match
+    assert without_test_inputs([opens], [chat("and unfreeze it?", "Tap it again.")], "chat")[1] == []
+
+
+def test_a_chat_and_the_longer_chat_it_opens_share_a_split():
+    from tunewise.config import TunewiseConfig
+    from tunewise.data.split import split_groups, split_indices
+
+    questions = [
+        "how do I freeze my card",
+        "what is the exchange rate",
+        "my transfer has not arrived",
+        "can I get a refund",
+        "why was I charged twice",
+        "where do I change my PIN",
+        "is there a fee for ATM cash",
+        "top up by bank wire",
+        "my phone was stolen",
+        "close my account please",
+        "which currencies can I hold",
+        "verify my identity",
+        "the app will not open",
+        "a payment I do not know",
+        "how long does delivery take",
+        "get a virtual card",
+        "apple pay does not work",
+        "my salary is late",
+        "set a spending limit",
+        "send money abroad",
+    ]
+    rows = [chat(question, f"answer {i}") for i, question in enumerate(questions)]
+    rows += [chat("where do I change my PIN", "answer 5", "and a follow-up", "yes")]
+    cfg = TunewiseConfig.model_validate({"split": {"group_semantic_duplicates": False}})  # the turns alone
+    groups = split_groups(cfg, rows, "chat")
+    assert groups[5] == groups[20] and len(set(groups)) == 20
+    indices = split_indices(rows, "chat", 0.2, 0.2, seed=0, groups=groups)
+    assert [name for name, members in indices.items() if 5 in members] == [
+        name for name, members in indices.items() if 20 in members
+    ]

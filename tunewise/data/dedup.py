@@ -99,6 +99,13 @@ def repeats_of(normalized: list[str], corpus: list[str], threshold: float) -> se
     return {i for i, text in enumerate(normalized) if text in seen} | set(near_matches(normalized, corpus, threshold))
 
 
+def rows_repeating(rows: list[list[str]], corpus: list[str], threshold: float) -> set[int]:
+    """Indices of the rows (each a list of normalised texts, e.g. a chat's inputs turn by turn) of which any text
+    repeats a text of ``corpus`` (see `repeats_of`)."""
+    flat = [(row, text) for row, texts in enumerate(rows) for text in texts]
+    return {flat[i][0] for i in repeats_of([text for _, text in flat], corpus, threshold)}
+
+
 def near_matches(queries: list[str], corpus: list[str], threshold: float) -> dict[int, int]:
     """For each query index with a near match in ``corpus`` (Jaccard ≥ threshold), the index of one such match."""
     corpus_sets = [shingles(text) for text in corpus]

@@ -38,6 +38,19 @@ def input_text(record: dict, task: str) -> str:
     return record["text"] if task == "classification" else record["prompt"]
 
 
+def turn_inputs(record: dict, task: str) -> list[str]:
+    """Every input a record teaches an answer to, as strings: for a chat, the turns before each of its assistant
+    turns (so a test chat that opens a longer training chat is found by the leakage gate, and the two share a
+    split); for the other tasks, the one input."""
+    if task != "chat":
+        return [input_text(record, task)]
+    messages = record["messages"]
+    contexts = [
+        "\n".join(m["content"] for m in messages[:i]) for i, m in enumerate(messages) if i and m["role"] == "assistant"
+    ]
+    return contexts or [input_text(record, task)]
+
+
 def classifier_text(record: dict, instruction: str | None = None) -> str:
     """What a classification head reads of a classification record: the text, after the instruction if any."""
     return _with_instruction(record["text"], instruction)

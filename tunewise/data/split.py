@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tunewise._io import atomic_dir, atomic_write_json, atomic_write_jsonl, sha256_file
 from tunewise._progress import console
-from tunewise.data.formats import input_text, normalize
+from tunewise.data.formats import input_text, normalize, turn_inputs
 from tunewise.data.load import fold_label, load_data, load_eval_data, rejected_rows, report_skipped
 from tunewise.errors import TunewiseError
 from tunewise.rundir import MANIFEST, REJECTS, SPLITS, split_file_name, versions
@@ -96,11 +96,12 @@ def without_test_inputs(
     records: list[dict], test_records: list[dict], task: str, threshold: float = 0.85
 ) -> tuple[list[dict], list[dict]]:
     """Split ``records`` into (kept, dropped): dropped rows have the same or a near-identical input (Jaccard of
-    character 3-grams ≥ threshold) as a row of a fixed test file."""
-    from tunewise.data.dedup import repeats_of
+    character 3-grams ≥ threshold) as a row of a fixed test file. A chat is compared turn by turn: it is dropped
+    when the turns before any of its assistant turns repeat a test chat's input."""
+    from tunewise.data.dedup import rows_repeating
 
-    texts = [normalize(input_text(r, task)) for r in records]
-    leaked = repeats_of(texts, [normalize(input_text(r, task)) for r in test_records], threshold)
+    turns = [[normalize(text) for text in turn_inputs(r, task)] for r in records]
+    leaked = rows_repeating(turns, [normalize(input_text(r, task)) for r in test_records], threshold)
     kept, dropped = [], []
     for index, record in enumerate(records):
         (dropped if index in leaked else kept).append(record)
@@ -178,8 +179,8 @@ def split_groups(cfg, records: list[dict], task: str) -> list[str]:
     """Group keys so that duplicates, near duplicates (and optionally paraphrases) share a split."""
     from tunewise.data.dedup import clusters_from_pairs, near_duplicate_clusters
 
-    clusters: list[list[int]] = []
     texts = [normalize(input_text(r, task)) for r in records]
+    clusters = shared_turn_clusters(records, task)
     if cfg.split.group_near_duplicates:
         clusters += near_duplicate_clusters(texts, cfg.audit.near_duplicate_threshold)
     if cfg.split.group_semantic_duplicates:
@@ -190,6 +191,21 @@ def split_groups(cfg, records: list[dict], task: str) -> list[str]:
         pairs = similar_pairs(vectors, cfg.audit.semantic_threshold)
         clusters += clusters_from_pairs(len(records), pairs)
     return duplicate_groups(texts, clusters)
+
+
+def shared_turn_clusters(records: list[dict], task: str) -> list[list[int]]:
+    """Chats of which one opens another (the same turns before an assistant turn): one split for them, or a test
+    chat's answer would be trained on as the longer chat's earlier turn."""
+    from tunewise.data.dedup import clusters_from_pairs
+
+    if task != "chat":
+        return []
+    first: dict[str, int] = {}
+    pairs = []
+    for index, record in enumerate(records):
+        for text in {normalize(t) for t in turn_inputs(record, task)}:
+            pairs.append((first.setdefault(text, index), index))
+    return clusters_from_pairs(len(records), [(a, b) for a, b in pairs if a != b])
 
 
 def label_counts(splits: dict[str, list[dict]]) -> dict:

@@ -238,3 +238,25 @@ def test_labels_differing_in_case_conflict_and_preference_pairs_key_on_both_answ
     records = [{"prompt": "p", "chosen": "good", "rejected": f"bad {i}", "meta": {}} for i in range(3)]
     ctx = AuditContext(records=records, task="preference", row_ids=[0, 1, 2], settings=AuditConfig())
     assert run("exact_duplicate", ctx).rows == []
+
+
+def test_leakage_finds_a_test_chat_inside_a_longer_training_chat():
+    def chat(*turns):
+        roles = ["user", "assistant"] * (len(turns) // 2)
+        return {"messages": [{"role": r, "content": t} for r, t in zip(roles, turns, strict=True)], "meta": {}}
+
+    records = [
+        chat("how do I freeze my card", "Open the app and tap Freeze.", "and unfreeze it?", "Tap it again."),
+        chat("what is the exchange rate", "It changes daily."),
+    ]
+    ctx = AuditContext(
+        records=records,
+        task="chat",
+        row_ids=[0, 1],
+        settings=AuditConfig(),
+        against={"test.jsonl": [chat("How do I freeze my card?", "Tap Freeze.")]},
+    )
+    finding = run("leakage", ctx)
+    assert finding.rows == [0]
+    counts = finding.detail["files"]["test.jsonl"]
+    assert (counts["exact"], counts["near"], counts["earlier_turn"]) == (0, 0, 1)

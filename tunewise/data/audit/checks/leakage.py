@@ -1,8 +1,8 @@
 """Training rows that also appear in an evaluation file: exactly, nearly, or through a shared long n-gram."""
 
 from tunewise.data.audit.base import Check, Finding, register_check
-from tunewise.data.dedup import near_matches
-from tunewise.data.formats import input_text, normalize
+from tunewise.data.dedup import near_matches, rows_repeating
+from tunewise.data.formats import input_text, normalize, turn_inputs
 
 
 def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
@@ -13,7 +13,10 @@ def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
 @register_check
 class Leakage(Check):
     name = "leakage"
-    description = "Training rows that match rows of an evaluation file (exact, near-exact, or a shared 13-gram)."
+    description = (
+        "Training rows that match rows of an evaluation file (exact, near-exact, or a shared 13-gram; a chat also "
+        "turn by turn)."
+    )
     severity = "error"
 
     def summary(self, finding: Finding) -> str:
@@ -31,18 +34,29 @@ class Leakage(Check):
             exact = _exact(texts, eval_texts)
             near = set(near_matches(texts, eval_texts, ctx.settings.leakage_threshold)) - exact
             shared = _shared_ngrams(texts, eval_texts, ctx.settings.leakage_ngram) - exact - near
-            leaked = exact | near | shared
+            turns = _earlier_turns(ctx, eval_texts) - exact - near - shared
+            leaked = exact | near | shared | turns
             flagged |= leaked
             per_file[name] = {
                 "eval_rows": len(records),
                 "exact": len(exact),
                 "near": len(near),
                 "ngram": len(shared),
+                "earlier_turn": len(turns),
                 "leaked_rows": len(leaked),
                 "examples": [{"row": ctx.row_ids[i], "input": ctx.inputs()[i][:200]} for i in sorted(leaked)[:20]],
             }
         detail = {"files": per_file, "ngram": ctx.settings.leakage_ngram, "threshold": ctx.settings.leakage_threshold}
         return self.finding(ctx, sorted(flagged), detail)
+
+
+def _earlier_turns(ctx, eval_texts: list[str]) -> set[int]:
+    """Chats whose turns before an earlier assistant turn repeat an evaluation chat's input (a test chat that opens
+    a longer training chat)."""
+    if ctx.task != "chat":
+        return set()
+    turns = [[normalize(text) for text in turn_inputs(r, ctx.task)[:-1]] for r in ctx.records]
+    return rows_repeating(turns, eval_texts, ctx.settings.leakage_threshold)
 
 
 def _exact(texts: list[str], eval_texts: list[str]) -> set[int]:
