@@ -519,6 +519,18 @@ class TuneConfig(_Section):
         "true}}; empty: the method's defaults (docs/tune.md).",
     )
     prune: StrictBool = Field(True, description="Stop a trial whose validation loss trails the median trial's.")
+    workers: Literal["auto"] | StrictInt = Field(
+        "auto",
+        description="Trials run side by side, each in its own process: auto is one per visible GPU (each trial on "
+        "its own device) and one on a CPU; a number above 1 on a CPU splits its cores between the trials.",
+    )
+
+    @field_validator("workers")
+    @classmethod
+    def _some_workers(cls, workers):
+        if workers != "auto" and workers < 1:
+            raise ValueError(f"must be auto or at least 1, got {workers}")
+        return workers
 
     @field_validator("space")
     @classmethod

@@ -232,3 +232,35 @@ def test_a_generation_search_is_scored_by_rouge_l_on_validation(tiny_model_dir, 
     scored = [t["score"] for t in found["trials"] if t["state"] == "complete"]
     assert scored and all(0 <= score <= 1 for score in scored)
     assert found["run"]["tuned"]["rougeL"] >= 0 and "rougeL_ci" in found["run"]["tuned"]
+
+
+def test_trials_run_side_by_side_in_worker_processes_that_share_one_study(tiny_model_dir, tmp_path):
+    # one trial per GPU where there are several; on this CPU two workers split its cores (tune.workers: 2)
+    config = search_config(tmp_path, tiny_model_dir, SPACE.replace("trials: 3", "trials: 4\n  workers: 2"))
+    found = tune(load_config(config), tmp_path / "search")
+    trials = found["trials"]
+    assert len(trials) == 4 and trials[0]["default"]
+    assert all(t["state"] in ("complete", "pruned") for t in trials)
+    assert sorted(t["worker"] for t in trials) == [0, 0, 1, 1], "each worker ran its share"
+    with sqlite3.connect(tmp_path / "search" / "study.db") as db:
+        spans = db.execute("SELECT number, datetime_start, datetime_complete FROM trials").fetchall()
+    by_worker = {t["number"]: t["worker"] for t in trials}
+    assert any(
+        a_start < b_end and b_start < a_end
+        for a, a_start, a_end in spans
+        for b, b_start, b_end in spans
+        if by_worker[a] == 0 and by_worker[b] == 1
+    ), "the two workers' trials overlapped in time"
+    search = tmp_path / "search"
+    assert (search / "workers" / "0.log").is_file() and (search / "workers" / "1.log").is_file()
+    looks = (search / "run" / "test_access.jsonl").read_text().splitlines()
+    assert len(looks) == 1, "the workers never read the test split; the final run reads it once"
+
+
+def test_tune_workers_below_one_is_a_config_error(tmp_path, capsys):
+    write_jsonl(tmp_path / "d.jsonl", classification_rows())
+    config = tmp_path / "c.yaml"
+    config.write_text("data:\n  path: d.jsonl\nmodel:\n  name: smollm2-135m-instruct\ntune:\n  workers: 0\n")
+    assert main(["tune", str(config), "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "tune.workers" in err and "at least 1" in err and len(err.splitlines()) == 1

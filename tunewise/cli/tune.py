@@ -14,10 +14,11 @@ def add_parser(commands) -> None:
         "tune",
         help="search hyperparameters on the validation split (Optuna), then run the chosen setting once",
         description="Search the config's tune.space (or the method's defaults: learning rate, epochs, weight decay, "
-        "warmup, LoRA rank/alpha/dropout) with Optuna, one trial at a time, each scored on the same validation "
-        "rows and pruned from its validation losses. The best setting is kept only if it beats the default and "
-        "every cheaper setting beyond the noise; then one run with it opens the test split, once. The study is "
-        "stored in OUT/study.db: run the same command again to resume a killed search.",
+        "warmup, LoRA rank/alpha/dropout) with Optuna, one trial at a time (one per GPU where there are several: "
+        "tune.workers), each scored on the same validation rows and pruned from its validation losses. The best "
+        "setting is kept only if it beats the default and every cheaper setting beyond the noise; then one run "
+        "with it opens the test split, once. The study is stored in OUT/study.db: run the same command again to "
+        "resume a killed search.",
     )
     add_config_arguments(parser, example="tune.trials=20")
     parser.add_argument("--out", type=Path, required=True, help="the search's folder (study.db, trials/, run/)")

@@ -2,10 +2,11 @@
 with the chosen setting, the only step that opens the test split.
 
 The study lives in OUT/study.db (SQLite), so a killed search resumes where it stopped: finished and pruned trials
-are kept, a trial the kill interrupted is marked failed and its setting run again. Trials run one at a time; each
-trains through the run's own training stage (early stopping, metrics.jsonl) and reports every validation loss to
-Optuna, which prunes a trial trailing the median. A trial's score is the task metric (accuracy or ROUGE-L) on the
-same validation rows for every trial; its checkpoint is deleted once scored."""
+are kept, a trial the kill interrupted is marked failed and its setting run again. Trials run one at a time, or one
+per GPU in worker processes that share the study (tune.workers); each trains through the run's own training stage
+(early stopping, metrics.jsonl) and reports every validation loss to Optuna, which prunes a trial trailing the
+median. A trial's score is the task metric (accuracy or ROUGE-L) on the same validation rows for every trial; its
+checkpoint is deleted once scored."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import shutil
 import statistics
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from transformers import TrainerCallback
 
 from tunewise._format import duration
@@ -56,15 +59,28 @@ class ReportToTrial(TrainerCallback):
             control.should_training_stop = True
 
 
-def tune(cfg: TunewiseConfig, out: Path, trials: int | None = None, budget_minutes: float | None = None) -> dict:
-    """Search, choose, run once; writes OUT/tuning.json (and OUT/run, the final run, whose report has a tuning
-    section). Returns the tuning summary."""
-    import optuna
+@dataclass
+class Search:
+    """What every trial of a search shares: the config (the model already picked), the model, the splits and the
+    validation rows every trial is scored on."""
 
-    if cfg.tracking.mlflow:
-        import mlflow  # noqa: F401 - a missing 'track' extra is said now, not after the search
-    trials = trials or cfg.tune.trials
-    budget_minutes = budget_minutes or cfg.tune.budget_minutes
+    cfg: TunewiseConfig
+    out: Path
+    space: dict
+    defaults: dict
+    model_path: Path
+    renderer: object
+    splits: dict
+    task: str
+    validation: list[dict]
+    references: list
+    labels: list[str] | None
+    metric: str
+
+
+def prepare(cfg: TunewiseConfig, out: Path, write: bool = True) -> Search:
+    """Pick the model (model.name: auto), split the data (written to OUT/split when ``write``; a trial worker
+    computes the same split) and take the validation rows. The test split is split off and never read here."""
     if cfg.data.task == "preference":
         raise TunewiseError("tune: preference data is not supported yet (classification and generation are)")
     searched = cfg.tune.space or None
@@ -74,68 +90,73 @@ def tune(cfg: TunewiseConfig, out: Path, trials: int | None = None, budget_minut
     trained_cfg = with_model_recipe(cfg)
     check_space(cfg, searched)  # every key applies to the model auto picked
     model_path, renderer = model_and_renderer(trained_cfg)
-    splits, task = write_split(trained_cfg, out / "split")  # the test split is split off and never read here
+    splits, task = write_split(trained_cfg, out / "split", write=write)
     check_model_fits(trained_cfg, task)
     if task == "preference":
         raise TunewiseError("tune: preference data is not supported yet (classification and generation are)")
     defaults = current_values(cfg, searched or default_space(cfg, task))
-    space = holding(searched or default_space(cfg, task), defaults)
     validation = sample_rows(splits["validation"], cfg.eval.max_rows, cfg.seed)
-    references = reference_answers(cfg, validation, task)
-    labels = class_labels(cfg, splits) if task == "classification" else None
-    metric = headline_keys(task)[0]
+    return Search(
+        cfg=cfg,
+        out=out,
+        space=holding(searched or default_space(cfg, task), defaults),
+        defaults=defaults,
+        model_path=model_path,
+        renderer=renderer,
+        splits=splits,
+        task=task,
+        validation=validation,
+        references=reference_answers(cfg, validation, task),
+        labels=class_labels(cfg, splits) if task == "classification" else None,
+        metric=headline_keys(task)[0],
+    )
+
+
+def trial_workers(cfg: TunewiseConfig) -> int:
+    """How many trials run side by side (tune.workers): auto is one per visible GPU, and one on a CPU."""
+    import torch
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if cfg.tune.workers == "auto":
+        return max(1, gpus)
+    if gpus and cfg.tune.workers > gpus:
+        raise TunewiseError(
+            f"tune.workers={cfg.tune.workers}: {gpus} GPUs are visible, and a trial has a GPU to itself"
+        )
+    return cfg.tune.workers
+
+
+def tune(cfg: TunewiseConfig, out: Path, trials: int | None = None, budget_minutes: float | None = None) -> dict:
+    """Search, choose, run once; writes OUT/tuning.json (and OUT/run, the final run, whose report has a tuning
+    section). Returns the tuning summary."""
+    import optuna
+
+    if cfg.tracking.mlflow:
+        import mlflow  # noqa: F401 - a missing 'track' extra is said now, not after the search
+    trials = trials or cfg.tune.trials
+    budget_minutes = budget_minutes or cfg.tune.budget_minutes
+    search = prepare(cfg, out)
+    cfg, task, metric = search.cfg, search.task, search.metric
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a trial's failure is said once, as tunewise's own error
-    storage = f"sqlite:///{(out / 'study.db').resolve()}"
-    study = optuna.create_study(
-        study_name=STUDY,
-        storage=storage,
-        direction="maximize",
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3) if cfg.tune.prune else optuna.pruners.NopPruner(),
-        load_if_exists=True,
-    )
+    study = open_study(cfg, out)
     _same_search(study, cfg, out)
-    # seeded, but not the same draws again after a resume; random for the first third, then TPE's model
-    study.sampler = optuna.samplers.TPESampler(seed=cfg.seed + len(study.trials), n_startup_trials=max(3, trials // 3))
     _rerun_interrupted(study)
     if not study.trials:
-        study.enqueue_trial(defaults, user_attrs={"default": True})
+        study.enqueue_trial(search.defaults, user_attrs={"default": True})
     done = _finished(study)
+    workers = trial_workers(cfg)
+    remaining = max(0, trials - len(done))
     console.print(
-        f"tune: {trials} trials on {len(validation)} validation rows ({metric}), searching "
-        f"{', '.join(space)}" + (f"; {len(done)} already finished in {out / 'study.db'}" if done else "")
+        f"tune: {trials} trials on {len(search.validation)} validation rows ({metric}), searching "
+        f"{', '.join(search.space)}"
+        + (f", {min(workers, remaining)} at a time" if workers > 1 and remaining > 1 else "")
+        + (f"; {len(done)} already finished in {out / 'study.db'}" if done else "")
     )
-
-    def objective(trial) -> float:
-        values = suggest(trial, space)
-        trial_cfg = with_model_recipe(with_values(cfg, values))
-        folder = out / "trials" / f"{trial.number:03d}"
-        shutil.rmtree(folder, ignore_errors=True)  # a trial interrupted by a kill starts again
-        reporter = ReportToTrial(trial)
-        started = time.perf_counter()
-        with watching(reporter):
-            result = train_stage(trial_cfg, model_path, renderer, splits, task, folder / "train")
-        minutes = (time.perf_counter() - started) / 60
-        trial.set_user_attr("minutes", round(minutes, 4))
-        trial.set_user_attr("steps", result.steps)
-        trial.set_user_attr("best_val_loss", result.best_val_loss)
-        if reporter.pruned_at is not None:
-            shutil.rmtree(folder / "train", ignore_errors=True)
-            raise optuna.TrialPruned(f"validation loss trailed the median trial's at step {reporter.pruned_at}")
-        answers = tuned_answers(trial_cfg, model_path, renderer, result.checkpoint, validation, task, labels)
-        scores = row_scores(task, references, answers)
-        atomic_write_json(folder / "validation_scores.json", scores)
-        shutil.rmtree(folder / "train", ignore_errors=True)  # the chosen setting is trained again by the final run
-        return sum(scores) / len(scores)
-
-    started = time.perf_counter()
-    remaining = trials - len(done)
-    for _ in range(max(0, remaining)):
-        if budget_minutes and time.perf_counter() - started > budget_minutes * 60:
-            console.print(f"tune: the {budget_minutes:g}-minute budget is spent; no more trials are started")
-            break
-        study.optimize(objective, n_trials=1, catch=())
-        _say_progress(study, trials, started, metric)
+    if workers > 1 and remaining > 1:
+        _run_workers(search, study, trials, remaining, workers, budget_minutes)
+    else:
+        run_trials(search, study, remaining, budget_minutes and time.time() + budget_minutes * 60, trials)
 
     finished = _trial_records(study)
     complete = [t for t in finished if t["state"] == "complete"]
@@ -154,8 +175,8 @@ def tune(cfg: TunewiseConfig, out: Path, trials: int | None = None, budget_minut
         "task": task,
         "metric": metric,
         "model": cfg.model.name,
-        "validation_rows": len(validation),
-        "space": {key: found.model_dump(exclude_defaults=True) for key, found in space.items()},
+        "validation_rows": len(search.validation),
+        "space": {key: found.model_dump(exclude_defaults=True) for key, found in search.space.items()},
         "trials": finished,
         "decision": decision,
         "chosen_values": chosen["values"],
@@ -184,6 +205,127 @@ def tune(cfg: TunewiseConfig, out: Path, trials: int | None = None, budget_minut
                 f"[yellow]warning[/] tracking: MLflow at {cfg.tracking.mlflow} failed ({type(exc).__name__}: {exc})"
             )
     return summary
+
+
+def open_study(cfg: TunewiseConfig, out: Path, worker: int = 0):
+    """The search's Optuna study in OUT/study.db (SQLite), created or resumed, with this process's sampler and
+    pruner: seeded, but not the same draws again after a resume or in another worker; random for the first third
+    of the trials, then TPE's model."""
+    import optuna
+
+    storage = optuna.storages.RDBStorage(
+        f"sqlite:///{(out / 'study.db').resolve()}", engine_kwargs={"connect_args": {"timeout": 120}}
+    )  # workers wait for each other's writes instead of failing on a locked database
+    study = optuna.create_study(
+        study_name=STUDY,
+        storage=storage,
+        direction="maximize",
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3) if cfg.tune.prune else optuna.pruners.NopPruner(),
+        load_if_exists=True,
+    )
+    study.sampler = optuna.samplers.TPESampler(
+        seed=cfg.seed + len(study.trials) + 1000 * worker, n_startup_trials=max(3, cfg.tune.trials // 3)
+    )
+    return study
+
+
+def run_trials(search: Search, study, count: int, deadline: float | None, trials: int, worker: int = 0) -> None:
+    """Run ``count`` trials one after another (none started after ``deadline``, a time.time() value), each one
+    line of progress."""
+    objective = _objective(search, worker)
+    started = time.perf_counter()
+    for _ in range(count):
+        if deadline and time.time() > deadline:
+            console.print("tune: the time budget is spent; no more trials are started")
+            break
+        study.optimize(objective, n_trials=1, catch=())
+        _say_progress(study, trials, started, search.metric)
+
+
+def _objective(search: Search, worker: int):
+    import optuna
+
+    def objective(trial) -> float:
+        values = suggest(trial, search.space)
+        trial_cfg = with_model_recipe(with_values(search.cfg, values))
+        folder = search.out / "trials" / f"{trial.number:03d}"
+        shutil.rmtree(folder, ignore_errors=True)  # a trial interrupted by a kill starts again
+        reporter = ReportToTrial(trial)
+        trial.set_user_attr("worker", worker)
+        started = time.perf_counter()
+        with watching(reporter):
+            result = train_stage(
+                trial_cfg, search.model_path, search.renderer, search.splits, search.task, folder / "train"
+            )
+        minutes = (time.perf_counter() - started) / 60
+        trial.set_user_attr("minutes", round(minutes, 4))
+        trial.set_user_attr("steps", result.steps)
+        trial.set_user_attr("best_val_loss", result.best_val_loss)
+        if reporter.pruned_at is not None:
+            shutil.rmtree(folder / "train", ignore_errors=True)
+            raise optuna.TrialPruned(f"validation loss trailed the median trial's at step {reporter.pruned_at}")
+        answers = tuned_answers(
+            trial_cfg,
+            search.model_path,
+            search.renderer,
+            result.checkpoint,
+            search.validation,
+            search.task,
+            search.labels,
+        )
+        scores = row_scores(search.task, search.references, answers)
+        atomic_write_json(folder / "validation_scores.json", scores)
+        shutil.rmtree(folder / "train", ignore_errors=True)  # the chosen setting is trained again by the final run
+        return sum(scores) / len(scores)
+
+    return objective
+
+
+def _run_workers(search: Search, study, trials: int, remaining: int, workers: int, budget_minutes) -> None:
+    """One trial per device at a time: ``workers`` processes (`tunewise.tune.worker`) share the study, each with
+    one GPU (CUDA_VISIBLE_DEVICES) or, on a CPU, its share of the cores, and each runs its share of the trials.
+    Their output goes to OUT/workers/N.log; this process says each trial as it ends."""
+    import os
+    import subprocess
+    import sys
+
+    import torch
+
+    out, gpus = search.out, torch.cuda.is_available()
+    atomic_write_files({out / "search.yaml": yaml.safe_dump(search.cfg.resolved(), sort_keys=False)})
+    (out / "workers").mkdir(exist_ok=True)
+    deadline = time.time() + budget_minutes * 60 if budget_minutes else 0
+    shares = [remaining // workers + (i < remaining % workers) for i in range(workers)]
+    processes = []
+    started, said = time.perf_counter(), len(_finished(study))
+    try:
+        for index, share in enumerate(s for s in shares if s):
+            env = dict(os.environ)
+            if gpus:
+                env["CUDA_VISIBLE_DEVICES"] = str(index)
+            else:
+                env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+            log = open(out / "workers" / f"{index}.log", "w", encoding="utf-8")  # noqa: SIM115 - closed below
+            command = [sys.executable, "-m", "tunewise.tune.worker", str(out), str(index), str(share), str(trials)]
+            processes.append((subprocess.Popen([*command, str(deadline)], env=env, stdout=log, stderr=log), log))
+        while any(process.poll() is None for process, _ in processes):
+            time.sleep(2)
+            finished = len(_finished(study))
+            if finished > said:
+                said = finished
+                _say_progress(study, trials, started, search.metric)
+    finally:
+        for process, log in processes:
+            if process.poll() is None:
+                process.terminate()
+                process.wait()
+            log.close()
+    for index, (process, log) in enumerate(processes):
+        if process.returncode:
+            lines = Path(log.name).read_text(encoding="utf-8").strip().splitlines() or ["(no output)"]
+            raise TunewiseError(
+                f"tune: trial worker {index} failed (exit {process.returncode}): {lines[-1]} (all of it in {log.name})"
+            )
 
 
 def _same_search(study, cfg: TunewiseConfig, out: Path) -> None:
@@ -234,6 +376,7 @@ def _trial_records(study) -> list[dict]:
                 "steps": trial.user_attrs.get("steps"),
                 "best_val_loss": trial.user_attrs.get("best_val_loss"),
                 "default": bool(trial.user_attrs.get("default")),
+                "worker": trial.user_attrs.get("worker"),
             }
         )
     return found
