@@ -5,7 +5,8 @@ Two kinds:
   over learning rates x seeds x {fp32, bf16}: the experiment that found why the head test failed in bf16 (its
   learning rate made training unstable in fp32 too; see docs/precision.md). Minutes.
 - tasks: `tunewise run` as a user would, once with train.precision=fp32 and once with bf16 (eval.precision the same
-  as training's), on the demo (SmolLM2 + head on the shipped Banking77 subset), Banking77 with a head on SmolLM2
+  as training's, except DPO, scored in fp32 in both arms as eval.precision: auto scores preference pairs), on the
+  demo (SmolLM2 + head on the shipped Banking77 subset), Banking77 with a head on SmolLM2
   (a subset: --rows) and DPO on the shipped preference data. Each arm in its own process. For each: best validation
   loss, test accuracy (or preference accuracy) with its 95 % interval, and training examples and tokens per second.
   bf16 passes when its score lies inside fp32's interval. Where bf16 is emulated (no AVX-512 BF16 or AMX) a bf16 arm
@@ -29,6 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from command_cost import run_measured  # noqa: E402 - benchmarks/command_cost.py, beside this script
 from record import REPO, record  # noqa: E402
+
+from tunewise.models.precision import FP32_EVALUATION  # noqa: E402
 
 TUNEWISE = REPO / ".venv" / "bin" / "tunewise"
 SHARED = REPO.parent / "shared" / "datasets"
@@ -98,12 +101,18 @@ TASKS = {
 }
 
 
+TASK_KIND = {"demo": "classification", "banking77": "classification", "dpo": "preference"}
+
+
 def task_arm(name: str, precision: str, caps: list[str], out: Path) -> dict:
     config, overrides, key = TASKS[name]
     if name == "dpo" and not (REPO / "examples" / "dpo" / "data" / "pairs.jsonl").is_file():
         prepare = [sys.executable, "examples/dpo/prepare_hh_rlhf.py", "examples/dpo/data/pairs.jsonl"]
         run_measured(prepare)
-    command = [str(TUNEWISE), "run", config, f"train.precision={precision}", f"eval.precision={precision}"]
+    # evaluated as eval.precision: auto would: in the training's precision, except a task tunewise always
+    # scores in fp32 (FP32_EVALUATION: preference pairs), so that arm compares the training precision alone
+    evaluation = "fp32" if TASK_KIND[name] in FP32_EVALUATION else precision
+    command = [str(TUNEWISE), "run", config, f"train.precision={precision}", f"eval.precision={evaluation}"]
     command += ["eval.compare_base=false", *overrides, *caps, "--out", str(out)]
     code, _, seconds, peak = run_measured(command)
     if code != 0:
@@ -113,6 +122,7 @@ def task_arm(name: str, precision: str, caps: list[str], out: Path) -> dict:
     low, high = tuned.get(f"{key}_ci") or tuned.get("ci") or [None, None]
     return {
         "score": key,
+        "evaluated in": summary.get("precision", {}).get("eval"),
         "tuned": round(tuned[key], 4),
         "95 % CI": f"[{low:.3f}, {high:.3f}]" if low is not None else "-",
         "test rows": tuned.get("n"),
