@@ -148,3 +148,28 @@ def test_among_tied_candidates_as_cheap_to_serve_the_faster_full_run_wins():
     assert "Projected training time of the full run" in said and "quick 10.0 min" in said and "slow 50.0 min" in said
     quick["projected_train_seconds"] = 2500.0  # within 1.5x: then the smaller model, as before
     assert rank([slow, quick], "classification", "accuracy")["pick"] == "slow"
+
+
+def test_a_pick_whose_full_run_does_not_fit_the_memory_is_not_the_one_a_run_fine_tunes():
+    big = candidate("big", 240, 1.7e9, 30.0)
+    small = candidate("small", 200, 135e6, 20.0)
+    big["kind"], small["kind"] = "decoder", "decoder"
+    big["train_memory"] = {
+        "planned_peak_bytes": 30 * 2**30,
+        "fits": False,
+        "device": "cpu",
+        "device_memory": 24 * 2**30,
+    }
+    small["train_memory"] = {
+        "planned_peak_bytes": 2 * 2**30,
+        "fits": True,
+        "device": "cpu",
+        "device_memory": 24 * 2**30,
+    }
+    result = rank([big, small], "classification", "accuracy")
+    assert result["pick"] == "big" and result["train_pick"] == "small"
+    said = " ".join(result["reasons"])
+    assert "big's full run does not fit this device's memory" in said and "fine-tunes small" in said
+    assert "does not fit this cpu's 24.0 GiB for: big 30.0 GiB" in said
+    big["train_memory"]["fits"] = True  # when it fits, the best is the one trained
+    assert rank([big, small], "classification", "accuracy")["train_pick"] == "big"

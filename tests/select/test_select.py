@@ -79,6 +79,10 @@ def test_every_candidate_is_measured(selected, tiny_model_dir, large_model_dir):
         assert candidate["cost_per_1k"] == pytest.approx(candidate["seconds_per_1k"] * 0.001)
         assert candidate["seconds_per_1k"] == pytest.approx(1000 / candidate["rows_per_second"])
     assert small["parameters"] < large["parameters"]
+    # the full run's memory plan on this device (tunewise.train.plan), bigger for the bigger model
+    plans = [c["train_memory"] for c in (small, large)]
+    assert all(p["fits"] and p["device"] == "cpu" and p["method"] == "lora" for p in plans)
+    assert 0 < plans[0]["planned_peak_bytes"] < plans[1]["planned_peak_bytes"] < plans[0]["device_memory"]
 
 
 def test_ranking_pick_and_outputs(selected):
@@ -193,6 +197,7 @@ def test_cli_prints_tables_or_json_and_rejects_bad_candidates(selected, tmp_path
     table_run = json.loads((tmp_path / "a" / "selection.json").read_text())
     assert found["pick"] == table_run["pick"] and found["pick"] in {c["name"] for c in selection["candidates"]}
     assert "per_row" not in json.dumps(found)
+    assert all(c["train_memory"]["planned_peak_bytes"] > 0 for c in found["candidates"])  # the memory plan
     assert main(["select", str(config), "select.candidates=[no-such-model]", "--out", str(tmp_path / "c")]) == 2
     assert "unknown model 'no-such-model'" in capsys.readouterr().err
     assert main(["select", str(config), "select.candidates=[auto]", "--out", str(tmp_path / "d")]) == 2

@@ -41,7 +41,7 @@ from tunewise.models.registry import run_cache_dir
 from tunewise.report.plots import selection_plot
 from tunewise.rundir import SELECTION
 from tunewise.select.candidates import Candidate, default_candidates, parse_candidate
-from tunewise.select.cost import cost_per_1k, projected_train_seconds, seconds_per_1k
+from tunewise.select.cost import cost_per_1k, planned_memory, projected_train_seconds, seconds_per_1k
 from tunewise.select.rank import rank
 
 PHASES = ("prior", "probe")
@@ -81,6 +81,8 @@ def select_base_model(cfg: TunewiseConfig, out: Path) -> dict:
     data = probe_data(cfg, splits, task)
     full_run = {"train_rows": len(splits["train"]), "validation_rows": len(splits["validation"])}
     measured = [measure_candidate(cfg, candidate, data, full_run) for candidate in candidates]
+    for candidate, found in zip(candidates, measured, strict=True):
+        found["train_memory"] = planned_memory(candidate_config(cfg, candidate), candidate, splits, task)
     metric = headline_keys(task)[0]
     chance = chance_score(data) if task == "classification" else None
     selection = {
@@ -257,10 +259,16 @@ def with_selected_model(cfg: TunewiseConfig, out: Path) -> tuple[TunewiseConfig,
     picked.model.name = chosen["model"]
     if chosen["kind"] == "decoder":
         picked.train.objective = chosen["objective"]
-    if selection["train_pick"] != selection["pick"]:
+    pick = next(c for c in selection["candidates"] if c["name"] == selection["pick"])
+    if selection["train_pick"] != selection["pick"] and pick["kind"] == "baseline":
         console.print(
             f"selection: {selection['pick']} needs no fine-tune and is as good within the noise; the run fine-tunes "
             f"{selection['train_pick']}, the best candidate that trains, and checks it against the baselines"
+        )
+    elif selection["train_pick"] != selection["pick"]:
+        console.print(
+            f"selection: {selection['pick']}'s full run does not fit this device's memory; the run fine-tunes "
+            f"{selection['train_pick']}, the best candidate that fits"
         )
     console.print(f"model.name: auto → {chosen['model']} ({out / 'selection.json'})")
     if chosen.get("projected_train_seconds"):

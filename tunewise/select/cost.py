@@ -161,3 +161,27 @@ def projected_train_seconds(cfg, candidate, found: dict, full_run: dict) -> floa
     rate = found.get("rows_per_second") or 0
     evaluation_seconds = (steps // train.eval_steps) * validation_rows / rate if rate else 0.0
     return steps * per_step + evaluation_seconds
+
+
+def planned_memory(cfg, candidate, splits: dict, task: str) -> dict | None:
+    """The memory plan of a candidate's full run on this device (`tunewise.train.plan`): the peak its training is
+    planned to need with the run's settings, and whether that fits. None for a baseline, or for a model whose
+    config the plan cannot read (it trains unplanned, as in a run)."""
+    if not candidate.trains:
+        return None
+    from tunewise.models.loading import model_and_renderer
+    from tunewise.train.plan import plan_run
+
+    model_path, renderer = model_and_renderer(cfg)
+    try:
+        found = plan_run(cfg, model_path, renderer, splits, task)
+    except Exception:  # noqa: BLE001 - a config the plan cannot read: unplanned, not an error
+        return None
+    return {
+        "planned_peak_bytes": found["plan"]["total"],
+        "fits": found["plan"]["fits"],
+        "device": found["device"],
+        "device_memory": found["device_memory"],
+        "method": found["plan"]["method"],
+        "checkpointing": found["plan"]["checkpointing"],
+    }

@@ -41,13 +41,16 @@ def rank(candidates: list[dict], task: str, metric: str, chance: float | None = 
         candidate["within_noise_of_best"] = candidate in tied
     others = sorted((c for c in candidates if c is not pick), key=lambda c: -c["probe"]["score"])
     ordered = [pick, *others]
-    trainable = [c for c in above if c.get("kind") != "baseline"] or [
-        c for c in candidates if c.get("kind") != "baseline"
+    trainable = [c for c in above if c.get("kind") != "baseline" and _fits(c)] or [
+        c for c in candidates if c.get("kind") != "baseline" and _fits(c)
     ]
     train_pick = pick if pick in trainable or not trainable else _choose(trainable, task)[1]
     said = reasons(pick, leader, ordered, metric)
     if train_pick is not pick:
         said.insert(1, _train_pick_reason(pick, train_pick))
+    too_big = [c for c in candidates if not _fits(c)]
+    if too_big:
+        said.append(_too_big(too_big))
     at_chance = _at_chance(candidates, chance, metric)
     if at_chance:
         said.insert(0 if all(c["at_chance"] for c in candidates) else 1, at_chance)
@@ -86,10 +89,30 @@ def _choose(candidates: list[dict], task: str) -> tuple[dict, dict, list[dict]]:
 
 
 def _train_pick_reason(pick: dict, train_pick: dict) -> str:
+    if pick.get("kind") != "baseline":  # the pick's full run does not fit this device's memory
+        return (
+            f"{pick['name']}'s full run does not fit this device's memory (the plan below): `tunewise run` with "
+            f"model.name: auto fine-tunes {train_pick['name']}, the best candidate that fits."
+        )
     return (
         f"{pick['name']} needs no fine-tune at all: ship it unless the run shows otherwise. `tunewise run` with "
         f"model.name: auto fine-tunes {train_pick['name']}, the best candidate that trains, and its verdict "
         "(beats_baselines, with eval.baselines on) checks it against the strongest cheap baseline on the test split."
+    )
+
+
+def _fits(candidate: dict) -> bool:
+    """False only when the memory plan says the candidate's full run cannot fit this device."""
+    return (candidate.get("train_memory") or {}).get("fits") is not False
+
+
+def _too_big(candidates: list[dict]) -> str:
+    said = "; ".join(f"{c['name']} {c['train_memory']['planned_peak_bytes'] / 2**30:.1f} GiB" for c in candidates)
+    memory = candidates[0]["train_memory"]
+    return (
+        f"The memory plan of the full run does not fit this {memory['device']}'s "
+        f"{memory['device_memory'] / 2**30:.1f} GiB for: {said}; `tunewise run` with model.name: auto does not "
+        "fine-tune them here (`tunewise plan` says which method or gradient checkpointing would fit)."
     )
 
 
