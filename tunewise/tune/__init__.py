@@ -139,7 +139,7 @@ def tune(cfg: TunewiseConfig, out: Path, trials: int | None = None, budget_minut
     cfg, task, metric = search.cfg, search.task, search.metric
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a trial's failure is said once, as tunewise's own error
-    study = open_study(cfg, out)
+    study = open_study(cfg, out, trials)
     _same_search(study, cfg, out)
     _rerun_interrupted(study)
     if not study.trials:
@@ -207,10 +207,10 @@ def tune(cfg: TunewiseConfig, out: Path, trials: int | None = None, budget_minut
     return summary
 
 
-def open_study(cfg: TunewiseConfig, out: Path, worker: int = 0):
+def open_study(cfg: TunewiseConfig, out: Path, trials: int, worker: int = 0):
     """The search's Optuna study in OUT/study.db (SQLite), created or resumed, with this process's sampler and
     pruner: seeded, but not the same draws again after a resume or in another worker; random for the first third
-    of the trials, then TPE's model."""
+    of the search's ``trials``, then TPE's model."""
     import optuna
 
     storage = optuna.storages.RDBStorage(
@@ -224,7 +224,7 @@ def open_study(cfg: TunewiseConfig, out: Path, worker: int = 0):
         load_if_exists=True,
     )
     study.sampler = optuna.samplers.TPESampler(
-        seed=cfg.seed + len(study.trials) + 1000 * worker, n_startup_trials=max(3, cfg.tune.trials // 3)
+        seed=cfg.seed + len(study.trials) + 1000 * worker, n_startup_trials=max(3, trials // 3)
     )
     return study
 

@@ -21,7 +21,7 @@ def main(argv: list[str]) -> int:
     try:
         cfg = load_config(out / "search.yaml")
         search = prepare(cfg, out, write=False)  # the split the search wrote, computed again (same seed)
-        run_trials(search, open_study(cfg, out, worker=index), count, deadline or None, trials, worker=index)
+        run_trials(search, open_study(cfg, out, trials, worker=index), count, deadline or None, trials, worker=index)
     except TunewiseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
