@@ -90,28 +90,26 @@ def fixture(seeds: list[int], rates: list[float]) -> dict:
 
 
 TASKS = {
-    # name: (config, overrides that make it affordable, score key)
-    "demo": ("tunewise/resources/demo.yaml", [], "accuracy"),
+    # name: (config, overrides that make it affordable, score key, task)
+    "demo": ("tunewise/resources/demo.yaml", [], "accuracy", "classification"),
     "banking77": (
         "configs/classify/banking77.yaml",
         ["model.name=smollm2-135m-instruct", "audit.in_run=false", "eval.baselines=[]"],
         "accuracy",
+        "classification",
     ),
-    "dpo": ("examples/dpo/config.yaml", ["audit.in_run=false"], "preference_accuracy"),
+    "dpo": ("examples/dpo/config.yaml", ["audit.in_run=false"], "preference_accuracy", "preference"),
 }
 
 
-TASK_KIND = {"demo": "classification", "banking77": "classification", "dpo": "preference"}
-
-
 def task_arm(name: str, precision: str, caps: list[str], out: Path) -> dict:
-    config, overrides, key = TASKS[name]
+    config, overrides, key, task = TASKS[name]
     if name == "dpo" and not (REPO / "examples" / "dpo" / "data" / "pairs.jsonl").is_file():
         prepare = [sys.executable, "examples/dpo/prepare_hh_rlhf.py", "examples/dpo/data/pairs.jsonl"]
         run_measured(prepare)
     # evaluated as eval.precision: auto would: in the training's precision, except a task tunewise always
     # scores in fp32 (FP32_EVALUATION: preference pairs), so that arm compares the training precision alone
-    evaluation = "fp32" if TASK_KIND[name] in FP32_EVALUATION else precision
+    evaluation = "fp32" if task in FP32_EVALUATION else precision
     command = [str(TUNEWISE), "run", config, f"train.precision={precision}", f"eval.precision={evaluation}"]
     command += ["eval.compare_base=false", *overrides, *caps, "--out", str(out)]
     code, _, seconds, peak = run_measured(command)
