@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import classification_rows, write_jsonl
+from tunewise._format import duration, planned_memory
 from tunewise._io import read_jsonl
 from tunewise.config import load_config
 from tunewise.select import cache_key, candidate_config, probe_data, select_base_model
@@ -174,6 +175,13 @@ def test_run_with_auto_uses_the_pick(selected, tmp_path):
     assert f"name: {selection['pick']}" in (tmp_path / "run" / "config.yaml").read_text()
     report = (tmp_path / "run" / "report" / "report.html").read_text()
     assert f"Base model: {selection['pick']} (chosen by" in report and selection["reasons"][0][:40] in report
+    # each candidate's full run priced in the report as in the terminal: projected time and memory plan
+    assert "full training (projected)" in report and "training memory (plan)" in report
+    priced = [c for c in selection["candidates"] if c.get("projected_train_seconds") and c.get("train_memory")]
+    assert priced
+    for candidate in priced:
+        assert duration(candidate["projected_train_seconds"]) in report
+        assert planned_memory(candidate["train_memory"]) in report
     assert (tmp_path / "run" / "report" / "selection.png").is_file()
 
 

@@ -264,3 +264,40 @@ def test_tune_workers_below_one_is_a_config_error(tmp_path, capsys):
     assert main(["tune", str(config), "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err.strip()
     assert "tune.workers" in err and "at least 1" in err and len(err.splitlines()) == 1
+
+
+def test_the_trials_table_wraps_its_headers_in_a_narrow_terminal_instead_of_cutting_them():
+    """The demo search's four encoder settings in an 80-column terminal (CI logs, a laptop's split pane): every
+    header word and every figure is printed whole."""
+    import io
+
+    from rich.console import Console
+
+    from tunewise.cli.tune import trials_table
+
+    space = ["train.encoder.learning_rate", "train.encoder.epochs", "train.encoder.weight_decay", "train.warmup_ratio"]
+    trials = [
+        {
+            "number": n,
+            "default": n == 0,
+            "state": state,
+            "score": score,
+            "minutes": 0.305,
+            "values": dict(zip(space, (5e-05, 2, 0.01, 0.05), strict=True)),
+        }
+        for n, state, score in ((0, "complete", 0.9803921), (1, "pruned", None))
+    ]
+    found = {
+        "metric": "accuracy",
+        "validation_rows": 102,
+        "space": {key: {} for key in space},
+        "trials": trials,
+        "decision": {"chosen": 0},
+    }
+    console = Console(file=io.StringIO(), width=80, record=True)
+    console.print(trials_table(found))
+    printed = console.export_text()
+    assert "…" not in printed
+    words = set(printed.split())
+    assert {"learning", "rate", "epochs", "weight", "decay", "warmup", "ratio", "accuracy", "minutes"} <= words
+    assert {"(default)", "(chosen)", "0.9804", "5e-05", "pruned"} <= words

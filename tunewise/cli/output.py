@@ -25,12 +25,6 @@ def rate(per_second: float) -> str:
     return "> 1M" if per_second > 1e6 else f"{per_second:,.0f}"
 
 
-def size(count: int | None) -> str:
-    if count is None:
-        return "-"
-    return f"{count / 2**30:.2f} GiB" if count >= 2**30 else f"{count / 2**20:.0f} MiB"
-
-
 def print_summary(summary: dict, run_dir: Path) -> None:
     from tunewise.evaluate.metrics import headline_keys
 

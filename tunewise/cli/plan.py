@@ -6,7 +6,8 @@ import json
 
 from rich.table import Table
 
-from tunewise.cli.output import add_config_arguments, results, size
+from tunewise._format import size
+from tunewise.cli.output import add_config_arguments, results
 from tunewise.config import load_config
 
 PARTS = (

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from tunewise._format import duration, with_interval
-from tunewise.cli.output import add_config_arguments, check_run_output, results, size
+from tunewise._format import duration, planned_memory, size, with_interval
+from tunewise.cli.output import add_config_arguments, check_run_output, results
 from tunewise.config import load_config
 
 
@@ -124,7 +124,7 @@ def _cost_table(selection: dict, ordered: list[dict]) -> Table:
             f"{candidate['parameters'] / 1e6:.0f}M",
             size(candidate["disk_bytes"]),
             size(candidate["train_peak_bytes"]),
-            _planned(candidate.get("train_memory")),
+            planned_memory(candidate.get("train_memory")),
             size(candidate["inference_peak_bytes"]),
             f"{candidate['train_tokens_per_second']:.0f}" if candidate["train_tokens_per_second"] else "-",
             duration(candidate["projected_train_seconds"]) if candidate.get("projected_train_seconds") else "-",
@@ -134,10 +134,3 @@ def _cost_table(selection: dict, ordered: list[dict]) -> Table:
             "yes" if candidate["pareto"] else "no",
         )
     return table
-
-
-def _planned(memory: dict | None) -> str:
-    """The full run's planned training peak, marked where it does not fit this device."""
-    if not memory:
-        return "-"
-    return size(memory["planned_peak_bytes"]) + ("" if memory["fits"] else " (too big)")

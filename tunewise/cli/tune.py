@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich import box
 from rich.table import Table
 
 from tunewise.cli.output import add_config_arguments, check_run_output, results
@@ -42,23 +43,42 @@ def handle(args) -> int:
     check_run_output(cfg, args.out)
     found = tune(cfg, args.out, args.trials, args.budget_minutes)
     decision = found["decision"]
-    table = Table(title=f"tune: validation {found['metric']} on {found['validation_rows']} rows")
+    results.print(trials_table(found))
+    results.print(f"chosen: trial {decision['chosen']}: {decision['reason']}")
+    run = found["run"]
+    results.print(f"final run (the only test read): {run['folder']}, verdict {run['verdict']}")
+    results.print(f"wrote {args.out / 'tuning.json'}")
+    return 0
+
+
+def trials_table(found: dict) -> Table:
+    """The search's trials, one row each: its setting, validation score, state and minutes."""
+    decision = found["decision"]
     keys = list(found["space"])
-    for column in ("trial", *[key.removeprefix("train.") for key in keys], found["metric"], "state", "minutes"):
-        table.add_column(column, justify="right")
+    # headers in words ("learning rate"), each column at least as wide as its longest word, and no vertical rules:
+    # a narrow terminal (80 columns: CI logs, a split pane) wraps a header between words instead of cutting it off
+    headers = [key.removeprefix("train.").removeprefix("encoder.").replace(".", " ").replace("_", " ") for key in keys]
+    rows = []
     for trial in found["trials"]:
         mark = " (default)" if trial["default"] else ""
         mark += " (chosen)" if trial["number"] == decision["chosen"] else ""
         values = [_value(trial["values"].get(key)) for key in keys]
         score = f"{trial['score']:.4f}" if trial["score"] is not None else "-"
         minutes = f"{trial['minutes']:.1f}" if trial["minutes"] is not None else "-"
-        table.add_row(f"{trial['number']}{mark}", *values, score, trial["state"], minutes)
-    results.print(table)
-    results.print(f"chosen: trial {decision['chosen']}: {decision['reason']}")
-    run = found["run"]
-    results.print(f"final run (the only test read): {run['folder']}, verdict {run['verdict']}")
-    results.print(f"wrote {args.out / 'tuning.json'}")
-    return 0
+        rows.append([f"{trial['number']}{mark}", *values, score, trial["state"], minutes])
+    table = Table(
+        title=f"tune: validation {found['metric']} on {found['validation_rows']} rows",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for index, column in enumerate(("trial", *headers, found["metric"], "state", "minutes")):
+        words = [word for text in (column, *(row[index] for row in rows)) for word in text.split()]
+        table.add_column(column, justify="right", min_width=max(map(len, words)))
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 def _value(value) -> str:

@@ -6,6 +6,7 @@ import base64
 import os
 from pathlib import Path
 
+from tunewise._format import duration, planned_memory
 from tunewise._io import atomic_write_bytes, atomic_write_text
 from tunewise.evaluate.metrics import headline_keys
 from tunewise.report import plots
@@ -72,6 +73,8 @@ def _render(template: str, data: dict, images: dict[str, str], audit_link: str) 
     environment.filters["pct"] = lambda value: f"{100 * value:.1f} %"
     environment.filters["num"] = lambda value, digits=3: f"{value:.{digits}f}" if value is not None else "n/a"
     environment.filters["setting"] = _setting
+    environment.filters["duration"] = lambda seconds: duration(seconds) if seconds else "-"
+    environment.filters["planned_memory"] = planned_memory
     keys = headline_keys(data["task"]) if data["task"] else []
     return environment.get_template(template).render(**data, images=images, audit_link=audit_link, metric_keys=keys)
 

@@ -236,7 +236,10 @@ def run_trials(search: Search, study, count: int, deadline: float | None, trials
     started = time.perf_counter()
     for _ in range(count):
         if deadline and time.time() > deadline:
-            console.print("tune: the time budget is spent; no more trials are started")
+            console.print(
+                f"tune: the time budget ran out at {time.strftime('%H:%M:%S', time.localtime(deadline))} "
+                f"({len(_finished(study))} of {trials} trials finished); no more trials are started"
+            )
             break
         study.optimize(objective, n_trials=1, catch=())
         _say_progress(study, trials, started, search.metric)
