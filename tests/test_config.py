@@ -32,6 +32,11 @@ def test_wrong_types_are_all_reported_together(tmp_path):
     assert len(lines) == 2
     assert lines[0].startswith(f"{path}:1: seed:")
     assert lines[1].startswith(f"{path}:3: train.batch_size:")
+    # a key that takes auto or a number: one line that says both, not one line per kind
+    assert lines[1] == f"{path}:3: train.batch_size: Input should be 'auto' or a valid integer"
+    assert load_config(write(tmp_path, "train:\n  batch_size: auto\n")).train.fixed_batch == (8, 1)
+    with pytest.raises(TunewiseError, match=r"train.batch_size: Value error, must be auto or at least 1, got 0$"):
+        load_config(write(tmp_path, "train:\n  batch_size: 0\n"))
 
 
 def test_invalid_yaml_names_the_line(tmp_path):

@@ -167,6 +167,9 @@ class LoraConfig(_Section):
     target_modules: list[str] | str = Field("all-linear", description="Modules to adapt; 'all-linear' or a list.")
 
 
+AUTO_BATCH = 8  # train.batch_size: auto keeps an effective batch of this x train.gradient_accumulation
+
+
 class EncoderRecipe(_Section):
     """How a registry encoder (e.g. minilm-l6) is fine-tuned: every weight, the head started from a logistic
     regression on the frozen embeddings, at a learning rate that suits full fine-tuning of a small encoder. The
@@ -200,7 +203,12 @@ class TrainConfig(_Section):
     max_steps: StrictInt | None = Field(
         None, ge=1, description="Stop after this many optimizer steps (overrides epochs)."
     )
-    batch_size: StrictInt = Field(8, ge=1, description="Examples per device per step.")
+    batch_size: Literal["auto"] | StrictInt = Field(
+        8,
+        description="Examples per device per step; auto: the largest that the memory plan fits on this device "
+        f"with room to spare, gradient accumulation making up the same effective batch ({AUTO_BATCH} x "
+        "train.gradient_accumulation), so the optimisation is the same whatever the device.",
+    )
     gradient_accumulation: StrictInt = Field(1, ge=1, description="Steps accumulated per optimizer update.")
     learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate (2e-4 suits LoRA; use ~2e-5 for full).")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
@@ -265,6 +273,21 @@ class TrainConfig(_Section):
     report_to: list[str] = Field(default_factory=list, description="Trackers, e.g. [tensorboard, mlflow, wandb].")
     lora: LoraConfig = Field(default_factory=LoraConfig)
     encoder: EncoderRecipe = Field(default_factory=EncoderRecipe)
+
+    @field_validator("batch_size")
+    @classmethod
+    def _some_rows(cls, batch_size):
+        if batch_size != "auto" and batch_size < 1:
+            raise ValueError(f"must be auto or at least 1, got {batch_size}")
+        return batch_size
+
+    @property
+    def fixed_batch(self) -> tuple[int, int]:
+        """(examples per step, steps accumulated) as set, with auto at its effective batch's own size: what the
+        selection's probe and projection use before the memory plan has resolved auto for the run's device."""
+        if self.batch_size == "auto":
+            return AUTO_BATCH, self.gradient_accumulation
+        return self.batch_size, self.gradient_accumulation
 
     @property
     def adapters(self) -> bool:
@@ -666,17 +689,31 @@ def apply_override(raw: dict, item: str) -> None:
 
 
 def _describe(exc: ValidationError, source: str, key_lines: dict) -> str:
-    lines = []
+    """One line per key: the errors of a key that takes one of several kinds (auto or a number) are one line."""
+    messages: dict[tuple, list[str]] = {}
     for error in exc.errors():
         loc = tuple(str(p) for p in error["loc"])
-        key = ".".join(loc) or "(top level)"
-        line = _nearest_line(loc, key_lines)
-        prefix = line if isinstance(line, str) else f"{source}:{line}" if line else source
+        if len(loc) > 1 and _union_branch(loc[-1]):  # e.g. ("train", "batch_size", "literal['auto']")
+            loc = loc[:-1]
         message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
         if error["type"] == "extra_forbidden":
             message += f" (allowed: {', '.join(_allowed_keys(loc[:-1]))})"
-        lines.append(f"{prefix}: {key}: {message}")
+        messages.setdefault(loc, []).append(message)
+    lines = []
+    for loc, said in messages.items():
+        line = _nearest_line(loc, key_lines)
+        prefix = line if isinstance(line, str) else f"{source}:{line}" if line else source
+        first, *rest = dict.fromkeys(said)
+        message = " or ".join([first, *(other.removeprefix("Input should be ") for other in rest)])
+        lines.append(f"{prefix}: {'.'.join(loc) or '(top level)'}: {message}")
     return "\n".join(lines)
+
+
+def _union_branch(part: str) -> bool:
+    """Whether a location part names a branch of a union type (pydantic's tag), not a config key."""
+    return part in ("int", "float", "str", "bool", "none") or part.startswith(
+        ("literal[", "list[", "dict[", "function-", "constrained-")
+    )
 
 
 def _allowed_keys(section_loc: tuple) -> list[str]:

@@ -103,13 +103,13 @@ def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process
     cfg, commit = pin_hub_revision(cfg)  # config.yaml names the commit: every later load reads the same files
     if commit and main_process:
         console.print(f"model: {cfg.model.name} at commit {commit} (model.revision: {asked or 'main'})")
-    if resume:
-        _check_same_config(run_dir, cfg.resolved())
-    atomic_write_text(run_dir.config, yaml.safe_dump(cfg.resolved(), sort_keys=False))
     model_path, renderer = model_and_renderer(cfg)
     splits, task = write_split(cfg, run_dir.split, write=main_process)  # the same seed: the same split everywhere
     check_model_fits(cfg, task)
-    memory = memory_plan(cfg, model_path, renderer, splits, task)
+    cfg, memory = memory_plan(cfg, model_path, renderer, splits, task)  # train.batch_size: auto, resolved
+    if resume:
+        _check_same_config(run_dir, cfg.resolved())
+    atomic_write_text(run_dir.config, yaml.safe_dump(cfg.resolved(), sort_keys=False))
     if cfg.audit.in_run and main_process:
         audit_stage(cfg, model_path, run_dir.audit)
     precision = precision_facts(cfg.train.precision, cfg.eval.precision, task)
@@ -157,19 +157,30 @@ def _run_stages(cfg: TunewiseConfig, run_dir: RunDir, resume: bool, main_process
     return summary
 
 
-def memory_plan(cfg: TunewiseConfig, model_path: str, renderer, splits: dict, task: str) -> dict | None:
-    """The training's memory plan (recorded beside its measured peak); with train.check_memory, a training that
-    cannot fit is refused before it starts. A model whose config the plan cannot read trains unplanned."""
-    from tunewise.train.plan import check_fits, plan_run
+def memory_plan(
+    cfg: TunewiseConfig, model_path: str, renderer, splits: dict, task: str
+) -> tuple[TunewiseConfig, dict | None]:
+    """The training's memory plan (recorded beside its measured peak), and the config with train.batch_size: auto
+    replaced by the batch the plan chose; with train.check_memory, a training that cannot fit is refused before it
+    starts. A model whose config the plan cannot read trains unplanned (auto then at its effective batch)."""
+    from tunewise.train.plan import check_fits, plan_run, with_batch
 
     try:
         found = plan_run(cfg, model_path, renderer, splits, task)
     except (AttributeError, KeyError, ValueError, TypeError) as exc:
         console.print(f"[yellow]note[/] no memory plan for {cfg.model.name} ({type(exc).__name__}: {exc})")
-        return None
+        return with_batch(cfg, None), None
+    if found["auto_batch"]:
+        chosen = found["auto_batch"]
+        console.print(
+            f"train.batch_size: auto → {chosen['batch_size']} per step x {chosen['gradient_accumulation']} "
+            f"accumulated (effective batch {chosen['effective_batch']}; planned peak "
+            f"{chosen['planned_peak'] / 2**30:.1f} GiB of {found['device_memory'] / 2**30:.1f} GiB on "
+            f"{found['device']}, {chosen['room']:.0%} kept free)"
+        )
     if cfg.train.check_memory:
         check_fits(found)
-    return found
+    return with_batch(cfg, found), found
 
 
 def plan_training(cfg: TunewiseConfig) -> dict:

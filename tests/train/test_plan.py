@@ -111,3 +111,50 @@ def test_a_run_records_its_plan_beside_its_peak_and_refuses_what_cannot_fit(tiny
         load_config(config, ["train.max_steps=2", "train.eval_steps=2", "train.check_memory=false"]), tmp_path / "tried"
     )
     assert not summary["train"]["memory_plan"]["fits"]
+
+
+def test_auto_batch_keeps_the_effective_batch_and_takes_the_largest_micro_batch_that_fits(tiny_model_dir):
+    shape = memory.model_shape(str(tiny_model_dir), "generate")
+    common = {"shape": shape, "precision": "fp32", "batch": 8, "tokens": 64, "logit_tokens": 8, "lora_rank": 2}
+
+    def peak(batch):
+        return memory.estimate(method="lora", checkpointing=False, **{**common, "batch": batch}).total
+
+    def chosen(fixed, device):
+        found = memory.auto_batch(common, "lora", False, fixed, device)
+        assert found["batch_size"] * found["gradient_accumulation"] == found["effective_batch"] == fixed[0] * fixed[1]
+        return found["batch_size"], found["gradient_accumulation"]
+
+    assert chosen((8, 4), 10**15) == (32, 1)  # room for all of it: no accumulation
+    assert chosen((8, 3), 10**15) == (8, 3)  # 16 does not divide 24
+    # a device where 16 rows leave less than a quarter free, and 8 more
+    device = int(peak(16) / (1 - memory.AUTO_BATCH_ROOM)) - 1
+    assert peak(8) <= (1 - memory.AUTO_BATCH_ROOM) * device
+    assert chosen((8, 4), device) == (8, 4)
+    assert chosen((8, 4), 1) == (1, 32)  # nothing fits: one row a step (the memory check then refuses the run)
+
+
+def test_a_run_with_batch_size_auto_trains_the_planned_batch_and_says_so(tiny_model_dir, tmp_path, monkeypatch):
+    config = _config(tmp_path, tiny_model_dir)
+    settings = ["train.batch_size=auto", "train.gradient_accumulation=2", "train.max_steps=2", "train.eval_steps=2"]
+    summary = run(load_config(config, settings), tmp_path / "run")
+    ran = load_config(tmp_path / "run" / "config.yaml").train
+    assert (ran.batch_size, ran.gradient_accumulation) == (16, 1)  # a CPU's memory holds 16 of these rows
+    assert summary["train"]["memory_plan"]["batch"] == 16 and summary["train"]["steps"] == 2
+
+    # a device on which 16 rows would leave less than a quarter free: 8 rows a step, 2 accumulated
+    device = int(summary["train"]["memory_plan"]["total"] / (1 - memory.AUTO_BATCH_ROOM)) - 1
+    monkeypatch.setattr(memory, "device_memory", lambda: ("cpu", device))
+    run(load_config(config, settings), tmp_path / "smaller")
+    ran = load_config(tmp_path / "smaller" / "config.yaml").train
+    assert (ran.batch_size, ran.gradient_accumulation) == (8, 2)
+
+
+def test_plan_says_what_batch_size_auto_chooses(tiny_model_dir, tmp_path, capsys):
+    config = _config(tmp_path, tiny_model_dir)
+    assert main(["plan", str(config), "train.batch_size=auto", "train.gradient_accumulation=4", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["auto_batch"]["batch_size"] == found["plan"]["batch"] == 32
+    assert found["auto_batch"]["gradient_accumulation"] == 1 and found["auto_batch"]["effective_batch"] == 32
+    assert main(["plan", str(config), "train.batch_size=auto"]) == 0
+    assert "train.batch_size: auto → 8 per step x 1 accumulated" in capsys.readouterr().out

@@ -59,6 +59,12 @@ def handle(args) -> int:
         f"batch), gradient checkpointing {'on' if plan['checkpointing'] else 'off'}: "
         f"{'fits' if plan['fits'] else '[red]does not fit[/]'} in {size(found['device_memory'])} ({found['device']})"
     )
+    if found["auto_batch"]:
+        chosen = found["auto_batch"]
+        results.print(
+            f"train.batch_size: auto → {chosen['batch_size']} per step x {chosen['gradient_accumulation']} "
+            f"accumulated (effective batch {chosen['effective_batch']}, {chosen['room']:.0%} of the device kept free)"
+        )
     options = Table(title="every method on this device")
     for column in ("method", "checkpointing", "peak", "fits"):
         options.add_column(column, justify="right" if column == "peak" else "left")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import random
@@ -139,7 +140,7 @@ def probe_data(cfg: TunewiseConfig, splits: dict, task: str) -> dict:
 def probe_size(cfg: TunewiseConfig, train: list[dict], task: str) -> int:
     """How many training examples the probe trains on: probe_steps batches, and for classification at least
     probe_per_class examples of every class (of those the split has), up to probe_max_examples."""
-    wanted = cfg.select.probe_steps * cfg.train.batch_size * cfg.train.gradient_accumulation
+    wanted = cfg.select.probe_steps * math.prod(cfg.train.fixed_batch)
     if task == "classification":
         per_class = defaultdict(int)
         for row in train:
@@ -221,6 +222,9 @@ def candidate_config(cfg: TunewiseConfig, candidate: Candidate) -> TunewiseConfi
         found.train = found.train.for_encoder()
     elif candidate.kind == "decoder":
         found.train.objective = candidate.objective
+    # train.batch_size: auto is resolved per device when the run trains; the probe (and the projection from it)
+    # runs its effective batch at its own size, the same on every machine
+    found.train.batch_size, found.train.gradient_accumulation = found.train.fixed_batch
     return found
 
 

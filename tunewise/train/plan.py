@@ -25,6 +25,9 @@ METHODS = ("full", "lora", "qlora")
 # That gradients and optimizer state reuse the retained buffers was added after full fine-tuning's first figure
 # (+33 %; the constants were not refitted): docs/memory.md.
 CPU_RETAINED = {False: 0.69, True: 0.49}  # by gradient checkpointing
+# train.batch_size: auto leaves this share of the device free: the plan is checked to within 25 % of measured peaks
+# (benchmarks/memory_plan.py), and a GPU's allocator fragments
+AUTO_BATCH_ROOM = 0.25
 OPTIMIZER_BYTES = {"adamw": 8, "adamw_8bit": 2, "paged_adamw_8bit": 2}  # state bytes per trainable parameter
 
 
@@ -261,7 +264,7 @@ def plan_run(cfg, model_path: str, renderer, splits: dict, task: str) -> dict:
     common = {
         "shape": shape,
         "precision": precision,
-        "batch": train.batch_size,
+        "batch": train.fixed_batch[0],
         "tokens": tokens,
         "logit_tokens": (answer + 1) if aligned else tokens,
         "lora_rank": train.lora.r,
@@ -273,6 +276,10 @@ def plan_run(cfg, model_path: str, renderer, splits: dict, task: str) -> dict:
         else train.attention.replace("auto", "eager"),
         "runtime": runtime,
     }
+    batching = None
+    if train.batch_size == "auto":
+        batching = auto_batch(common, train.method, train.gradient_checkpointing, train.fixed_batch, memory)
+        common["batch"] = batching["batch_size"]
     chosen = estimate(method=train.method, checkpointing=train.gradient_checkpointing, **common)
     options = [
         {**estimate(method=method, checkpointing=checkpointing, **common).as_dict(), "fits": None}
@@ -288,7 +295,43 @@ def plan_run(cfg, model_path: str, renderer, splits: dict, task: str) -> dict:
         "parameters": shape.parameters,
         "plan": {**chosen.as_dict(), "fits": chosen.total <= memory},
         "options": options,
+        "auto_batch": batching,
     }
+
+
+def auto_batch(common: dict, method: str, checkpointing: bool, fixed: tuple[int, int], memory: int) -> dict:
+    """train.batch_size: auto. The effective batch stays what the config sets (``fixed``: AUTO_BATCH examples x
+    train.gradient_accumulation); of the micro-batches that divide it (powers of two), the largest whose plan
+    leaves AUTO_BATCH_ROOM of the device free, the rest made up by gradient accumulation. A device too small for
+    even one row gets one row a step (and the memory check then refuses the run)."""
+    effective = fixed[0] * fixed[1]
+    sizes = [size for size in (2**k for k in range(effective.bit_length(), -1, -1)) if effective % size == 0]
+    for size in sizes:
+        total = estimate(method=method, checkpointing=checkpointing, **{**common, "batch": size}).total
+        if total <= (1 - AUTO_BATCH_ROOM) * memory:
+            break
+    return {
+        "batch_size": size,
+        "gradient_accumulation": effective // size,
+        "effective_batch": effective,
+        "planned_peak": total,
+        "room": AUTO_BATCH_ROOM,
+    }
+
+
+def with_batch(cfg, found: dict | None):
+    """The config with train.batch_size: auto replaced by what the plan chose (unchanged when it was a number, or
+    when there is no plan: then auto trains at its effective batch's own size)."""
+    if cfg.train.batch_size != "auto":
+        return cfg
+    size, steps = (
+        (found["auto_batch"]["batch_size"], found["auto_batch"]["gradient_accumulation"])
+        if found and found.get("auto_batch")
+        else cfg.train.fixed_batch
+    )
+    return cfg.model_copy(
+        update={"train": cfg.train.model_copy(update={"batch_size": size, "gradient_accumulation": steps})}
+    )
 
 
 def check_fits(found: dict) -> None:

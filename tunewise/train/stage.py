@@ -21,6 +21,8 @@ def train_stage(cfg, model_path, renderer, splits, task, out: Path, resume: bool
     a training that had finished (the run was interrupted after it) is not repeated."""
     if resume and _finished_training(out):
         return TrainResult(**{**read_json(out / TRAIN_RESULT), "checkpoint": out / CHECKPOINT})
+    if cfg.train.batch_size == "auto":  # a run has resolved it already; a search's trial or a learning curve not
+        cfg = _resolved_batch(cfg, model_path, renderer, splits, task)
     splits = {**splits, "validation": sample_rows(splits["validation"], cfg.train.validation_rows, cfg.seed)}
     if cfg.train.objective_for(task) == "classify":
         result = _classify(cfg, model_path, renderer, splits, out, resume)
@@ -29,6 +31,18 @@ def train_stage(cfg, model_path, renderer, splits, task, out: Path, resume: bool
     checkpoint = str(result.checkpoint.relative_to(out.parent))
     atomic_write_json(out / TRAIN_RESULT, {**result.__dict__, "checkpoint": checkpoint})
     return result
+
+
+def _resolved_batch(cfg, model_path, renderer, splits, task):
+    """train.batch_size: auto as the memory plan resolves it on this device (its effective batch's own size where
+    the model's config cannot be planned)."""
+    from tunewise.train.plan import plan_run, with_batch
+
+    try:
+        found = plan_run(cfg, model_path, renderer, splits, task)
+    except (AttributeError, KeyError, ValueError, TypeError):
+        found = None
+    return with_batch(cfg, found)
 
 
 def _finished_training(out: Path) -> bool:

@@ -50,6 +50,11 @@ def check_space(cfg: TunewiseConfig, space: dict[str, SearchRange] | None) -> No
     for key, limits in (space or {}).items():
         if cfg.model.name != "auto":
             _applies(cfg, key)
+        if key == "train.batch_size" and cfg.train.batch_size == "auto":
+            raise TunewiseError(
+                "tune.space.train.batch_size: train.batch_size is auto (the memory plan chooses it): search it or "
+                "let auto choose it, not both"
+            )
         ends = limits.choices if limits.choices is not None else [limits.low, limits.high]
         for value in ends:
             value = int(value) if TUNABLE[key] == "int" and float(value).is_integer() else value
