@@ -316,6 +316,7 @@ def test_a_search_with_batch_size_auto_trains_each_trial_at_the_planned_batch(ti
         "train.learning_rate: {low: 0.001, high: 0.03, log: true}", "train.batch_size: {choices: [4, 8]}"
     )
     config = search_config(tmp_path, tiny_model_dir, searched)
+    capsys.readouterr()  # the search's own output above
     assert main(["tune", str(config), "train.batch_size=auto", "--out", str(tmp_path / "t")]) == 2
     err = capsys.readouterr().err.strip()
     assert "tune.space.train.batch_size: train.batch_size is auto" in err and len(err.splitlines()) == 1
