@@ -22,3 +22,32 @@ def test_metric_bars_draw_a_bootstrap_interval_that_misses_the_estimate():
         "tuned": {"macro_f1": 0.340, "macro_f1_ci": [0.346, 0.409]},
     }
     assert metric_bars(metrics, ["macro_f1"])[:4] == b"\x89PNG"
+
+
+def test_point_labels_that_would_cover_each_other_are_moved_apart():
+    # the demo's selection: minilm-l6 (0.980, $0.00006) and embedding_lr (0.971, $0.00009) side by side
+    import matplotlib.pyplot as plt
+
+    from tunewise.report.plots import separate_labels
+
+    figure, axis = plt.subplots(figsize=(5, 3.8))
+    axis.set_xlim(0, 0.0007)
+    axis.set_ylim(0.82, 1.02)
+    points = {
+        "minilm-l6\n23M (pick)": (0.00006, 0.980),
+        "embedding_lr\n23M": (0.00009, 0.971),
+        "far\n135M": (0.00044, 0.902),
+    }
+    labels = [
+        axis.annotate(text, xy, textcoords="offset points", xytext=(8, -4), fontsize=8) for text, xy in points.items()
+    ]
+    renderer = figure.canvas.get_renderer()
+    figure.canvas.draw()
+    before = [label.get_window_extent(renderer) for label in labels]
+    assert before[0].overlaps(before[1])  # as drawn before the fix
+    separate_labels(figure, labels)
+    after = [label.get_window_extent(renderer) for label in labels]
+    assert not any(a.overlaps(b) for i, a in enumerate(after) for b in after[i + 1 :])
+    assert labels[0].xyann == (8, -4) and labels[2].xyann == (8, -4)  # the highest, and one clear of the rest, stay
+    assert labels[1].xyann[1] < -4  # the one below moved down
+    plt.close(figure)

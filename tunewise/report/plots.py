@@ -141,6 +141,24 @@ def confusion_heatmap(confusion: dict, max_labels: int = 40) -> bytes | None:
     return _png(figure)
 
 
+def separate_labels(figure, labels: list, gap: float = 2.0) -> None:
+    """Move point labels (annotations in offset points) down, one at a time, until none covers another: two
+    candidates of about the same score and cost would otherwise print their names over each other."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    placed = []
+    for label in sorted(labels, key=lambda a: -a.xy[1]):  # the highest point keeps its place
+        for _ in range(20):
+            box = label.get_window_extent(renderer)
+            covered = [other for other in placed if box.overlaps(other)]
+            if not covered:
+                break
+            points = (box.y1 - min(other.y0 for other in covered)) * 72 / figure.dpi + gap
+            x, y = label.xyann
+            label.xyann = (x, y - points)
+        placed.append(label.get_window_extent(renderer))
+
+
 def selection_plot(selection: dict) -> bytes:
     """Left: validation score after the probe against serving cost per 1,000 requests, the Pareto front joined
     and the pick ringed. Right: each candidate's score zero-shot, few-shot and after the probe."""
@@ -151,6 +169,7 @@ def selection_plot(selection: dict) -> bytes:
     front = sorted((c for c in candidates if c["pareto"]), key=lambda c: c[key])
     if len(front) > 1:
         cost_axis.plot([c[key] for c in front], [c["probe"]["score"] for c in front], "--", color=BASE, zorder=1)
+    labels = []
     for candidate in candidates:
         score, (low, high) = candidate["probe"]["score"], candidate["probe"]["score_ci"]
         picked = candidate["name"] == selection["pick"]
@@ -165,7 +184,9 @@ def selection_plot(selection: dict) -> bytes:
             zorder=2,
         )
         label = f"{_text(candidate['name'])}\n{candidate['parameters'] / 1e6:.0f}M" + (" (pick)" if picked else "")
-        cost_axis.annotate(label, (candidate[key], score), textcoords="offset points", xytext=(8, -4), fontsize=8)
+        labels.append(
+            cost_axis.annotate(label, (candidate[key], score), textcoords="offset points", xytext=(8, -4), fontsize=8)
+        )
     cost_axis.set_xlabel(
         f"serving cost per 1,000 requests ({_text(selection['currency'])})" if priced else "seconds per 1,000 requests"
     )
@@ -198,6 +219,7 @@ def selection_plot(selection: dict) -> bytes:
     stage_axis.set_ylabel(f"validation {metric}")
     stage_axis.set_title("before and after the probe fine-tune")
     stage_axis.legend(frameon=False, fontsize=8)
+    separate_labels(figure, labels)
     return _png(figure)
 
 
