@@ -70,6 +70,28 @@ def test_a_heads_logits_are_fp32_under_bf16_autocast(tiny_model_dir):
     assert head_in_fp32(model) is model  # applying it twice wraps once
 
 
+def test_a_wrapped_head_answers_after_the_whole_model_is_cast_for_evaluation(tiny_model_dir):
+    """select's probe casts its trained model to the evaluation's dtype (bf16 where native): the head then
+    computes in bf16 like the rest, instead of feeding fp32 states to bf16 weights (a dtype error seen on an
+    AMX CPU, 2026-12-05)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaForSequenceClassification
+
+    plain = head_in_fp32(LlamaForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=3))
+    base = LlamaForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=3, dtype=torch.bfloat16)
+    adapted = get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj"], task_type="SEQ_CLS"))
+    for parameter in adapted.parameters():
+        if parameter.requires_grad:
+            parameter.data = parameter.data.float()  # the trainable head (PEFT's copy) is fp32, its frozen twin bf16
+    adapted = head_in_fp32(adapted)
+    ids = torch.tensor([[5, 6, 7]])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert adapted(input_ids=ids).logits.dtype == torch.float32  # training: the fp32 copy decides
+    for model in (plain, adapted.merge_and_unload()):
+        assert model.to(torch.bfloat16)(input_ids=ids).logits.dtype == torch.bfloat16
+        assert model.to(torch.float32)(input_ids=ids).logits.dtype == torch.float32
+
+
 def test_auto_evaluates_preference_pairs_in_fp32_even_where_bf16_is_native_and_says_why(monkeypatch):
     import tunewise.models.precision as precision
 

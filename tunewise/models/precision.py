@@ -133,16 +133,20 @@ def precision_facts(train_precision: str, eval_precision: str, task: str | None 
 
 
 class _Fp32Forward:
-    """A module's forward run outside autocast on an fp32 input, so its output is computed and kept in fp32."""
+    """A head's forward run outside autocast, on its input cast to the head's own precision: fp32 while it trains
+    (its trainable weights are fp32 master weights), so its logits are computed and kept in fp32; the evaluation's
+    dtype once the whole model has been cast for evaluation (select's probe casts the trained model to bf16)."""
 
-    def __init__(self, forward):
-        self.forward = forward
+    def __init__(self, head, forward):
+        self.head, self.forward = head, forward
 
     def __call__(self, hidden, *args, **kwargs):
         import torch
 
+        dtypes = {parameter.dtype for parameter in self.head.parameters()}  # PEFT's wrapper: a frozen copy too
+        dtype = torch.float32 if torch.float32 in dtypes else dtypes.pop()
         with torch.autocast(hidden.device.type, enabled=False):
-            return self.forward(hidden.float(), *args, **kwargs)
+            return self.forward(hidden.to(dtype), *args, **kwargs)
 
 
 def head_in_fp32(model):
@@ -159,5 +163,5 @@ def head_in_fp32(model):
     if heads:
         head = min(heads, key=lambda item: item[0].count("."))[1]  # PEFT's wrapper, not the copies inside it
         if not isinstance(head.forward, _Fp32Forward):
-            head.forward = _Fp32Forward(head.forward)
+            head.forward = _Fp32Forward(head, head.forward)
     return model
