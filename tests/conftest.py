@@ -123,8 +123,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 
 
-def build_tiny_model(folder: Path) -> Path:
-    """The tiny model of `tiny_model_dir`, written to ``folder`` (also used by benchmarks/precision.py)."""
+def build_tiny_model(folder: Path, hidden_size: int = 32, intermediate_size: int = 64) -> Path:
+    """The tiny model of `tiny_model_dir`, written to ``folder`` (also used by benchmarks/precision.py); wider
+    layers on request (QLoRA's tests: bitsandbytes quantises in blocks of 64 weights)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -146,8 +147,8 @@ def build_tiny_model(folder: Path) -> Path:
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=len(fast),
-        hidden_size=32,
-        intermediate_size=64,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
         num_hidden_layers=2,
         num_attention_heads=2,
         num_key_value_heads=1,

@@ -44,7 +44,19 @@ def with_adapters(model, train_cfg, task_type: str = "CAUSAL_LM"):
     gradients on; its own checkpointing only where train.gradient_checkpointing asks for it)."""
     if train_cfg.method == "qlora":
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=train_cfg.gradient_checkpointing)
+        _without_cpu_repacking(model)
     return apply_lora(model, train_cfg.lora, task_type)
+
+
+def _without_cpu_repacking(model) -> None:
+    """Keep bitsandbytes' 4-bit layers on their ordinary path while they train. On a CPU with AVX-512 BF16,
+    bitsandbytes 0.50 repacks a layer's weights for its inference kernel at every forward without gradients (each
+    validation). In that layout a training forward passes no gradient to the layer's input (so adapters below it
+    would stop learning; only the checkpoint save after each validation, which unpacks, hides this), and a layer
+    narrower than the 64-weight quantisation block fails outright. Measured on an AMX Xeon, 2026-12-05."""
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
 
 
 def apply_lora(model, lora_cfg, task_type: str = "CAUSAL_LM"):
