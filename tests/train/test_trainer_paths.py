@@ -1,13 +1,16 @@
-"""The three batchings through the real Trainer: the same batches give the same training losses."""
+"""The three batchings through the real Trainer: the same batches give the same training losses; mixed precision
+lets autocast cast the adapters' inputs."""
 
 import json
 
 import pytest
-from transformers import AutoTokenizer
+import torch
+from transformers import AutoTokenizer, TrainerCallback
 
 from tests.conftest import TEXTS
 from tunewise.config import TrainConfig
 from tunewise.models.prompts import make_renderer
+from tunewise.train.guards import watching
 from tunewise.train.sft import build_trainer, fine_tune
 
 
@@ -24,9 +27,8 @@ def train_losses(tiny_model_dir, tmp_path, **settings) -> list[float]:
         batch_size=4,
         gradient_accumulation=2,
         group_by_length=False,
-        precision="fp32",
         early_stopping=False,
-        **settings,
+        **{"precision": "fp32", **settings},
     )
     data = conversations()
     fine_tune(str(tiny_model_dir), renderer, data, data[:6], cfg, 64, 3, tmp_path)
@@ -50,3 +52,31 @@ def test_neftune_noise_reaches_the_trainer(tiny_model_dir, tmp_path):
     noisy = train_losses(tiny_model_dir, tmp_path / "noisy", neftune_alpha=5.0)
     plain = train_losses(tiny_model_dir, tmp_path / "plain")
     assert noisy[0] != pytest.approx(plain[0], rel=1e-6)  # the noise changes what the model sees
+
+
+class AdapterCasting(TrainerCallback):
+    """PEFT's input casting and the trainable weights' dtypes at each step, and the casting after training."""
+
+    def __init__(self):
+        self.during, self.trainable, self.model = set(), set(), None
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        self.model = model
+        self.during |= {m.cast_input_dtype_enabled for m in model.modules() if hasattr(m, "cast_input_dtype_enabled")}
+        self.trainable |= {p.dtype for p in model.parameters() if p.requires_grad}
+
+    def after(self) -> set[bool]:
+        return {m.cast_input_dtype_enabled for m in self.model.modules() if hasattr(m, "cast_input_dtype_enabled")}
+
+
+@pytest.mark.parametrize(("precision", "casting"), [("fp32", {True}), ("bf16", {False})])
+def test_mixed_precision_leaves_the_adapters_inputs_to_autocast_and_keeps_fp32_weights(
+    tiny_model_dir, tmp_path, precision, casting
+):
+    seen = AdapterCasting()
+    with watching(seen):
+        losses = train_losses(tiny_model_dir, tmp_path, precision=precision)
+    assert len(losses) == 4 and all(loss == loss for loss in losses)  # it trained, no NaN
+    assert seen.during == casting  # bf16: no copy of each adapted layer's input to fp32 and back
+    assert seen.trainable == {torch.float32}  # fp32 master weights either way
+    assert seen.after() == {True}  # outside training, PEFT casts as usual

@@ -97,6 +97,7 @@ def probe_fine_tune(cfg, model_path: str, data: dict) -> dict:
 
     from tunewise.models.loading import eval_dtype, model_and_renderer
     from tunewise.train.guards import RichProgress
+    from tunewise.train.lora import AdapterInputsUncast
     from tunewise.train.sft import build_trainer, encode_all
 
     _, renderer = model_and_renderer(cfg)
@@ -113,7 +114,7 @@ def probe_fine_tune(cfg, model_path: str, data: dict) -> dict:
             train_cfg,
             cfg.seed,
             Path(work),
-            [RichProgress(), timer],
+            [RichProgress(), timer, AdapterInputsUncast()],
             eval_strategy="no",
             save_strategy="no",
             load_best_model_at_end=False,
@@ -212,6 +213,7 @@ def probe_head(cfg, model_path: str, data: dict) -> dict:
     from tunewise.models.registry import is_encoder, run_cache_dir
     from tunewise.train.classify import encode_rows, encoder_for_training, load_classifier_for_training
     from tunewise.train.guards import RichProgress
+    from tunewise.train.lora import AdapterInputsUncast
     from tunewise.train.sft import resolve_precision, training_arguments
 
     _, renderer = model_and_renderer(cfg)
@@ -246,7 +248,7 @@ def probe_head(cfg, model_path: str, data: dict) -> dict:
             args=arguments,
             train_dataset=train_set,
             data_collator=DataCollatorWithPadding(tokenizer),
-            callbacks=[RichProgress(), timer],
+            callbacks=[RichProgress(), timer, AdapterInputsUncast()],
         )
         trainer.remove_callback(PrinterCallback)
         trainer.data_collator = timer.counting(trainer.data_collator)

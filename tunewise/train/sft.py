@@ -27,7 +27,7 @@ from tunewise.models.registry import code_options
 from tunewise.rundir import CHECKPOINT, CHECKPOINTS, TRAIN_LOG
 from tunewise.train.batching import answer_aligned_batch, answer_loss, pack_answer_batch
 from tunewise.train.guards import MetricsLog, RichProgress, TimeSplit, early_stopping, watchers
-from tunewise.train.lora import base_options, with_adapters
+from tunewise.train.lora import AdapterInputsUncast, base_options, with_adapters
 from tunewise.train.plan import peak_memory_bytes
 
 
@@ -146,6 +146,7 @@ def guard_callbacks(train_cfg, out_dir: Path, resume: bool) -> tuple[list, Path 
         MetricsLog(out_dir / TRAIN_LOG, resumed_step),
         RichProgress(),
         TimeSplit(),
+        AdapterInputsUncast(),
         *early_stopping(train_cfg),
         *watchers(),
     ]
